@@ -1,0 +1,229 @@
+// The typed, immutable fleet: everything the seed document holds, after parsing, validation,
+// env-var overrides and the environment profile. Every unit is in the field name.
+
+export type Dialect = 'vllm' | 'mlx' | 'llamacpp' | 'tei';
+export type EndpointKind = 'chat' | 'embeddings';
+/** running: routable. planned: in the inventory but not routable (e.g. port TBD). */
+export type EndpointStatus = 'running' | 'planned';
+export type EnvironmentName = 'development' | 'production' | 'degraded' | 'ci';
+
+/** The seed's routing tasks. Aliases ('routing', 'code-review', 'embeddings', …) map onto these. */
+export type Task = 'code' | 'classification' | 'embedding' | 'reasoning' | 'lightweight';
+export const TASKS: readonly Task[] = ['code', 'classification', 'embedding', 'reasoning', 'lightweight'];
+
+export interface Host {
+  readonly name: string;
+  readonly address: string;
+  readonly description: string;
+  readonly hardware: string;
+}
+
+export interface LatencyTarget {
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface ThroughputTarget {
+  /** Generation-phase tokens/s per request, judged at P50 over requests. */
+  readonly sustainedTokensPerSecond?: number;
+  /** Best 1-second token rate, judged at P95 over requests. */
+  readonly burstTokensPerSecond?: number;
+  /** Embeddings endpoints: embeddings per second at the given batch size and dimension. */
+  readonly embeddingsPerSecond?: number;
+}
+
+export interface AvailabilityTarget {
+  /** Fraction, e.g. 0.995. Undefined for best-effort endpoints (reported, never judged). */
+  readonly target?: number;
+  /** Name of an availability window (`always`, `business-hours`, …). */
+  readonly window: string;
+  readonly bestEffort: boolean;
+  /** Free text from the seed, e.g. 'best-effort async'. */
+  readonly note?: string;
+}
+
+export interface EndpointSlo {
+  /** For chat endpoints: time to first token. For embeddings: latency of one batch of `batchSize` texts. */
+  readonly ttft?: LatencyTarget;
+  readonly throughput: ThroughputTarget;
+  readonly availability: AvailabilityTarget;
+  /** How long an outage may last before recovery is judged late. Undefined: no recovery objective. */
+  readonly recoveryMs?: number;
+  /** Embeddings: batch size the latency/throughput targets are stated for (seed: 32). */
+  readonly batchSize?: number;
+  /** Embeddings: dimension the targets are stated for (seed: 4096). */
+  readonly dimension?: number;
+}
+
+export interface EndpointTimeouts {
+  readonly connectTimeoutMs: number;
+  /** Time to the first content or reasoning token. Default: derived from the TTFT P99 target. */
+  readonly ttftTimeoutMs: number;
+  /** Longest silence allowed between two tokens once streaming. */
+  readonly idleTimeoutMs: number;
+  readonly totalTimeoutMs: number;
+}
+
+export interface Endpoint {
+  readonly name: string;
+  /** The environment variable that holds (and overrides) this endpoint's URL. */
+  readonly env: string;
+  readonly host: string;
+  /** Undefined while the port is TBD. */
+  readonly port?: number;
+  /** Effective base URL (after env override). Undefined when not routable. */
+  readonly url?: string;
+  /** True when `url` came from the env var rather than host:port. */
+  readonly urlFromEnv: boolean;
+  /** The model as the inventory names it. */
+  readonly model: string;
+  /** The id the server reports in /v1/models (defaults to `model`). */
+  readonly servedModel: string;
+  readonly dialect: Dialect;
+  readonly kind: EndpointKind;
+  readonly status: EndpointStatus;
+  readonly contextWindowTokens?: number;
+  /** Accelerator or machine part this endpoint runs on (e.g. 'RTX 5090'). */
+  readonly hardware?: string;
+  readonly notes?: string;
+  /** Ordered endpoint names to try when a request names this endpoint or its model directly. */
+  readonly fallbacks: readonly string[];
+  /** Whether the server can continue a partial assistant message (stream rescue). */
+  readonly canContinue: boolean;
+  /** Whether the model emits reasoning before the answer (probes need more tokens). */
+  readonly reasoning: boolean;
+  /** Largest batch the server accepts for embeddings (TEI: 32). */
+  readonly maxBatchSize?: number;
+  readonly maxConcurrency: number;
+  readonly maxQueue: number;
+  readonly slo: EndpointSlo;
+  readonly timeouts: EndpointTimeouts;
+  /** The SLO targets as written in the fleet file, before the environment profile. */
+  readonly baseSlo: EndpointSlo;
+}
+
+export interface RoutingRule {
+  readonly task: Task;
+  /** Rule applies when the token count is > minTokensExclusive (if set). */
+  readonly minTokensExclusive?: number;
+  /** Rule applies when the token count is <= maxTokensInclusive (if set). */
+  readonly maxTokensInclusive?: number;
+  readonly endpoint: string;
+  readonly fallbacks: readonly string[];
+  readonly rationale: string;
+  /** The seed's wording of the token condition, e.g. '> 40K context', 'Any'. */
+  readonly tokenLabel: string;
+  readonly taskLabel: string;
+}
+
+export interface Routing {
+  readonly rules: readonly RoutingRule[];
+  /** Endpoint used when no rule matches (the seed's function falls through to the fast coder). */
+  readonly defaultEndpoint: string;
+  /** Alias → task, e.g. routing → classification, code-review → reasoning. */
+  readonly taskAliases: Readonly<Record<string, Task>>;
+}
+
+export interface BusinessHours {
+  readonly name: string;
+  /** 0 = Sunday … 6 = Saturday. */
+  readonly days: readonly number[];
+  /** Minutes after local midnight. */
+  readonly startMinute: number;
+  readonly endMinute: number;
+  readonly timeZone: string;
+  readonly always: boolean;
+}
+
+export interface Calibration {
+  readonly formula: string;
+  readonly warmupIterations: number;
+  readonly iterations: number;
+  readonly percentiles: readonly number[];
+  readonly safetyMargin: number;
+  /** Which measured percentile each target is derived from (seed inconsistency #1). */
+  readonly basePercentile: 'same' | 'p99';
+  readonly networkOverheadMs: { readonly min: number; readonly max: number };
+  readonly ttftRoundingMs: number;
+  /** Requested step; see `effectiveThroughputStep` in the fleet module for how it is made safe. */
+  readonly throughputRoundingTokensPerSecond: number;
+  readonly embeddingsRoundingPerSecond: number;
+  readonly promptTokens: number;
+  readonly maxTokens: number;
+  readonly embeddingBatchSize: number;
+  readonly recordHardwareState: boolean;
+}
+
+export interface RecalibrationTriggers {
+  readonly hardwareChange: boolean;
+  readonly modelChange: boolean;
+  readonly sustainedViolations: {
+    /** Fraction of requests over the P95 target that counts as a violation (seed: 0.05). */
+    readonly rate: number;
+    readonly windowMs: number;
+    readonly minRequests: number;
+  };
+  readonly optimizationWork: boolean;
+}
+
+export interface Environments {
+  readonly production: { readonly tightenMin: number; readonly tightenMax: number; readonly apply: number };
+  readonly degraded: {
+    readonly ttftFactorMin: number;
+    readonly ttftFactorMax: number;
+    readonly apply: number;
+  };
+  readonly ci: { readonly simulated: boolean; readonly skipPerformanceAssertions: boolean };
+  readonly cpuOnly: { readonly applicable: boolean; readonly note: string };
+}
+
+export interface DeprecatedEndpoint {
+  readonly env: string;
+  readonly url: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly status: string;
+  /** What to use instead: endpoint names (their env vars are suggested). */
+  readonly replacements: readonly string[];
+  readonly note?: string;
+}
+
+export interface GatewaySettings {
+  readonly apiKeys: readonly string[];
+  readonly protectMetrics: boolean;
+  readonly protectHealth: boolean;
+  readonly maxBodyBytes: number;
+  readonly retries: number;
+  readonly probeIntervalMs: number;
+}
+
+export interface Fleet {
+  readonly name: string;
+  readonly description?: string;
+  readonly lastUpdated?: string;
+  /** Path of the fleet file this came from (for messages). */
+  readonly source: string;
+  readonly environment: EnvironmentName;
+  readonly hosts: readonly Host[];
+  readonly endpoints: readonly Endpoint[];
+  readonly routing: Routing;
+  readonly windows: readonly BusinessHours[];
+  readonly calibration: Calibration;
+  readonly recalibration: RecalibrationTriggers;
+  readonly environments: Environments;
+  readonly deprecated: readonly DeprecatedEndpoint[];
+  readonly gateway: GatewaySettings;
+  /** Non-fatal findings (seed inconsistencies and the decisions taken). */
+  readonly warnings: readonly FleetIssue[];
+}
+
+export interface FleetIssue {
+  readonly code: string;
+  readonly message: string;
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** Dotted path of the field, e.g. `endpoints.coder.slo.ttft.p95`. */
+  readonly field?: string;
+  readonly hint?: string;
+}
