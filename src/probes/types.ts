@@ -24,3 +24,37 @@ export interface Incident {
   readonly endedAtMs?: number;
   readonly cause: string;
 }
+
+/** One thing learned about an endpoint's health, from an active probe or from real traffic. */
+export interface HealthObservation {
+  readonly endpoint: string;
+  readonly ok: boolean;
+  readonly atMs: number;
+  readonly source: 'probe' | 'traffic';
+  readonly cause?: string;
+  readonly detail?: string;
+}
+
+export interface HealthChange {
+  readonly endpoint: string;
+  readonly from: EndpointState;
+  readonly to: EndpointState;
+  readonly atMs: number;
+  readonly cause?: string;
+}
+
+/**
+ * The fleet's shared up/down view. Probes and the gateway's passive view feed it; the router
+ * reads it. Implemented in `state.ts` (N consecutive failures → down, M successes → up).
+ */
+export interface FleetHealthState {
+  state(endpoint: string): EndpointState;
+  states(): ReadonlyMap<string, EndpointState>;
+  observe(observation: HealthObservation): void;
+  /** Called on every state change; returns an unsubscribe function. */
+  subscribe(listener: (change: HealthChange) => void): () => void;
+  /** Open and closed incidents, oldest first. */
+  incidents(): readonly Incident[];
+  /** Hosts with at least one endpoint down (degraded mode applies there). */
+  degradedHosts(): readonly string[];
+}
