@@ -1,0 +1,38 @@
+// Metric names shared by the gateway and monitor (which emit them) and export/ (which writes
+// Prometheus rules over them). One list, so the rules always match what is exposed.
+// Where the OpenTelemetry GenAI semantic conventions name a metric, the Prometheus form of that
+// name is used (gen_ai.server.time_to_first_token → gen_ai_server_time_to_first_token_seconds).
+
+export const METRICS = {
+  /** Histogram, seconds. Labels: endpoint, host, operation. Buckets include every TTFT threshold. */
+  ttft: 'gen_ai_server_time_to_first_token_seconds',
+  /** Histogram, seconds: gaps between output tokens. Labels: endpoint, host. */
+  interTokenLatency: 'gen_ai_server_time_per_output_token_seconds',
+  /** Histogram, seconds: whole request as the client saw it. Labels: endpoint, host, operation, outcome. */
+  requestDuration: 'gen_ai_server_request_duration_seconds',
+  /** Histogram, tokens/s per request (generation phase). Labels: endpoint, host. Buckets include every floor. */
+  decodeRate: 'llm_fleet_decode_tokens_per_second',
+  /** Histogram, seconds: the gateway's own added time. */
+  gatewayOverhead: 'llm_fleet_gateway_overhead_seconds',
+  /** Counter. Labels: endpoint, route, operation, outcome. */
+  requests: 'llm_fleet_requests_total',
+  /** Counter. Labels: endpoint, result (ok or an error cause). */
+  attempts: 'llm_fleet_attempts_total',
+  /** Counter. Labels: from, to, cause. */
+  failovers: 'llm_fleet_failovers_total',
+  /** Counter. Labels: endpoint, type (input|output). */
+  tokens: 'gen_ai_client_token_usage_total',
+  /** Gauge 1/0. Labels: endpoint, host. */
+  endpointUp: 'llm_fleet_endpoint_up',
+  /** Gauge, seconds the endpoint has been down in the current streak (0 when up). Labels: endpoint. */
+  endpointDownSeconds: 'llm_fleet_endpoint_down_seconds',
+  /** Counter. Labels: endpoint, kind (health|request), result (ok|fail). */
+  probes: 'llm_fleet_probes_total',
+  /**
+   * Counter of SLO events, the one source both the in-process evaluator and the exported rules use.
+   * Labels: slo (objective id, see slo/objectives.ts), endpoint, outcome (good|bad).
+   */
+  sloEvents: 'llm_slo_events_total',
+  /** Counter of recovery episodes. Labels: endpoint, outcome (within|exceeded). */
+  recoveryEpisodes: 'llm_slo_recovery_episodes_total',
+} as const;

@@ -1,0 +1,156 @@
+// The fleet's objectives as ratio SLOs over good/valid events ('TTFT P95 ≤ 2000 ms' means ≥ 95% of
+// valid requests have TTFT ≤ 2000 ms). One id per objective, used by the gateway and monitor when
+// they count events, by the evaluator, and by the exported Prometheus/OpenSLO rules.
+import type { Endpoint, Fleet } from '../fleet/index.ts';
+import type { RequestRecord } from '../measure/record.ts';
+
+export type ObjectiveKind =
+  | 'ttft-p95'
+  | 'ttft-p99'
+  | 'throughput-sustained'
+  | 'throughput-burst'
+  | 'embeddings-rate'
+  | 'availability'
+  | 'recovery';
+
+export interface Objective {
+  /** Stable id, e.g. `coder-ttft-p95`. */
+  readonly id: string;
+  readonly endpoint: string;
+  readonly kind: ObjectiveKind;
+  /** Share of valid events that must be good (0.95 for a P95 target, 0.99 for 99% availability). */
+  readonly target: number;
+  /** Latency objectives: the threshold in ms; throughput: the floor in tokens/s (or embeddings/s). */
+  readonly threshold?: number;
+  readonly unit: 'ms' | 'tokens/s' | 'embeddings/s' | 'ratio' | 'episodes';
+  /** Availability window name (`always`, `business-hours`). */
+  readonly window?: string;
+  /** True for latency and throughput objectives (the CI environment never fails on these). */
+  readonly performance: boolean;
+  readonly description: string;
+}
+
+export function objectivesFor(fleet: Fleet): Objective[] {
+  return fleet.endpoints.flatMap((e) => endpointObjectives(e));
+}
+
+export function endpointObjectives(e: Endpoint): Objective[] {
+  const out: Objective[] = [];
+  const slo = e.slo;
+  const latencyName = e.kind === 'embeddings' ? `latency (batch of ${slo.batchSize ?? 32})` : 'TTFT';
+  if (slo.ttft) {
+    out.push({
+      id: `${e.name}-ttft-p95`,
+      endpoint: e.name,
+      kind: 'ttft-p95',
+      target: 0.95,
+      threshold: slo.ttft.p95Ms,
+      unit: 'ms',
+      performance: true,
+      description: `${latencyName} P95 ≤ ${slo.ttft.p95Ms} ms`,
+    });
+    out.push({
+      id: `${e.name}-ttft-p99`,
+      endpoint: e.name,
+      kind: 'ttft-p99',
+      target: 0.99,
+      threshold: slo.ttft.p99Ms,
+      unit: 'ms',
+      performance: true,
+      description: `${latencyName} P99 ≤ ${slo.ttft.p99Ms} ms`,
+    });
+  }
+  const t = slo.throughput;
+  if (e.kind === 'chat' && t.sustainedTokensPerSecond !== undefined) {
+    out.push({
+      id: `${e.name}-throughput-sustained`,
+      endpoint: e.name,
+      kind: 'throughput-sustained',
+      // Sustained is judged at the median: at least half the requests decode at or above the floor.
+      target: 0.5,
+      threshold: t.sustainedTokensPerSecond,
+      unit: 'tokens/s',
+      performance: true,
+      description: `sustained decode ≥ ${t.sustainedTokensPerSecond} tok/s (P50 of requests)`,
+    });
+  }
+  if (e.kind === 'chat' && t.burstTokensPerSecond !== undefined) {
+    out.push({
+      id: `${e.name}-throughput-burst`,
+      endpoint: e.name,
+      kind: 'throughput-burst',
+      // Burst: the best 1-second rate reaches the figure in at least 5% of requests (P95 of requests).
+      target: 0.05,
+      threshold: t.burstTokensPerSecond,
+      unit: 'tokens/s',
+      performance: true,
+      description: `burst ≥ ${t.burstTokensPerSecond} tok/s (P95 of requests' best 1-second rate)`,
+    });
+  }
+  if (e.kind === 'embeddings' && t.embeddingsPerSecond !== undefined) {
+    out.push({
+      id: `${e.name}-embeddings-rate`,
+      endpoint: e.name,
+      kind: 'embeddings-rate',
+      target: 0.5,
+      threshold: t.embeddingsPerSecond,
+      unit: 'embeddings/s',
+      performance: true,
+      description: `≥ ${t.embeddingsPerSecond} embeddings/s (P50 of batches)`,
+    });
+  }
+  if (!slo.availability.bestEffort && slo.availability.target !== undefined) {
+    out.push({
+      id: `${e.name}-availability`,
+      endpoint: e.name,
+      kind: 'availability',
+      target: slo.availability.target,
+      unit: 'ratio',
+      window: slo.availability.window,
+      performance: false,
+      description: `availability ≥ ${Math.round(slo.availability.target * 1000) / 10}% (${slo.availability.window})`,
+    });
+  }
+  if (slo.recoveryMs !== undefined) {
+    out.push({
+      id: `${e.name}-recovery`,
+      endpoint: e.name,
+      kind: 'recovery',
+      target: 1,
+      threshold: slo.recoveryMs,
+      unit: 'ms',
+      performance: false,
+      description: `every outage recovered within ${slo.recoveryMs / 60_000} min`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Judges one request against one request-based objective. `invalid` means the request does not
+ * count for it (errors belong to availability; a request without a first token has no TTFT).
+ */
+export function judgeRecord(objective: Objective, record: RequestRecord): 'good' | 'bad' | 'invalid' {
+  if (record.endpoint !== objective.endpoint || record.outcome !== 'ok') return 'invalid';
+  const threshold = objective.threshold;
+  if (threshold === undefined) return 'invalid';
+  switch (objective.kind) {
+    case 'ttft-p95':
+    case 'ttft-p99':
+      if (record.ttftMs === undefined) return 'invalid';
+      return record.ttftMs <= threshold ? 'good' : 'bad';
+    case 'throughput-sustained':
+      if (record.decodeTokensPerSecond === undefined) return 'invalid';
+      return record.decodeTokensPerSecond >= threshold ? 'good' : 'bad';
+    case 'throughput-burst':
+      if (record.burstTokensPerSecond === undefined) return 'invalid';
+      return record.burstTokensPerSecond >= threshold ? 'good' : 'bad';
+    case 'embeddings-rate': {
+      if (record.inputCount === undefined || record.ttftMs === undefined || record.ttftMs <= 0)
+        return 'invalid';
+      return (record.inputCount / record.ttftMs) * 1000 >= threshold ? 'good' : 'bad';
+    }
+    default:
+      return 'invalid';
+  }
+}
