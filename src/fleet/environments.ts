@@ -4,7 +4,11 @@
 // performance objectives as never failing (the seed: "skip perf assertions").
 import type { EndpointSlo, EnvironmentName, Fleet } from './types.ts';
 
-export function applyEnvironment(fleet: Fleet, environment: EnvironmentName, degradedHosts?: readonly string[]): Fleet {
+export function applyEnvironment(
+  fleet: Fleet,
+  environment: EnvironmentName,
+  degradedHosts?: readonly string[],
+): Fleet {
   const { production, degraded } = fleet.environments;
   const endpoints = fleet.endpoints.map((endpoint) => {
     let slo = endpoint.baseSlo;
@@ -21,7 +25,10 @@ export function tighten(slo: EndpointSlo, share: number): EndpointSlo {
   const t = slo.throughput;
   return {
     ...slo,
-    ttft: slo.ttft && { p95Ms: round(slo.ttft.p95Ms * (1 - share)), p99Ms: round(slo.ttft.p99Ms * (1 - share)) },
+    ttft: slo.ttft && {
+      p95Ms: round(slo.ttft.p95Ms * (1 - share)),
+      p99Ms: round(slo.ttft.p99Ms * (1 - share)),
+    },
     throughput: {
       sustainedTokensPerSecond: t.sustainedTokensPerSecond && round(t.sustainedTokensPerSecond * (1 + share)),
       burstTokensPerSecond: t.burstTokensPerSecond && round(t.burstTokensPerSecond * (1 + share)),
@@ -32,7 +39,9 @@ export function tighten(slo: EndpointSlo, share: number): EndpointSlo {
 
 /** TTFT targets × factor (the seed's "expect 2–4x TTFT degradation on affected host"). */
 export function degradeTtft(slo: EndpointSlo, factor: number): EndpointSlo {
-  return slo.ttft ? { ...slo, ttft: { p95Ms: slo.ttft.p95Ms * factor, p99Ms: slo.ttft.p99Ms * factor } } : slo;
+  return slo.ttft
+    ? { ...slo, ttft: { p95Ms: slo.ttft.p95Ms * factor, p99Ms: slo.ttft.p99Ms * factor } }
+    : slo;
 }
 
 function round(value: number): number {

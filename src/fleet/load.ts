@@ -144,10 +144,25 @@ function buildFleet(
   const windowNames = ['always', ...Object.keys(raw.windows)];
 
   const windows: BusinessHours[] = [
-    { name: 'always', days: [0, 1, 2, 3, 4, 5, 6], startMinute: 0, endMinute: 1440, timeZone: 'UTC', always: true },
+    {
+      name: 'always',
+      days: [0, 1, 2, 3, 4, 5, 6],
+      startMinute: 0,
+      endMinute: 1440,
+      timeZone: 'UTC',
+      always: true,
+    },
     ...Object.entries(raw.windows).map(([name, w]) => {
-      if (w.end <= w.start) error('window_order', ['windows', name, 'end'], `end ${w.end} is not after start ${w.start}`);
-      return { name, days: w.days, startMinute: w.start, endMinute: w.end, timeZone: w.timezone, always: false };
+      if (w.end <= w.start)
+        error('window_order', ['windows', name, 'end'], `end ${w.end} is not after start ${w.start}`);
+      return {
+        name,
+        days: w.days,
+        startMinute: w.start,
+        endMinute: w.end,
+        timeZone: w.timezone,
+        always: false,
+      };
     }),
   ];
 
@@ -157,9 +172,22 @@ function buildFleet(
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     for (const r of d.replacements) {
       if (!endpointNames.includes(r))
-        error('unknown_endpoint', ['deprecated', i, 'replacements'], `replacement '${r}' is not an endpoint`, known(endpointNames));
+        error(
+          'unknown_endpoint',
+          ['deprecated', i, 'replacements'],
+          `replacement '${r}' is not an endpoint`,
+          known(endpointNames),
+        );
     }
-    return { env: d.env, url: d.url, host: url.hostname, port, status: d.status, replacements: d.replacements, note: d.note };
+    return {
+      env: d.env,
+      url: d.url,
+      host: url.hostname,
+      port,
+      status: d.status,
+      replacements: d.replacements,
+      note: d.note,
+    };
   });
   const deprecatedEnv = new Set(deprecated.map((d) => d.env));
 
@@ -168,41 +196,105 @@ function buildFleet(
   const endpoints: Endpoint[] = Object.entries(raw.endpoints).map(([name, e]) => {
     const path = ['endpoints', name];
     const host = raw.hosts[e.host];
-    if (!host) error('unknown_host', [...path, 'host'], `host '${e.host}' is not defined under hosts`, known(hostNames));
+    if (!host)
+      error(
+        'unknown_host',
+        [...path, 'host'],
+        `host '${e.host}' is not defined under hosts`,
+        known(hostNames),
+      );
     const previous = seenEnv.get(e.env);
-    if (previous) error('duplicate_env', [...path, 'env'], `${e.env} is already the variable of endpoint '${previous}'`, 'each endpoint needs its own environment variable');
+    if (previous)
+      error(
+        'duplicate_env',
+        [...path, 'env'],
+        `${e.env} is already the variable of endpoint '${previous}'`,
+        'each endpoint needs its own environment variable',
+      );
     seenEnv.set(e.env, name);
     if (deprecatedEnv.has(e.env))
-      error('deprecated_env', [...path, 'env'], `${e.env} is a deprecated variable`, 'give the endpoint a new variable');
+      error(
+        'deprecated_env',
+        [...path, 'env'],
+        `${e.env} is a deprecated variable`,
+        'give the endpoint a new variable',
+      );
 
     const port = e.port === 'TBD' ? undefined : e.port;
     if (port === undefined && e.status === 'running')
-      error('port_tbd', [...path, 'port'], 'a running endpoint needs a port', "set the port, or mark the endpoint 'status: planned'");
+      error(
+        'port_tbd',
+        [...path, 'port'],
+        'a running endpoint needs a port',
+        "set the port, or mark the endpoint 'status: planned'",
+      );
     if (host && port !== undefined) {
       const address = `${host.address}:${port}`;
       const other = seenAddress.get(address);
       if (other) error('duplicate_address', [...path, 'port'], `${address} is already endpoint '${other}'`);
       seenAddress.set(address, name);
       const dead = deprecated.find((d) => d.host === host.address && d.port === port);
-      if (dead) error('deprecated_address', [...path, 'port'], `${address} is the decommissioned ${dead.env}`, 'use the endpoint\'s real port');
+      if (dead)
+        error(
+          'deprecated_address',
+          [...path, 'port'],
+          `${address} is the decommissioned ${dead.env}`,
+          "use the endpoint's real port",
+        );
     }
     for (const [i, f] of e.fallbacks.entries()) {
-      if (!endpointNames.includes(f)) error('unknown_endpoint', [...path, 'fallbacks', i], `fallback '${f}' is not an endpoint`, known(endpointNames));
-      if (f === name) error('self_fallback', [...path, 'fallbacks', i], `endpoint '${name}' names itself as a fallback`);
+      if (!endpointNames.includes(f))
+        error(
+          'unknown_endpoint',
+          [...path, 'fallbacks', i],
+          `fallback '${f}' is not an endpoint`,
+          known(endpointNames),
+        );
+      if (f === name)
+        error('self_fallback', [...path, 'fallbacks', i], `endpoint '${name}' names itself as a fallback`);
     }
     if (e.kind === 'embeddings' && e.dialect === 'mlx')
-      error('dialect_kind', [...path, 'dialect'], 'mlx_lm.server serves no embeddings', 'use tei, vllm or llamacpp for an embeddings endpoint');
+      error(
+        'dialect_kind',
+        [...path, 'dialect'],
+        'mlx_lm.server serves no embeddings',
+        'use tei, vllm or llamacpp for an embeddings endpoint',
+      );
     if (e.kind === 'chat' && e.dialect === 'tei')
-      error('dialect_kind', [...path, 'dialect'], 'TEI serves embeddings only', "set 'kind: embeddings' or another dialect");
+      error(
+        'dialect_kind',
+        [...path, 'dialect'],
+        'TEI serves embeddings only',
+        "set 'kind: embeddings' or another dialect",
+      );
     if (!windowNames.includes(e.slo.availability.window))
-      error('unknown_window', [...path, 'slo', 'availability', 'window'], `window '${e.slo.availability.window}' is not defined`, known(windowNames));
+      error(
+        'unknown_window',
+        [...path, 'slo', 'availability', 'window'],
+        `window '${e.slo.availability.window}' is not defined`,
+        known(windowNames),
+      );
     if (e.slo.ttft && e.slo.ttft.p95 > e.slo.ttft.p99)
-      error('p95_above_p99', [...path, 'slo', 'ttft', 'p95'], `TTFT P95 target ${e.slo.ttft.p95}ms is above the P99 target ${e.slo.ttft.p99}ms`, 'a P95 target can never exceed the P99 target; swap them?');
+      error(
+        'p95_above_p99',
+        [...path, 'slo', 'ttft', 'p95'],
+        `TTFT P95 target ${e.slo.ttft.p95}ms is above the P99 target ${e.slo.ttft.p99}ms`,
+        'a P95 target can never exceed the P99 target; swap them?',
+      );
     const tp = e.slo.throughput;
     if (tp.sustained !== undefined && tp.burst !== undefined && tp.sustained > tp.burst)
-      error('sustained_above_burst', [...path, 'slo', 'throughput', 'sustained'], `sustained ${tp.sustained} tok/s is above burst ${tp.burst} tok/s`);
+      error(
+        'sustained_above_burst',
+        [...path, 'slo', 'throughput', 'sustained'],
+        `sustained ${tp.sustained} tok/s is above burst ${tp.burst} tok/s`,
+      );
     if (e.kind === 'embeddings' && (tp.sustained !== undefined || tp.burst !== undefined))
-      warn('tokens_on_embeddings', [...path, 'slo', 'throughput'], 'token throughput targets on an embeddings endpoint are ignored', 'use embeddingsPerSecond');
+      warn(
+        'tokens_on_embeddings',
+        [...path, 'slo', 'throughput'],
+        'token throughput targets on an embeddings endpoint are ignored',
+        'use embeddingsPerSecond',
+      );
 
     const envUrl = env[e.env];
     let url: string | undefined;
@@ -210,7 +302,9 @@ function buildFleet(
       try {
         url = normaliseUrl(envUrl);
       } catch {
-        throw new FleetError('bad_env_url', `${e.env}=${envUrl} is not a URL`, { hint: `set ${e.env} to e.g. http://127.0.0.1:8000` });
+        throw new FleetError('bad_env_url', `${e.env}=${envUrl} is not a URL`, {
+          hint: `set ${e.env} to e.g. http://127.0.0.1:8000`,
+        });
       }
     } else if (host && port !== undefined) {
       url = `http://${host.address.includes(':') ? `[${host.address}]` : host.address}:${port}`;
@@ -227,7 +321,12 @@ function buildFleet(
       availability:
         e.slo.availability.target === 'best-effort'
           ? { window: e.slo.availability.window, bestEffort: true, note: e.slo.availability.note }
-          : { target: e.slo.availability.target, window: e.slo.availability.window, bestEffort: false, note: e.slo.availability.note },
+          : {
+              target: e.slo.availability.target,
+              window: e.slo.availability.window,
+              bestEffort: false,
+              note: e.slo.availability.note,
+            },
       recoveryMs: e.slo.recovery,
       batchSize: e.slo.batchSize,
       dimension: e.slo.dimension,
@@ -269,15 +368,28 @@ function buildFleet(
   // Routing: tasks, aliases, endpoints, and whether a token threshold fits the target's window.
   const taskAliases: Record<string, Task> = {};
   for (const [alias, task] of Object.entries(raw.routing.aliases)) {
-    if (!TASKS.includes(task as Task)) error('unknown_task', ['routing', 'aliases', alias], `alias '${alias}' points at unknown task '${task}'`, `tasks are ${TASKS.join(', ')}`);
+    if (!TASKS.includes(task as Task))
+      error(
+        'unknown_task',
+        ['routing', 'aliases', alias],
+        `alias '${alias}' points at unknown task '${task}'`,
+        `tasks are ${TASKS.join(', ')}`,
+      );
     else taskAliases[alias] = task as Task;
   }
-  const resolveTask = (t: string): Task | undefined => (TASKS.includes(t as Task) ? (t as Task) : taskAliases[t]);
+  const resolveTask = (t: string): Task | undefined =>
+    TASKS.includes(t as Task) ? (t as Task) : taskAliases[t];
   const checkTarget = (target: string, path: (string | number)[], what: string) => {
     const ep = byName.get(target);
     if (!ep) {
       const dead = deprecated.find((d) => d.env === target || d.env.toLowerCase() === target.toLowerCase());
-      if (dead) error('routes_to_deprecated', path, `${what} '${target}' is the decommissioned ${dead.env}`, 'route to an endpoint of the inventory');
+      if (dead)
+        error(
+          'routes_to_deprecated',
+          path,
+          `${what} '${target}' is the decommissioned ${dead.env}`,
+          'route to an endpoint of the inventory',
+        );
       else error('unknown_endpoint', path, `${what} '${target}' is not an endpoint`, known(endpointNames));
     }
     return ep;
@@ -285,18 +397,49 @@ function buildFleet(
   const rules: RoutingRule[] = raw.routing.rules.map((r, i) => {
     const path = ['routing', 'rules', i];
     const task = resolveTask(r.task);
-    if (!task) error('unknown_task', [...path, 'task'], `task '${r.task}' is not a routing task`, `tasks are ${TASKS.join(', ')} and the aliases under routing.aliases`);
+    if (!task)
+      error(
+        'unknown_task',
+        [...path, 'task'],
+        `task '${r.task}' is not a routing task`,
+        `tasks are ${TASKS.join(', ')} and the aliases under routing.aliases`,
+      );
     const target = checkTarget(r.endpoint, [...path, 'endpoint'], 'endpoint');
     r.fallbacks.forEach((f, j) => checkTarget(f, [...path, 'fallbacks', j], 'fallback'));
     const threshold = r.tokens.min ?? r.tokens.max;
-    if (target?.contextWindowTokens !== undefined && r.tokens.max !== undefined && r.tokens.max > target.contextWindowTokens)
-      error('threshold_exceeds_window', [...path, 'tokens'], `rule sends up to ${r.tokens.max} tokens to '${target.name}', whose window is ${formatTokens(target.contextWindowTokens)} (${target.contextWindowTokens})`, 'lower the threshold or route to a larger-context endpoint');
-    if (target?.contextWindowTokens !== undefined && r.tokens.min !== undefined && r.tokens.min >= target.contextWindowTokens)
-      error('threshold_exceeds_window', [...path, 'tokens'], `rule sends more than ${r.tokens.min} tokens to '${target.name}', whose window is only ${target.contextWindowTokens}`);
+    if (
+      target?.contextWindowTokens !== undefined &&
+      r.tokens.max !== undefined &&
+      r.tokens.max > target.contextWindowTokens
+    )
+      error(
+        'threshold_exceeds_window',
+        [...path, 'tokens'],
+        `rule sends up to ${r.tokens.max} tokens to '${target.name}', whose window is ${formatTokens(target.contextWindowTokens)} (${target.contextWindowTokens})`,
+        'lower the threshold or route to a larger-context endpoint',
+      );
+    if (
+      target?.contextWindowTokens !== undefined &&
+      r.tokens.min !== undefined &&
+      r.tokens.min >= target.contextWindowTokens
+    )
+      error(
+        'threshold_exceeds_window',
+        [...path, 'tokens'],
+        `rule sends more than ${r.tokens.min} tokens to '${target.name}', whose window is only ${target.contextWindowTokens}`,
+      );
     if (target && task === 'embedding' && target.kind !== 'embeddings')
-      error('kind_mismatch', [...path, 'endpoint'], `embedding requests routed to chat endpoint '${target.name}'`);
+      error(
+        'kind_mismatch',
+        [...path, 'endpoint'],
+        `embedding requests routed to chat endpoint '${target.name}'`,
+      );
     if (target && task !== undefined && task !== 'embedding' && target.kind === 'embeddings')
-      error('kind_mismatch', [...path, 'endpoint'], `${task} requests routed to embeddings endpoint '${target.name}'`);
+      error(
+        'kind_mismatch',
+        [...path, 'endpoint'],
+        `${task} requests routed to embeddings endpoint '${target.name}'`,
+      );
     void threshold;
     return {
       task: task ?? 'code',
@@ -319,7 +462,12 @@ function buildFleet(
       ['burst', ep.slo.throughput.burstTokensPerSecond],
     ] as const) {
       if (value !== undefined && value < step) {
-        warn('rounding_erases_target', ['calibration', 'rounding', 'throughput'], `rounding to the nearest ${step} tokens/s would turn ${ep.name}'s ${key} ${value} tok/s into ${Math.round(value / step) * step}; calibrate uses ${effectiveRoundingStep(value, step)} tok/s for it instead`, 'the step is reduced to a power-of-ten step below the value; see the README (seed decisions)');
+        warn(
+          'rounding_erases_target',
+          ['calibration', 'rounding', 'throughput'],
+          `rounding to the nearest ${step} tokens/s would turn ${ep.name}'s ${key} ${value} tok/s into ${Math.round(value / step) * step}; calibrate uses ${effectiveRoundingStep(value, step)} tok/s for it instead`,
+          'the step is reduced to a power-of-ten step below the value; see the README (seed decisions)',
+        );
       }
     }
   }
@@ -329,7 +477,8 @@ function buildFleet(
   const base: Fleet = {
     name: raw.name,
     description: raw.description,
-    lastUpdated: raw.lastUpdated instanceof Date ? raw.lastUpdated.toISOString().slice(0, 10) : raw.lastUpdated,
+    lastUpdated:
+      raw.lastUpdated instanceof Date ? raw.lastUpdated.toISOString().slice(0, 10) : raw.lastUpdated,
     source: file,
     environment: 'development',
     hosts: Object.entries(raw.hosts).map(([name, h]) => ({ name, ...h })),
@@ -380,7 +529,13 @@ function buildFleet(
     },
     deprecated,
     gateway: {
-      apiKeys: [...raw.gateway.apiKeys, ...(env.LLM_FLEET_API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean)],
+      apiKeys: [
+        ...raw.gateway.apiKeys,
+        ...(env.LLM_FLEET_API_KEYS ?? '')
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean),
+      ],
       protectMetrics: raw.gateway.protectMetrics,
       protectHealth: raw.gateway.protectHealth,
       maxBodyBytes: raw.gateway.maxBodySize,
@@ -413,12 +568,61 @@ function known(names: readonly string[]): string {
 }
 
 const FIELD_NAMES = [
-  'env', 'host', 'port', 'status', 'model', 'servedModel', 'dialect', 'kind', 'hardware', 'context', 'notes',
-  'fallbacks', 'canContinue', 'reasoning', 'maxBatchSize', 'maxConcurrency', 'maxQueue', 'timeouts', 'slo', 'ttft',
-  'throughput', 'availability', 'recovery', 'batchSize', 'dimension', 'sustained', 'burst', 'embeddingsPerSecond',
-  'p95', 'p99', 'target', 'window', 'rules', 'default', 'aliases', 'task', 'tokens', 'endpoint', 'rationale',
-  'warmup', 'iterations', 'safetyMargin', 'rounding', 'networkOverhead', 'hosts', 'endpoints', 'routing',
-  'calibration', 'recalibration', 'environments', 'deprecated', 'gateway', 'windows', 'address', 'description',
+  'env',
+  'host',
+  'port',
+  'status',
+  'model',
+  'servedModel',
+  'dialect',
+  'kind',
+  'hardware',
+  'context',
+  'notes',
+  'fallbacks',
+  'canContinue',
+  'reasoning',
+  'maxBatchSize',
+  'maxConcurrency',
+  'maxQueue',
+  'timeouts',
+  'slo',
+  'ttft',
+  'throughput',
+  'availability',
+  'recovery',
+  'batchSize',
+  'dimension',
+  'sustained',
+  'burst',
+  'embeddingsPerSecond',
+  'p95',
+  'p99',
+  'target',
+  'window',
+  'rules',
+  'default',
+  'aliases',
+  'task',
+  'tokens',
+  'endpoint',
+  'rationale',
+  'warmup',
+  'iterations',
+  'safetyMargin',
+  'rounding',
+  'networkOverhead',
+  'hosts',
+  'endpoints',
+  'routing',
+  'calibration',
+  'recalibration',
+  'environments',
+  'deprecated',
+  'gateway',
+  'windows',
+  'address',
+  'description',
 ];
 
 function suggestField(key: string): string {
@@ -451,7 +655,9 @@ function nodeOffset(doc: Document, path: readonly (string | number)[]): number |
   let offset: number | undefined = (doc.contents as Node | null)?.range?.[0];
   for (const key of path) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key),
+      );
       if (!pair) return offset;
       offset = (pair.key as Node).range?.[0] ?? offset;
       node = pair.value;

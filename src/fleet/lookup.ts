@@ -12,12 +12,15 @@ export function endpointByName(fleet: Fleet, name: string): Endpoint | undefined
 
 /** By endpoint name, env var, served model id or inventory model name. */
 export function findEndpoint(fleet: Fleet, key: string): Endpoint | undefined {
-  return fleet.endpoints.find((e) => e.name === key || e.env === key || e.servedModel === key || e.model === key);
+  return fleet.endpoints.find(
+    (e) => e.name === key || e.env === key || e.servedModel === key || e.model === key,
+  );
 }
 
 export function hostOf(fleet: Fleet, endpoint: Endpoint): Host {
   const host = fleet.hosts.find((h) => h.name === endpoint.host);
-  if (!host) throw new FleetError('unknown_host', `endpoint ${endpoint.name} names unknown host ${endpoint.host}`);
+  if (!host)
+    throw new FleetError('unknown_host', `endpoint ${endpoint.name} names unknown host ${endpoint.host}`);
   return host;
 }
 

@@ -26,7 +26,9 @@ const percent = unit(parsePercent);
 const tokenCount = unit(parseTokenCount);
 const positive = unit(parsePositiveNumber);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lowercase name like coder-fast');
-const envVar = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name like LLM_CODER_URL');
+const envVar = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name like LLM_CODER_URL');
 
 const host = z.strictObject({
   address: z.string().min(1),
@@ -93,28 +95,29 @@ const endpoint = z.strictObject({
   slo: slo,
 });
 
-const tokenCondition = z
-  .string()
-  .transform((value, ctx): { min?: number; max?: number; label: string } => {
-    const text = value.trim();
-    if (/^any$/i.test(text)) return { label: 'Any' };
-    const match = /^(>|>=|<|<=)\s*(\d[\d_]*)$/.exec(text.replace(/,/g, ''));
-    if (!match) {
-      ctx.addIssue({ code: 'custom', message: `expected a token condition like '> 40000', '<= 40000' or 'any'` });
-      return z.NEVER;
-    }
-    const n = Number(match[2]!.replace(/_/g, ''));
-    switch (match[1]) {
-      case '>':
-        return { min: n, label: text };
-      case '>=':
-        return { min: n - 1, label: text };
-      case '<':
-        return { max: n - 1, label: text };
-      default:
-        return { max: n, label: text };
-    }
-  });
+const tokenCondition = z.string().transform((value, ctx): { min?: number; max?: number; label: string } => {
+  const text = value.trim();
+  if (/^any$/i.test(text)) return { label: 'Any' };
+  const match = /^(>|>=|<|<=)\s*(\d[\d_]*)$/.exec(text.replace(/,/g, ''));
+  if (!match) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a token condition like '> 40000', '<= 40000' or 'any'`,
+    });
+    return z.NEVER;
+  }
+  const n = Number(match[2]!.replace(/_/g, ''));
+  switch (match[1]) {
+    case '>':
+      return { min: n, label: text };
+    case '>=':
+      return { min: n - 1, label: text };
+    case '<':
+      return { max: n - 1, label: text };
+    default:
+      return { max: n, label: text };
+  }
+});
 
 const rule = z.strictObject({
   task: z.string().min(1),
@@ -145,9 +148,15 @@ export const fleetSchema = z.strictObject({
       percentiles: z.array(z.number().positive().max(100)).default([50, 95, 99]),
       safetyMargin: positive.prefault(2),
       base: z.enum(['same', 'p99']).default('same'),
-      networkOverhead: z.strictObject({ min: duration, max: duration }).prefault({ min: '10ms', max: '25ms' }),
+      networkOverhead: z
+        .strictObject({ min: duration, max: duration })
+        .prefault({ min: '10ms', max: '25ms' }),
       rounding: z
-        .strictObject({ ttft: duration.prefault('100ms'), throughput: positive.prefault(500), embeddings: positive.prefault(500) })
+        .strictObject({
+          ttft: duration.prefault('100ms'),
+          throughput: positive.prefault(500),
+          embeddings: positive.prefault(500),
+        })
         .prefault({ ttft: '100ms', throughput: 500, embeddings: 500 }),
       promptTokens: z.number().int().positive().default(512),
       maxTokens: z.number().int().positive().default(256),
@@ -160,7 +169,11 @@ export const fleetSchema = z.strictObject({
       hardwareChange: z.boolean().default(true),
       modelChange: z.boolean().default(true),
       sustainedViolations: z
-        .strictObject({ rate: percent, window: duration.prefault('1h'), minRequests: z.number().int().positive().default(100) })
+        .strictObject({
+          rate: percent,
+          window: duration.prefault('1h'),
+          minRequests: z.number().int().positive().default(100),
+        })
         .prefault({ rate: '5%', window: '1h', minRequests: 100 }),
       optimizationWork: z.boolean().default(true),
     })
@@ -171,13 +184,22 @@ export const fleetSchema = z.strictObject({
         .strictObject({ tighten: unit((v) => parseRange(v, parsePercent)), apply: percent.optional() })
         .prefault({ tighten: '30%..50%' }),
       ci: z
-        .strictObject({ simulated: z.boolean().default(true), skipPerformanceAssertions: z.boolean().default(true) })
+        .strictObject({
+          simulated: z.boolean().default(true),
+          skipPerformanceAssertions: z.boolean().default(true),
+        })
         .prefault({}),
       degraded: z
-        .strictObject({ ttftFactor: unit((v) => parseRange(v, parsePositiveNumber)), apply: positive.optional() })
+        .strictObject({
+          ttftFactor: unit((v) => parseRange(v, parsePositiveNumber)),
+          apply: positive.optional(),
+        })
         .prefault({ ttftFactor: '2..4' }),
       'cpu-only': z
-        .strictObject({ applicable: z.boolean().default(false), note: z.string().default('use remote endpoints') })
+        .strictObject({
+          applicable: z.boolean().default(false),
+          note: z.string().default('use remote endpoints'),
+        })
         .prefault({}),
     })
     .prefault({}),
@@ -197,7 +219,11 @@ export const fleetSchema = z.strictObject({
       apiKeys: z.array(z.string().min(8)).default([]),
       protectMetrics: z.boolean().default(false),
       protectHealth: z.boolean().default(false),
-      maxBodySize: z.number().int().positive().default(8 * 1024 * 1024),
+      maxBodySize: z
+        .number()
+        .int()
+        .positive()
+        .default(8 * 1024 * 1024),
       retries: z.number().int().nonnegative().default(2),
       probeInterval: duration.prefault('15s'),
     })

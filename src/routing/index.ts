@@ -1,0 +1,15 @@
+// Routing: the seed's Request Routing Decision Matrix as pure functions (task + token estimate +
+// context fit + health → ordered candidates with a reason), and token estimation.
+export { selectEndpoint, routeToEndpoint, resolveTask } from './select.ts';
+export type { RouteRequest, RouteDecision, Candidate, Skipped, EndpointHealth } from './select.ts';
+export {
+  estimateTextTokens,
+  estimateChatTokens,
+  estimatePromptTokens,
+  estimateEmbeddingInputs,
+  needsExactCount,
+  decisiveThresholds,
+  TOKEN_ESTIMATE_ERROR_BOUND,
+  TOKEN_ESTIMATE_WORST_ERROR,
+} from './tokens.ts';
+export type { ExactTokenCounter, ChatMessageLike } from './tokens.ts';
