@@ -456,21 +456,18 @@ function buildFleet(
 
   // Seed inconsistency #2: a rounding step larger than the value it rounds would erase the target.
   const step = raw.calibration.rounding.throughput;
-  for (const ep of endpoints) {
-    for (const [key, value] of [
-      ['sustained', ep.slo.throughput.sustainedTokensPerSecond],
-      ['burst', ep.slo.throughput.burstTokensPerSecond],
-    ] as const) {
-      if (value !== undefined && value < step) {
-        warn(
-          'rounding_erases_target',
-          ['calibration', 'rounding', 'throughput'],
-          `rounding to the nearest ${step} tokens/s would turn ${ep.name}'s ${key} ${value} tok/s into ${Math.round(value / step) * step}; calibrate uses ${effectiveRoundingStep(value, step)} tok/s for it instead`,
-          'the step is reduced to a power-of-ten step below the value; see the README (seed decisions)',
-        );
-      }
-    }
-  }
+  const erased = endpoints.flatMap((ep) =>
+    [ep.slo.throughput.sustainedTokensPerSecond, ep.slo.throughput.burstTokensPerSecond]
+      .filter((v): v is number => v !== undefined && effectiveRoundingStep(v, step) !== step)
+      .map((v) => `${ep.name} ${v}→step ${effectiveRoundingStep(v, step)}`),
+  );
+  if (erased.length > 0)
+    warn(
+      'rounding_erases_target',
+      ['calibration', 'rounding', 'throughput'],
+      `rounding to the nearest ${step} tokens/s would erase targets below ${step / 2} tok/s; calibrate uses a finer step where needed (${erased.join(', ')})`,
+      'a step is used only while it is at most 1/8 of the value; otherwise the largest 1-2-5 step that is (README: seed decisions)',
+    );
 
   if (errors.length > 0) throw new FleetValidationError(file, errors);
 
@@ -548,13 +545,18 @@ function buildFleet(
 }
 
 /**
- * The rounding step actually used for a throughput value: the requested step, or — when that
- * would round the value to zero or change it by more than half — the largest power of ten not
- * above the value (80 → 10, 150 → 100, 5000 → 500 stays).
+ * The rounding step actually used for a throughput value. The requested step is used while it is
+ * at most 1/8 of the value (so rounding moves a target by at most ~6%); otherwise the largest step
+ * of the 1-2-5 series that is (80 → 10, 150 → 10, 40 → 5; 5000 at step 500 keeps 500).
  */
 export function effectiveRoundingStep(value: number, requestedStep: number): number {
-  if (value >= requestedStep) return requestedStep;
-  return 10 ** Math.floor(Math.log10(Math.max(value, 1)));
+  const limit = value / 8;
+  if (requestedStep <= limit) return requestedStep;
+  let best = 1;
+  for (let decade = 1; decade <= limit; decade *= 10) {
+    for (const m of [1, 2, 5]) if (m * decade <= limit) best = m * decade;
+  }
+  return best;
 }
 
 function normaliseUrl(input: string): string {

@@ -1,11 +1,12 @@
 // Token estimation without a tokenizer. The text is split the way BPE pre-tokenizers of the Qwen
 // family split it (letters, single digits, punctuation runs, whitespace), and each piece is costed.
 // Measured against the real Qwen3 tokenizer on 831 segments of prose, code and JSON
-// (bench/token-estimate.ts): P1..P99 relative error −9.8%..+10.5%, worst case −22%..+17%.
+// (bench/token-estimate.ts): P1..P99 relative error within ±12%, worst case within ±23%
+// (chars/4, the usual rule of thumb, is off by −29%..+33% on the same corpus).
 // Near a routing threshold the estimate is not trusted: see `needsExactCount`.
 
 /** Relative error the estimate stays within for 98% of texts (P1..P99), from bench/token-estimate.ts. */
-export const TOKEN_ESTIMATE_ERROR_BOUND = 0.11;
+export const TOKEN_ESTIMATE_ERROR_BOUND = 0.12;
 /** Worst relative error seen on the measurement corpus; used to decide when to count exactly. */
 export const TOKEN_ESTIMATE_WORST_ERROR = 0.23;
 

@@ -1,0 +1,42 @@
+// Options and output helpers every command shares: --fleet / --env, tables, JSON.
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { EnvironmentName, Fleet } from '../fleet/index.ts';
+import { defaultFleetPath, ENVIRONMENTS, loadFleet } from '../fleet/index.ts';
+import type { CliIo } from './io.ts';
+
+export interface FleetOptions {
+  fleet?: string;
+  env?: EnvironmentName;
+}
+
+/** Adds --fleet and --env to a command. */
+export function withFleetOptions(command: Command): Command {
+  return command
+    .option('-f, --fleet <path>', 'fleet file (default: $LLM_FLEET_FILE or ./fleet.yaml)')
+    .addOption(
+      new Option(
+        '-e, --env <environment>',
+        'environment profile applied to targets (default: $LLM_FLEET_ENV or development)',
+      ).choices(ENVIRONMENTS),
+    );
+}
+
+export function loadFleetFor(options: FleetOptions, io: CliIo): Fleet {
+  return loadFleet(defaultFleetPath(options.fleet, io.env), { env: io.env, environment: options.env });
+}
+
+export function table(head: string[], rows: (string | number)[][]): string {
+  const t = new Table({
+    head,
+    style: { head: [], border: [], compact: true },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  for (const row of rows) t.push(row.map((c) => String(c)));
+  return `${t.toString()}\n`;
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
+}
