@@ -122,8 +122,9 @@ const tokenCondition = z.string().transform((value, ctx): { min?: number; max?: 
 const rule = z.strictObject({
   task: z.string().min(1),
   tokens: tokenCondition.prefault('any'),
-  endpoint: name,
-  fallbacks: z.array(name).default([]),
+  // Plain strings (not names) so that a rule naming a deprecated variable gets its own error.
+  endpoint: z.string().min(1),
+  fallbacks: z.array(z.string().min(1)).default([]),
   rationale: z.string().default(''),
 });
 
@@ -137,7 +138,7 @@ export const fleetSchema = z.strictObject({
   endpoints: z.record(name, endpoint),
   routing: z.strictObject({
     rules: z.array(rule).min(1),
-    default: name,
+    default: z.string().min(1),
     aliases: z.record(z.string(), z.string()).prefault({}),
   }),
   calibration: z
