@@ -1,9 +1,11 @@
 // The list of commands. Each command lives in its own file and registers itself here.
 import type { Command } from 'commander';
+import { register as health } from './health.ts';
 import type { CliIo } from './io.ts';
+import { register as lint } from './lint.ts';
 import { register as route } from './route.ts';
 import { register as validate } from './validate.ts';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const commands: RegisterCommand[] = [validate, route];
+export const commands: RegisterCommand[] = [validate, route, health, lint];
