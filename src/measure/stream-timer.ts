@@ -1,0 +1,256 @@
+// Turns an OpenAI-style SSE byte stream into timing facts, by one definition for every server:
+// TTFT stops at the first event that carries a content or reasoning token (a role-only chunk, a
+// keep-alive comment or a usage chunk never does), tokens come from `usage` when the server sends
+// it and from counted chunks only as a flagged fallback. Pure: the caller reads the clock and
+// passes the arrival time of every piece, so the same code serves calibrate, bench and the gateway.
+import { SseDecoder } from '../upstream/sse.ts';
+import { bestOneSecondRate, decodeRate, gaps } from './token-rates.ts';
+import type { Summary } from './percentiles.ts';
+import { summarize } from './percentiles.ts';
+
+/** Why a streamed request did not complete. */
+export type StreamFailure =
+  /** Non-2xx status before any stream. */
+  | 'http_error'
+  /** An error event inside the stream (`data: {"error":…}` or llama.cpp's `error:` field). */
+  | 'stream_error'
+  /** The connection ended without `[DONE]` (mlx_lm and llama.cpp end like this after an error). */
+  | 'stream_cut'
+  /** The transport failed (refused, reset, timeout); the caller names it. */
+  | 'transport';
+
+export interface StreamTiming {
+  readonly ok: boolean;
+  readonly failure?: StreamFailure;
+  readonly errorMessage?: string;
+  readonly status?: number;
+  /** All times are milliseconds after the request was written. */
+  readonly timeToHeadersMs?: number;
+  /** First chunk carrying `delta.role` (vLLM sends it alone, before any token). */
+  readonly timeToRoleMs?: number;
+  /** First event carrying a content or reasoning token (inline `<think>` text is content). */
+  readonly ttftMs?: number;
+  /** First answer token after the reasoning ended (equals ttftMs for a model that does not reason). */
+  readonly timeToFirstAnswerMs?: number;
+  /** Arrival of each token-bearing event. */
+  readonly tokenTimesMs: readonly number[];
+  readonly lastTokenMs?: number;
+  readonly totalMs: number;
+  /** Gaps between consecutive token-bearing events. */
+  readonly itlMs: Summary;
+  readonly completionTokens?: number;
+  readonly promptTokens?: number;
+  /** `usage`: the server's count. `chunks`: counted events, a fallback that undercounts multi-token chunks. */
+  readonly tokenSource?: 'usage' | 'chunks';
+  /** (completion tokens − 1) / (last token time − first token time). */
+  readonly decodeTokensPerSecond?: number;
+  /** Best rate over any 1-second window of the decode phase (see token-rates.ts). */
+  readonly burstTokensPerSecond?: number;
+  readonly reasoningEvents: number;
+  readonly contentEvents: number;
+  readonly keepAliveComments: number;
+  readonly sawDone: boolean;
+  readonly finishReason?: string;
+  readonly systemFingerprint?: string;
+  readonly model?: string;
+}
+
+interface ChunkJson {
+  error?: unknown;
+  model?: unknown;
+  system_fingerprint?: unknown;
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+  choices?: {
+    text?: unknown;
+    finish_reason?: unknown;
+    delta?: {
+      role?: unknown;
+      content?: unknown;
+      reasoning_content?: unknown;
+      reasoning?: unknown;
+      tool_calls?: unknown;
+    } | null;
+  }[];
+}
+
+export class StreamTimer {
+  private readonly decoder = new SseDecoder();
+  private readonly startMs: number;
+  private status?: number;
+  private headersMs?: number;
+  private roleMs?: number;
+  private readonly tokenTimes: number[] = [];
+  /** Content events (not reasoning), with whether their text closes a `<think>` block. */
+  private readonly contentTimes: { atMs: number; closesThink: boolean }[] = [];
+  private reasoningEvents = 0;
+  private keepAlives = 0;
+  private done = false;
+  private streamError?: string;
+  private errorBody = '';
+  private usagePrompt?: number;
+  private usageCompletion?: number;
+  private finishReason?: string;
+  private fingerprint?: string;
+  private model?: string;
+
+  /** `startMs`: when the request was written, on the same clock as every later call. */
+  constructor(startMs: number) {
+    this.startMs = startMs;
+  }
+
+  headers(status: number, atMs: number): void {
+    this.status = status;
+    this.headersMs = atMs - this.startMs;
+  }
+
+  data(chunk: Uint8Array | string, atMs: number): void {
+    if (this.status !== undefined && (this.status < 200 || this.status >= 300)) {
+      if (this.errorBody.length < 4096)
+        this.errorBody += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      return;
+    }
+    for (const event of this.decoder.push(chunk)) this.event(event, atMs);
+  }
+
+  /** The body ended normally. */
+  end(atMs: number): StreamTiming {
+    for (const event of this.decoder.end()) this.event(event, atMs);
+    if (this.status !== undefined && (this.status < 200 || this.status >= 300))
+      return this.result(atMs, 'http_error', errorText(this.errorBody) ?? `HTTP ${this.status}`);
+    if (this.streamError !== undefined) return this.result(atMs, 'stream_error', this.streamError);
+    if (!this.done) return this.result(atMs, 'stream_cut', 'the stream ended without [DONE]');
+    return this.result(atMs);
+  }
+
+  /** The transport failed (refused, reset, timeout). */
+  fail(message: string, atMs: number): StreamTiming {
+    return this.result(atMs, 'transport', message);
+  }
+
+  private event(event: ReturnType<SseDecoder['push']>[number], atMs: number): void {
+    const t = atMs - this.startMs;
+    if (event.type === 'comment') {
+      this.keepAlives++;
+      return;
+    }
+    if (event.type === 'error-field') {
+      this.streamError ??= errorText(event.data) ?? event.data;
+      return;
+    }
+    if (event.data === '[DONE]') {
+      this.done = true;
+      return;
+    }
+    let json: ChunkJson;
+    try {
+      json = JSON.parse(event.data) as ChunkJson;
+    } catch {
+      return; // Not JSON: nothing a token clock can use.
+    }
+    if (json === null || typeof json !== 'object') return;
+    if (json.error !== undefined && json.error !== null) {
+      this.streamError ??= errorText(event.data) ?? 'error event';
+      return;
+    }
+    if (typeof json.system_fingerprint === 'string') this.fingerprint ??= json.system_fingerprint;
+    if (typeof json.model === 'string') this.model ??= json.model;
+    const usage = json.usage;
+    if (usage && typeof usage === 'object') {
+      if (typeof usage.completion_tokens === 'number') this.usageCompletion = usage.completion_tokens;
+      if (typeof usage.prompt_tokens === 'number') this.usagePrompt = usage.prompt_tokens;
+    }
+    const choice = Array.isArray(json.choices) ? json.choices[0] : undefined;
+    if (!choice) return;
+    if (typeof choice.finish_reason === 'string') this.finishReason = choice.finish_reason;
+    const delta = choice.delta ?? undefined;
+    if (delta && delta.role !== undefined && delta.role !== null) this.roleMs ??= t;
+    const reasoning = nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning);
+    const content =
+      typeof delta?.content === 'string' ? delta.content : typeof choice.text === 'string' ? choice.text : '';
+    const tools = Array.isArray(delta?.tool_calls) && delta.tool_calls.length > 0;
+    if (!reasoning && content === '' && !tools) return;
+    this.tokenTimes.push(t);
+    if (reasoning && content === '') this.reasoningEvents++;
+    if (content !== '' || tools)
+      this.contentTimes.push({ atMs: t, closesThink: content.includes('</think>') });
+  }
+
+  private result(atMs: number, failure?: StreamFailure, errorMessage?: string): StreamTiming {
+    const times = this.tokenTimes;
+    const fromUsage = this.usageCompletion !== undefined;
+    const completionTokens = fromUsage ? this.usageCompletion : times.length > 0 ? times.length : undefined;
+    const first = times[0];
+    const last = times[times.length - 1];
+    const decode =
+      completionTokens !== undefined && first !== undefined && last !== undefined
+        ? decodeRate(completionTokens, first, last)
+        : undefined;
+    const burst =
+      completionTokens !== undefined && times.length > 0
+        ? bestOneSecondRate(times, completionTokens / times.length)
+        : undefined;
+    return {
+      ok: failure === undefined,
+      failure,
+      errorMessage,
+      status: this.status,
+      timeToHeadersMs: this.headersMs,
+      timeToRoleMs: this.roleMs,
+      ttftMs: first,
+      timeToFirstAnswerMs: this.firstAnswer(),
+      tokenTimesMs: times,
+      lastTokenMs: last,
+      totalMs: atMs - this.startMs,
+      itlMs: summarize(gaps(times)),
+      completionTokens,
+      promptTokens: this.usagePrompt,
+      tokenSource: completionTokens === undefined ? undefined : fromUsage ? 'usage' : 'chunks',
+      decodeTokensPerSecond: decode,
+      burstTokensPerSecond: burst,
+      reasoningEvents: this.reasoningEvents,
+      contentEvents: this.contentTimes.length,
+      keepAliveComments: this.keepAlives,
+      sawDone: this.done,
+      finishReason: this.finishReason,
+      systemFingerprint: this.fingerprint,
+      model: this.model,
+    };
+  }
+
+  /**
+   * Content after the last `</think>` is the answer; without a closing tag all content is. (R1-Distill
+   * templates pre-fill `<think>`, so the opening tag may never be streamed.)
+   */
+  private firstAnswer(): number | undefined {
+    let close = -1;
+    this.contentTimes.forEach((c, i) => {
+      if (c.closesThink) close = i;
+    });
+    return this.contentTimes[close + 1]?.atMs;
+  }
+}
+
+function nonEmpty(v: unknown): boolean {
+  return typeof v === 'string' && v.length > 0;
+}
+
+/** The human part of the error bodies servers send (see wire-formats.md §10.3). */
+export function errorText(body: string): string | undefined {
+  const text = body.trim();
+  if (text === '') return undefined;
+  try {
+    const j = JSON.parse(text) as { error?: unknown; message?: unknown; detail?: unknown };
+    if (typeof j.error === 'string') return j.error;
+    if (
+      j.error &&
+      typeof j.error === 'object' &&
+      typeof (j.error as { message?: unknown }).message === 'string'
+    )
+      return (j.error as { message: string }).message;
+    if (typeof j.message === 'string') return j.message;
+    if (typeof j.detail === 'string') return j.detail;
+  } catch {
+    // plain text body
+  }
+  return text.slice(0, 300);
+}
