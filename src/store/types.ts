@@ -1,0 +1,140 @@
+// The store interface: what the gateway, the monitor, calibrate, the dashboard and the check/report
+// commands keep and ask for. The first implementation is node:sqlite (sqlite-store.ts); the SQL is
+// kept portable so a PostgreSQL one can follow. Writes are batched: `write`/`writeProbe` only queue,
+// a timer flushes every `flushIntervalMs` (a crash loses at most that much), `close` flushes.
+import type { RecordSink, RequestRecord } from '../measure/record.ts';
+import type { Incident, ProbeResult } from '../probes/types.ts';
+
+export interface TimeRange {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+export interface SeriesQuery extends TimeRange {
+  /** Width of one point (a whole number of minutes); the store aggregates, callers only draw. */
+  readonly stepMs: number;
+}
+
+/** One aggregated point of an endpoint's traffic. Null where a step had no valid requests. */
+export interface SeriesPoint {
+  readonly atMs: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly ttftP50Ms: number | null;
+  readonly ttftP95Ms: number | null;
+  readonly ttftP99Ms: number | null;
+  readonly decodeTokensPerSecondP50: number | null;
+}
+
+/** Good/valid events of one objective in one minute: what the evaluator and burn rates work from. */
+export interface SloMinuteBucket {
+  readonly objectiveId: string;
+  readonly endpoint: string;
+  /** Start of the minute, epoch ms. */
+  readonly minuteMs: number;
+  readonly good: number;
+  readonly total: number;
+}
+
+export interface ObjectiveCounts {
+  readonly good: number;
+  readonly valid: number;
+  /** The percentile the objective is about over the same range (P95 TTFT, median tok/s …). */
+  readonly observedValue?: number;
+}
+
+/** Per-step probe outcome counts: the availability timeline. */
+export interface AvailabilityPoint {
+  readonly atMs: number;
+  readonly probes: number;
+  readonly ok: number;
+}
+
+/** An incident as stored: the shared Incident plus how it was judged against the recovery SLO. */
+export interface StoredIncident extends Incident {
+  /** The endpoint's recovery objective when the incident was recorded. */
+  readonly recoveryMs?: number;
+}
+
+/** What the server reported about itself when calibrated (a change triggers recalibration). */
+export interface Fingerprint {
+  readonly model?: string;
+  readonly maxContextTokens?: number;
+  readonly serverVersion?: string;
+  /** The host's hardware description in the fleet file at the time. */
+  readonly hardware?: string;
+  readonly [key: string]: string | number | undefined;
+}
+
+/** A calibration run as calibrate saves it. Percentiles in ms, rates in tokens/s (or embeddings/s). */
+export interface CalibrationRunInput {
+  readonly endpoint: string;
+  readonly startedAtMs: number;
+  readonly finishedAtMs?: number;
+  readonly iterations: number;
+  readonly warmupIterations?: number;
+  /** e.g. { ttftP50Ms, ttftP95Ms, ttftP99Ms, decodeTokensPerSecondP50, burstTokensPerSecondP95 }. */
+  readonly summary: Readonly<Record<string, number>>;
+  /** e.g. { ttftP95Ms: 2000, ttftP99Ms: 4000, sustainedTokensPerSecond: 80 }. */
+  readonly proposed: Readonly<Record<string, number>>;
+  readonly fingerprint: Fingerprint;
+  readonly note?: string;
+  /** Raw samples as JSON-serialisable data (kept for re-analysis; may be large). */
+  readonly samples?: unknown;
+}
+
+export interface CalibrationRun extends CalibrationRunInput {
+  readonly id: string;
+}
+
+/** A manual 'after optimisation work' mark: recalibrate this endpoint (seed trigger #4). */
+export interface OptimisationMark {
+  readonly endpoint: string;
+  readonly atMs: number;
+  readonly note: string;
+}
+
+export interface RetentionPolicy {
+  /** Raw request records and probe results. Default 14 days. */
+  readonly rawMs: number;
+  /** Per-minute aggregates and SLO buckets. Default 400 days. */
+  readonly aggregateMs: number;
+}
+
+export interface FleetStore extends RecordSink {
+  /** Queues a gateway request record (flushed with the next batch). */
+  write(record: RequestRecord): void;
+  /** Queues a probe result; health probes also count towards availability inside its window. */
+  writeProbe(result: ProbeResult): void;
+  /** Inserts or updates (by endpoint + start) an incident. Written at once: incidents are rare. */
+  saveIncident(incident: StoredIncident): void;
+  /** Incidents overlapping the range (open ones overlap everything after their start), oldest first. */
+  incidents(range: TimeRange, endpoint?: string): StoredIncident[];
+  /** Incidents still open, to resume after a restart. */
+  openIncidents(): StoredIncident[];
+  saveCalibrationRun(run: CalibrationRunInput): CalibrationRun;
+  /** Newest first. */
+  calibrationRuns(endpoint?: string, limit?: number): CalibrationRun[];
+  addMark(mark: OptimisationMark): void;
+  /** Newest first. */
+  marks(endpoint?: string): OptimisationMark[];
+  /** Per-endpoint traffic series bucketed by `stepMs` (minute or coarser). */
+  series(endpoint: string, query: SeriesQuery): SeriesPoint[];
+  /** Good/valid totals of one objective over the range. */
+  objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined;
+  /** Per-minute good/total counts for the evaluator (all objectives, or the ones named). */
+  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): SloMinuteBucket[];
+  /** Health-probe outcomes bucketed by `stepMs`. */
+  availability(endpoint: string, query: SeriesQuery): AvailabilityPoint[];
+  /** Recent probe results, newest first. */
+  probes(endpoint: string, range: TimeRange, limit?: number): ProbeResult[];
+  /** Raw request records in a range (bounded by retention), oldest first. */
+  records(range: TimeRange, endpoint?: string, limit?: number): RequestRecord[];
+  /** Time of the newest stored record/probe/bucket (the report's 'Last Updated'), if any. */
+  lastActivityMs(): number | undefined;
+  /** Writes queued records and probes now. */
+  flush(): void;
+  /** Drops raw rows and aggregates older than the retention. Returns rows removed. */
+  prune(nowMs?: number): number;
+  close(): void;
+}
