@@ -55,7 +55,7 @@ describe('beyond the seed', () => {
     expect(d.skipped.find((s) => s.endpoint === 'coder-fast')?.why).toBe(
       'does not fit: 38000 prompt + 4000 max tokens = 42000 > 40960 window',
     );
-    expect(d.reason).toMatch(/^coder: .* instead of coder-fast \(does not fit/);
+    expect(d.reason).toMatch(/^coder: .* instead of coder-fast — does not fit/);
   });
 
   it('sends a reasoning prompt larger than R1 window to the 64K coder', () => {
@@ -75,7 +75,7 @@ describe('beyond the seed', () => {
     const health = new Map<string, EndpointHealth>([['coder-fast', 'down']]);
     const d = selectEndpoint(fleet, { task: 'classification', promptTokens: 1_000, health });
     expect(d.candidates.map((c) => c.endpoint.name)).toEqual(['coder', 'deepseek-r1', 'coder-fast']);
-    expect(d.reason).toBe('coder: fallback of the classification rule instead of coder-fast (marked down)');
+    expect(d.reason).toBe('coder: fallback of the classification rule instead of coder-fast — marked down');
   });
 
   it('routes embeddings only to embeddings endpoints and chat only to chat endpoints', () => {

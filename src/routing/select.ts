@@ -187,7 +187,7 @@ function decide(
     const head = order[0]?.name;
     const detour =
       first.endpoint.name !== head
-        ? ` instead of ${head} (${skipped.find((s) => s.endpoint === head)?.why ?? 'unavailable'})`
+        ? ` instead of ${head} — ${skipped.find((s) => s.endpoint === head)?.why ?? 'unavailable'}`
         : '';
     reason = `${first.endpoint.name}: ${first.reason}${detour}`;
   }
