@@ -28,10 +28,39 @@ export interface Objective {
   /** True for latency and throughput objectives (the CI environment never fails on these). */
   readonly performance: boolean;
   readonly description: string;
+  /** Reported, never judged (a best-effort endpoint's availability; `target` is then 0). */
+  readonly bestEffort?: boolean;
 }
 
 export function objectivesFor(fleet: Fleet): Objective[] {
   return fleet.endpoints.flatMap((e) => endpointObjectives(e));
+}
+
+/**
+ * The judged objectives plus what is measured and reported but never judged: the availability of
+ * best-effort endpoints (the seed's `LLM_SMALL_URL`). The evaluator, the monitor's event counting
+ * and the report use this list; the exported alerting rules use `objectivesFor`.
+ */
+export function reportedObjectivesFor(fleet: Fleet): Objective[] {
+  return fleet.endpoints.flatMap((e) => endpointReportedObjectives(e));
+}
+
+export function endpointReportedObjectives(e: Endpoint): Objective[] {
+  const out = endpointObjectives(e);
+  const a = e.slo.availability;
+  if (a.bestEffort || a.target === undefined)
+    out.push({
+      id: `${e.name}-availability`,
+      endpoint: e.name,
+      kind: 'availability',
+      target: 0,
+      unit: 'ratio',
+      window: a.window,
+      performance: false,
+      bestEffort: true,
+      description: `availability (best-effort, ${a.window}): reported, never judged`,
+    });
+  return out;
 }
 
 export function endpointObjectives(e: Endpoint): Objective[] {
