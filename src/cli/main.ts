@@ -35,7 +35,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof FleetError) {
-      io.err(`llm-fleet: ${error.message} [${error.code}]\n`);
+      const [first, ...rest] = error.message.split('\n');
+      io.err(`llm-fleet: ${first} [${error.code}]\n${rest.map((line) => `${line}\n`).join('')}`);
       if (error.hint) io.err(`  hint: ${error.hint}\n`);
       return error.exitCode;
     }

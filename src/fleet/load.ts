@@ -33,9 +33,8 @@ export const ENVIRONMENTS: readonly EnvironmentName[] = ['development', 'product
 export class FleetValidationError extends FleetError {
   readonly issues: readonly FleetIssue[];
   constructor(file: string, issues: readonly FleetIssue[]) {
-    super('fleet_invalid', `${file} is not a valid fleet file:\n${issues.map(formatIssue).join('\n')}`, {
-      hint: issues.find((i) => i.hint)?.hint,
-    });
+    // Each issue carries its own hint; there is no single hint for the whole file.
+    super('fleet_invalid', `${file} is not a valid fleet file:\n${issues.map(formatIssue).join('\n')}`);
     this.issues = issues;
   }
 }
