@@ -12,7 +12,7 @@ import { burnStatus, countsIn, errorBudget } from './burn-rate.ts';
 import type { Fingerprint } from './fingerprint.ts';
 import type { Objective } from './objectives.ts';
 import { endpointReportedObjectives } from './objectives.ts';
-import { percentileOfSorted } from './percentile.ts';
+import { nearestRankOfSorted } from './nearest-rank.ts';
 import type { RecoverySummary } from './recovery.ts';
 import { judgeRecovery } from './recovery.ts';
 import type { RecalibrationMark, RecalibrationTrigger } from './triggers.ts';
@@ -38,6 +38,11 @@ export interface EvaluationData {
   readonly marks?: readonly RecalibrationMark[];
   /** Optional raw samples over [sinceMs, nowMs] (see `samplesFromRecords`). */
   readonly samples?: readonly EndpointSamples[];
+  /**
+   * Optional measured values by objective id (e.g. the store's P95 from its minute histograms),
+   * used where no raw samples are given. Same percentile as `samples` would give (see `measuredValue`).
+   */
+  readonly observedValues?: Readonly<Record<string, number>>;
   readonly nowMs: number;
   readonly sinceMs: number;
 }
@@ -177,7 +182,16 @@ function evaluateObjective(
 
   const c = countsIn(data.buckets, objective.id, data.sinceMs, data.nowMs + 1);
   const ratio = c.total > 0 ? c.good / c.total : undefined;
-  const measured: Measured = { good: c.good, total: c.total, ratio, ...measuredValue(objective, samples) };
+  const observed = data.observedValues?.[objective.id];
+  const fromSamples = measuredValue(objective, samples);
+  const measured: Measured = {
+    good: c.good,
+    total: c.total,
+    ratio,
+    ...(fromSamples.value === undefined && observed !== undefined
+      ? { value: observed, valuePercentile: valuePercentileOf(objective) }
+      : fromSamples),
+  };
   const availability =
     objective.kind === 'availability'
       ? availabilitySummary(fleet, objective, data.buckets, range)
@@ -224,6 +238,21 @@ function evaluateObjective(
   };
 }
 
+/** Which percentile an objective's measured value is: its target for latency, 1 − target for floors. */
+export function valuePercentileOf(objective: Objective): number | undefined {
+  switch (objective.kind) {
+    case 'ttft-p95':
+    case 'ttft-p99':
+      return objective.target;
+    case 'throughput-sustained':
+    case 'throughput-burst':
+    case 'embeddings-rate':
+      return Math.round((1 - objective.target) * 100) / 100;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The percentile a target names: latency targets at their own percentile (P95, P99); floors at
  * 1 − target (a floor that half the requests must reach is judged at P50, burst's 5% at P95).
@@ -257,7 +286,7 @@ function measuredValue(objective: Objective, samples: EndpointSamples | undefine
   if (values.length === 0) return { samples: 0 };
   const sorted = [...values].sort((a, b) => a - b);
   return {
-    value: percentileOfSorted(sorted, q),
+    value: nearestRankOfSorted(sorted, q),
     valuePercentile: Math.round(q * 100) / 100,
     samples: values.length,
   };

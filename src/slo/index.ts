@@ -43,7 +43,7 @@ export {
 } from './fingerprint.ts';
 export type { RecalibrationMark, RecalibrationTrigger, TriggerKind, TriggerInputs } from './triggers.ts';
 export { recalibrationTriggers } from './triggers.ts';
-export { percentile, percentileOfSorted } from './percentile.ts';
+export { nearestRank, nearestRankOfSorted } from './nearest-rank.ts';
 export type {
   EndpointSamples,
   EvaluationData,
