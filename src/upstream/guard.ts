@@ -21,9 +21,13 @@ export function isLoopbackHost(hostname: string): boolean {
 
 export class LoopbackOnlyError extends FleetError {
   constructor(target: string) {
-    super('loopback_only', `refusing to connect to ${target}: LLM_FLEET_LOOPBACK_ONLY is set and it is not a loopback address`, {
-      hint: 'point the endpoint at 127.0.0.1 with its env var (e.g. LLM_CODER_URL=http://127.0.0.1:8000) or run `llm-fleet sim`',
-    });
+    super(
+      'loopback_only',
+      `refusing to connect to ${target}: LLM_FLEET_LOOPBACK_ONLY is set and it is not a loopback address`,
+      {
+        hint: 'point the endpoint at 127.0.0.1 with its env var (e.g. LLM_CODER_URL=http://127.0.0.1:8000) or run `llm-fleet sim`',
+      },
+    );
   }
 }
 
@@ -38,8 +42,11 @@ export function assertOutboundAllowed(url: string | URL, env: NodeJS.ProcessEnv 
  * An undici connector that enforces the guard at connection time, so no code path (redirects,
  * a forgotten check) can reach a non-loopback address while the guard is on.
  */
-export function guardedConnector(options: buildConnector.BuildOptions = {}, env: NodeJS.ProcessEnv = process.env): buildConnector.connector {
-  const connect = buildConnector(options);
+export function guardedConnector(
+  options: buildConnector.BuildOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+  connect: buildConnector.connector = buildConnector(options),
+): buildConnector.connector {
   return (opts, callback) => {
     if (loopbackOnly(env) && !isLoopbackHost(opts.hostname)) {
       callback(new LoopbackOnlyError(`${opts.hostname}${opts.port ? `:${opts.port}` : ''}`), null);
