@@ -4,6 +4,10 @@
 // a timer flushes every `flushIntervalMs` (a crash loses at most that much), `close` flushes.
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import type { Incident, ProbeResult } from '../probes/types.ts';
+import type { MinuteBucket } from '../slo/buckets.ts';
+import type { Fingerprint } from '../slo/fingerprint.ts';
+
+export type { Fingerprint, MinuteBucket };
 
 export interface TimeRange {
   readonly fromMs: number;
@@ -26,16 +30,6 @@ export interface SeriesPoint {
   readonly decodeTokensPerSecondP50: number | null;
 }
 
-/** Good/valid events of one objective in one minute: what the evaluator and burn rates work from. */
-export interface SloMinuteBucket {
-  readonly objectiveId: string;
-  readonly endpoint: string;
-  /** Start of the minute, epoch ms. */
-  readonly minuteMs: number;
-  readonly good: number;
-  readonly total: number;
-}
-
 export interface ObjectiveCounts {
   readonly good: number;
   readonly valid: number;
@@ -56,16 +50,6 @@ export interface StoredIncident extends Incident {
   readonly recoveryMs?: number;
 }
 
-/** What the server reported about itself when calibrated (a change triggers recalibration). */
-export interface Fingerprint {
-  readonly model?: string;
-  readonly maxContextTokens?: number;
-  readonly serverVersion?: string;
-  /** The host's hardware description in the fleet file at the time. */
-  readonly hardware?: string;
-  readonly [key: string]: string | number | undefined;
-}
-
 /** A calibration run as calibrate saves it. Percentiles in ms, rates in tokens/s (or embeddings/s). */
 export interface CalibrationRunInput {
   readonly endpoint: string;
@@ -77,6 +61,7 @@ export interface CalibrationRunInput {
   readonly summary: Readonly<Record<string, number>>;
   /** e.g. { ttftP95Ms: 2000, ttftP99Ms: 4000, sustainedTokensPerSecond: 80 }. */
   readonly proposed: Readonly<Record<string, number>>;
+  /** What the endpoint reported and the fleet file's hardware when calibrated (see slo/fingerprint.ts). */
   readonly fingerprint: Fingerprint;
   readonly note?: string;
   /** Raw samples as JSON-serialisable data (kept for re-analysis; may be large). */
@@ -123,7 +108,7 @@ export interface FleetStore extends RecordSink {
   /** Good/valid totals of one objective over the range. */
   objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined;
   /** Per-minute good/total counts for the evaluator (all objectives, or the ones named). */
-  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): SloMinuteBucket[];
+  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): MinuteBucket[];
   /** Health-probe outcomes bucketed by `stepMs`. */
   availability(endpoint: string, query: SeriesQuery): AvailabilityPoint[];
   /** Recent probe results, newest first. */

@@ -1,0 +1,13 @@
+// The store: one interface (types.ts), a node:sqlite implementation, and the default location.
+export * from './types.ts';
+export {
+  SqliteStore,
+  openSqliteStore,
+  defaultStorePath,
+  DEFAULT_STORE_PATH,
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEFAULT_RETENTION,
+} from './sqlite-store.ts';
+export type { SqliteStoreOptions } from './sqlite-store.ts';
+export { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+export { MinuteHistogram } from './minute-histogram.ts';

@@ -1,0 +1,96 @@
+// The store's schema as numbered migrations. Each runs once, in order, inside a transaction, and
+// the `schema_version` table remembers how far a database has come. The SQL sticks to what both
+// SQLite and PostgreSQL accept (BIGINT, DOUBLE PRECISION, TEXT, composite primary keys,
+// INSERT … ON CONFLICT … DO UPDATE), so a PostgreSQL store can run the same migrations.
+
+export interface Migration {
+  readonly version: number;
+  readonly why: string;
+  readonly statements: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    why: 'request records, probe results, per-minute aggregates and SLO buckets, incidents, calibration runs, optimisation marks',
+    statements: [
+      `CREATE TABLE request_records (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        started_at_ms BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        ttft_ms DOUBLE PRECISION,
+        total_ms DOUBLE PRECISION NOT NULL,
+        decode_tokens_per_second DOUBLE PRECISION,
+        body TEXT NOT NULL
+      )`,
+      'CREATE INDEX request_records_by_time ON request_records (started_at_ms)',
+      'CREATE INDEX request_records_by_endpoint ON request_records (endpoint, started_at_ms)',
+      `CREATE TABLE probe_results (
+        endpoint TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        latency_ms DOUBLE PRECISION NOT NULL,
+        status INTEGER,
+        cause TEXT,
+        detail TEXT NOT NULL
+      )`,
+      'CREATE INDEX probe_results_by_endpoint ON probe_results (endpoint, at_ms)',
+      // One row per endpoint and minute: counts and log histograms (JSON) the series are built from.
+      `CREATE TABLE endpoint_minutes (
+        endpoint TEXT NOT NULL,
+        minute_ms BIGINT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        ttft_hist TEXT NOT NULL,
+        decode_hist TEXT NOT NULL,
+        burst_hist TEXT NOT NULL,
+        embeddings_rate_hist TEXT NOT NULL,
+        probes INTEGER NOT NULL,
+        probes_ok INTEGER NOT NULL,
+        PRIMARY KEY (endpoint, minute_ms)
+      )`,
+      `CREATE TABLE slo_minutes (
+        objective_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        minute_ms BIGINT NOT NULL,
+        good INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        PRIMARY KEY (objective_id, minute_ms)
+      )`,
+      'CREATE INDEX slo_minutes_by_time ON slo_minutes (minute_ms)',
+      `CREATE TABLE incidents (
+        endpoint TEXT NOT NULL,
+        started_at_ms BIGINT NOT NULL,
+        ended_at_ms BIGINT,
+        cause TEXT NOT NULL,
+        recovery_ms BIGINT,
+        PRIMARY KEY (endpoint, started_at_ms)
+      )`,
+      `CREATE TABLE calibration_runs (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        started_at_ms BIGINT NOT NULL,
+        finished_at_ms BIGINT,
+        iterations INTEGER NOT NULL,
+        warmup_iterations INTEGER,
+        summary TEXT NOT NULL,
+        proposed TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        note TEXT,
+        samples TEXT
+      )`,
+      'CREATE INDEX calibration_runs_by_endpoint ON calibration_runs (endpoint, started_at_ms)',
+      `CREATE TABLE optimisation_marks (
+        endpoint TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (endpoint, at_ms)
+      )`,
+    ],
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,587 @@
+// The first FleetStore: node:sqlite (built into Node 24, no native addon) in one file, WAL mode.
+// `write`/`writeProbe` only queue; a timer flushes the queue in one transaction every
+// `flushIntervalMs` (default 1 s), so the request path never waits on the disk and a crash loses at
+// most the last interval. Incidents, calibration runs and marks are rare and written at once, so an
+// open incident survives a restart.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { StatementSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
+import { FleetError } from '../errors.ts';
+import type { Fleet } from '../fleet/index.ts';
+import type { RequestRecord } from '../measure/record.ts';
+import type { ProbeResult } from '../probes/types.ts';
+import { BucketAccumulator } from '../slo/buckets.ts';
+import { probeEvents, requestEvents } from '../slo/events.ts';
+import { reportedObjectivesFor } from '../slo/objectives.ts';
+import type { Objective } from '../slo/objectives.ts';
+import { MinuteHistogram } from './minute-histogram.ts';
+import { MIGRATIONS } from './schema.ts';
+import type {
+  AvailabilityPoint,
+  CalibrationRun,
+  CalibrationRunInput,
+  FleetStore,
+  MinuteBucket,
+  ObjectiveCounts,
+  OptimisationMark,
+  RetentionPolicy,
+  SeriesPoint,
+  SeriesQuery,
+  StoredIncident,
+  TimeRange,
+} from './types.ts';
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+export const DEFAULT_STORE_PATH = '.llm-fleet/fleet.db';
+export const DEFAULT_FLUSH_INTERVAL_MS = 1_000;
+export const DEFAULT_RETENTION: RetentionPolicy = { rawMs: 14 * DAY_MS, aggregateMs: 400 * DAY_MS };
+
+/** Outcomes that count against the endpoint (the client's own mistakes and cancellations do not). */
+const ERROR_OUTCOMES = new Set(['upstream_error', 'timeout', 'rejected']);
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. Default `.llm-fleet/fleet.db` under the working directory. */
+  readonly path?: string;
+  /** The fleet whose objectives judge records into per-minute SLO buckets. */
+  readonly fleet: Fleet;
+  readonly flushIntervalMs?: number;
+  readonly retention?: Partial<RetentionPolicy>;
+  readonly clock?: () => number;
+}
+
+/** --store, else LLM_FLEET_STORE, else .llm-fleet/fleet.db. */
+export function defaultStorePath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return flag ?? env.LLM_FLEET_STORE ?? DEFAULT_STORE_PATH;
+}
+
+interface MinuteAggregate {
+  requests: number;
+  errors: number;
+  readonly ttft: MinuteHistogram;
+  readonly decode: MinuteHistogram;
+  readonly burst: MinuteHistogram;
+  readonly embeddingsRate: MinuteHistogram;
+  probes: number;
+  probesOk: number;
+}
+
+function emptyAggregate(): MinuteAggregate {
+  return {
+    requests: 0,
+    errors: 0,
+    ttft: new MinuteHistogram(),
+    decode: new MinuteHistogram(),
+    burst: new MinuteHistogram(),
+    embeddingsRate: new MinuteHistogram(),
+    probes: 0,
+    probesOk: 0,
+  };
+}
+
+function embeddingsRate(r: RequestRecord): number | undefined {
+  if (r.inputCount === undefined || r.ttftMs === undefined || r.ttftMs <= 0) return undefined;
+  return (r.inputCount / r.ttftMs) * 1000;
+}
+
+type Row = Record<string, unknown>;
+const num = (v: unknown): number => Number(v);
+const optNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+export class SqliteStore implements FleetStore {
+  readonly path: string;
+  readonly flushIntervalMs: number;
+  readonly retention: RetentionPolicy;
+  readonly #db: DatabaseSync;
+  readonly #fleet: Fleet;
+  readonly #clock: () => number;
+  readonly #objectives: Map<string, Objective>;
+  #records: RequestRecord[] = [];
+  #probes: ProbeResult[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path ?? DEFAULT_STORE_PATH;
+    this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention };
+    this.#fleet = options.fleet;
+    this.#clock = options.clock ?? Date.now;
+    this.#objectives = new Map(reportedObjectivesFor(options.fleet).map((o) => [o.id, o]));
+    try {
+      if (this.path !== ':memory:') mkdirSync(dirname(resolve(this.path)), { recursive: true });
+      this.#db = new DatabaseSync(this.path);
+      if (this.path !== ':memory:') this.#db.exec('PRAGMA journal_mode = WAL');
+      // WAL + NORMAL: a committed batch survives a process crash; only an OS crash may lose the last one.
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      this.#db.exec('PRAGMA busy_timeout = 5000');
+      this.#migrate();
+    } catch (error) {
+      throw new FleetError(
+        'store_open',
+        `cannot open the store at ${this.path}: ${(error as Error).message}`,
+        {
+          hint: 'pass --store PATH (or set LLM_FLEET_STORE) to a writable file',
+          cause: error,
+        },
+      );
+    }
+  }
+
+  #migrate(): void {
+    this.#db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = this.#db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as Row | undefined;
+    const current = optNum(row?.v) ?? 0;
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      this.#transaction(() => {
+        for (const sql of migration.statements) this.#db.exec(sql);
+        this.#db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migration.version);
+      });
+    }
+  }
+
+  /** The schema version this database is at. */
+  schemaVersion(): number {
+    const row = this.#db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as Row | undefined;
+    return optNum(row?.v) ?? 0;
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) this.#statements.set(sql, (s = this.#db.prepare(sql)));
+    return s;
+  }
+
+  #transaction(fn: () => void): void {
+    this.#db.exec('BEGIN');
+    try {
+      fn();
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.flush();
+      } catch (error) {
+        // A failed batch must not crash the gateway; it is reported and the rows are dropped.
+        process.emitWarning(`llm-fleet store: batch flush failed: ${(error as Error).message}`);
+      }
+    }, this.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  write(record: RequestRecord): void {
+    if (this.#closed) return;
+    this.#records.push(record);
+    this.#schedule();
+  }
+
+  writeProbe(result: ProbeResult): void {
+    if (this.#closed) return;
+    this.#probes.push(result);
+    this.#schedule();
+  }
+
+  flush(): void {
+    if (this.#records.length === 0 && this.#probes.length === 0) return;
+    const records = this.#records;
+    const probes = this.#probes;
+    this.#records = [];
+    this.#probes = [];
+    const minutes = new Map<string, { endpoint: string; minuteMs: number; agg: MinuteAggregate }>();
+    const aggregate = (endpoint: string, atMs: number): MinuteAggregate => {
+      const minuteMs = Math.floor(atMs / MINUTE_MS) * MINUTE_MS;
+      const key = `${endpoint}\u0000${minuteMs}`;
+      let m = minutes.get(key);
+      if (!m) minutes.set(key, (m = { endpoint, minuteMs, agg: emptyAggregate() }));
+      return m.agg;
+    };
+    const buckets = new BucketAccumulator();
+    for (const r of records) {
+      const a = aggregate(r.endpoint, r.startedAtMs);
+      a.requests += 1;
+      if (ERROR_OUTCOMES.has(r.outcome)) a.errors += 1;
+      if (r.outcome === 'ok') {
+        a.ttft.add(r.ttftMs);
+        a.decode.add(r.decodeTokensPerSecond);
+        a.burst.add(r.burstTokensPerSecond);
+        a.embeddingsRate.add(embeddingsRate(r));
+      }
+      buckets.add(requestEvents(this.#fleet, r), r.startedAtMs);
+    }
+    for (const p of probes) {
+      const a = aggregate(p.endpoint, p.atMs);
+      a.probes += 1;
+      if (p.ok) a.probesOk += 1;
+      buckets.add(probeEvents(this.#fleet, p), p.atMs);
+    }
+    this.#transaction(() => {
+      const insertRecord = this.#stmt(
+        `INSERT INTO request_records (id, endpoint, started_at_ms, outcome, status, ttft_ms, total_ms, decode_tokens_per_second, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      );
+      for (const r of records)
+        insertRecord.run(
+          r.id,
+          r.endpoint,
+          r.startedAtMs,
+          r.outcome,
+          r.status,
+          r.ttftMs ?? null,
+          r.totalMs,
+          r.decodeTokensPerSecond ?? null,
+          JSON.stringify(r),
+        );
+      const insertProbe = this.#stmt(
+        `INSERT INTO probe_results (endpoint, at_ms, kind, ok, latency_ms, status, cause, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const p of probes)
+        insertProbe.run(
+          p.endpoint,
+          p.atMs,
+          p.kind,
+          p.ok ? 1 : 0,
+          p.latencyMs,
+          p.status ?? null,
+          p.cause ?? null,
+          p.detail,
+        );
+      // Histograms cannot be summed in SQL, so each touched minute is read, merged and written back.
+      const readMinute = this.#stmt('SELECT * FROM endpoint_minutes WHERE endpoint = ? AND minute_ms = ?');
+      const upsertMinute = this.#stmt(
+        `INSERT INTO endpoint_minutes (endpoint, minute_ms, requests, errors, ttft_hist, decode_hist, burst_hist, embeddings_rate_hist, probes, probes_ok)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (endpoint, minute_ms) DO UPDATE SET requests = excluded.requests, errors = excluded.errors,
+           ttft_hist = excluded.ttft_hist, decode_hist = excluded.decode_hist, burst_hist = excluded.burst_hist,
+           embeddings_rate_hist = excluded.embeddings_rate_hist, probes = excluded.probes, probes_ok = excluded.probes_ok`,
+      );
+      for (const { endpoint, minuteMs, agg } of minutes.values()) {
+        const old = readMinute.get(endpoint, minuteMs) as Row | undefined;
+        if (old) {
+          agg.requests += num(old.requests);
+          agg.errors += num(old.errors);
+          agg.ttft.merge(MinuteHistogram.parse(optStr(old.ttft_hist)));
+          agg.decode.merge(MinuteHistogram.parse(optStr(old.decode_hist)));
+          agg.burst.merge(MinuteHistogram.parse(optStr(old.burst_hist)));
+          agg.embeddingsRate.merge(MinuteHistogram.parse(optStr(old.embeddings_rate_hist)));
+          agg.probes += num(old.probes);
+          agg.probesOk += num(old.probes_ok);
+        }
+        upsertMinute.run(
+          endpoint,
+          minuteMs,
+          agg.requests,
+          agg.errors,
+          JSON.stringify(agg.ttft),
+          JSON.stringify(agg.decode),
+          JSON.stringify(agg.burst),
+          JSON.stringify(agg.embeddingsRate),
+          agg.probes,
+          agg.probesOk,
+        );
+      }
+      const upsertBucket = this.#stmt(
+        `INSERT INTO slo_minutes (objective_id, endpoint, minute_ms, good, total) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (objective_id, minute_ms) DO UPDATE SET good = slo_minutes.good + excluded.good,
+           total = slo_minutes.total + excluded.total`,
+      );
+      for (const b of buckets.buckets())
+        upsertBucket.run(b.objectiveId, b.endpoint, b.minuteStartMs, b.good, b.total);
+    });
+  }
+
+  saveIncident(incident: StoredIncident): void {
+    this.#stmt(
+      `INSERT INTO incidents (endpoint, started_at_ms, ended_at_ms, cause, recovery_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint, started_at_ms) DO UPDATE SET ended_at_ms = excluded.ended_at_ms, cause = excluded.cause,
+         recovery_ms = excluded.recovery_ms`,
+    ).run(
+      incident.endpoint,
+      incident.startedAtMs,
+      incident.endedAtMs ?? null,
+      incident.cause,
+      incident.recoveryMs ?? null,
+    );
+  }
+
+  #incident(row: Row): StoredIncident {
+    const endedAtMs = optNum(row.ended_at_ms);
+    const recoveryMs = optNum(row.recovery_ms);
+    return {
+      endpoint: String(row.endpoint),
+      startedAtMs: num(row.started_at_ms),
+      ...(endedAtMs !== undefined ? { endedAtMs } : {}),
+      cause: String(row.cause),
+      ...(recoveryMs !== undefined ? { recoveryMs } : {}),
+    };
+  }
+
+  incidents(range: TimeRange, endpoint?: string): StoredIncident[] {
+    const rows = this.#stmt(
+      `SELECT * FROM incidents WHERE started_at_ms < ? AND (ended_at_ms IS NULL OR ended_at_ms >= ?)
+         AND (? IS NULL OR endpoint = ?) ORDER BY started_at_ms`,
+    ).all(range.toMs, range.fromMs, endpoint ?? null, endpoint ?? null) as Row[];
+    return rows.map((r) => this.#incident(r));
+  }
+
+  openIncidents(): StoredIncident[] {
+    const rows = this.#stmt(
+      'SELECT * FROM incidents WHERE ended_at_ms IS NULL ORDER BY started_at_ms',
+    ).all() as Row[];
+    return rows.map((r) => this.#incident(r));
+  }
+
+  saveCalibrationRun(run: CalibrationRunInput): CalibrationRun {
+    const id = randomUUID();
+    this.#stmt(
+      `INSERT INTO calibration_runs (id, endpoint, started_at_ms, finished_at_ms, iterations, warmup_iterations, summary, proposed, fingerprint, note, samples)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id,
+      run.endpoint,
+      run.startedAtMs,
+      run.finishedAtMs ?? null,
+      run.iterations,
+      run.warmupIterations ?? null,
+      JSON.stringify(run.summary),
+      JSON.stringify(run.proposed),
+      JSON.stringify(run.fingerprint),
+      run.note ?? null,
+      run.samples === undefined ? null : JSON.stringify(run.samples),
+    );
+    return { ...run, id };
+  }
+
+  calibrationRuns(endpoint?: string, limit = 20): CalibrationRun[] {
+    const rows = this.#stmt(
+      `SELECT * FROM calibration_runs WHERE (? IS NULL OR endpoint = ?) ORDER BY started_at_ms DESC LIMIT ?`,
+    ).all(endpoint ?? null, endpoint ?? null, limit) as Row[];
+    return rows.map((r) => {
+      const finishedAtMs = optNum(r.finished_at_ms);
+      const warmupIterations = optNum(r.warmup_iterations);
+      const note = optStr(r.note);
+      const samples = optStr(r.samples);
+      return {
+        id: String(r.id),
+        endpoint: String(r.endpoint),
+        startedAtMs: num(r.started_at_ms),
+        ...(finishedAtMs !== undefined ? { finishedAtMs } : {}),
+        iterations: num(r.iterations),
+        ...(warmupIterations !== undefined ? { warmupIterations } : {}),
+        summary: JSON.parse(String(r.summary)) as Record<string, number>,
+        proposed: JSON.parse(String(r.proposed)) as Record<string, number>,
+        fingerprint: JSON.parse(String(r.fingerprint)) as CalibrationRun['fingerprint'],
+        ...(note !== undefined ? { note } : {}),
+        ...(samples !== undefined ? { samples: JSON.parse(samples) as unknown } : {}),
+      };
+    });
+  }
+
+  addMark(mark: OptimisationMark): void {
+    this.#stmt(
+      `INSERT INTO optimisation_marks (endpoint, at_ms, note) VALUES (?, ?, ?)
+       ON CONFLICT (endpoint, at_ms) DO UPDATE SET note = excluded.note`,
+    ).run(mark.endpoint, mark.atMs, mark.note);
+  }
+
+  marks(endpoint?: string): OptimisationMark[] {
+    const rows = this.#stmt(
+      'SELECT * FROM optimisation_marks WHERE (? IS NULL OR endpoint = ?) ORDER BY at_ms DESC',
+    ).all(endpoint ?? null, endpoint ?? null) as Row[];
+    return rows.map((r) => ({ endpoint: String(r.endpoint), atMs: num(r.at_ms), note: String(r.note) }));
+  }
+
+  #minutes(endpoint: string, range: TimeRange): Row[] {
+    return this.#stmt(
+      'SELECT * FROM endpoint_minutes WHERE endpoint = ? AND minute_ms >= ? AND minute_ms < ? ORDER BY minute_ms',
+    ).all(endpoint, Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS, range.toMs) as Row[];
+  }
+
+  series(endpoint: string, query: SeriesQuery): SeriesPoint[] {
+    const stepMs = Math.max(MINUTE_MS, Math.round(query.stepMs / MINUTE_MS) * MINUTE_MS);
+    const firstStep = Math.floor(query.fromMs / stepMs) * stepMs;
+    const steps = new Map<number, MinuteAggregate>();
+    for (const row of this.#minutes(endpoint, { fromMs: firstStep, toMs: query.toMs })) {
+      const at = Math.floor(num(row.minute_ms) / stepMs) * stepMs;
+      let agg = steps.get(at);
+      if (!agg) steps.set(at, (agg = emptyAggregate()));
+      agg.requests += num(row.requests);
+      agg.errors += num(row.errors);
+      agg.ttft.merge(MinuteHistogram.parse(optStr(row.ttft_hist)));
+      agg.decode.merge(MinuteHistogram.parse(optStr(row.decode_hist)));
+    }
+    const out: SeriesPoint[] = [];
+    for (let at = firstStep; at < query.toMs; at += stepMs) {
+      const agg = steps.get(at);
+      out.push({
+        atMs: at,
+        requests: agg?.requests ?? 0,
+        errors: agg?.errors ?? 0,
+        ttftP50Ms: agg?.ttft.quantile(0.5) ?? null,
+        ttftP95Ms: agg?.ttft.quantile(0.95) ?? null,
+        ttftP99Ms: agg?.ttft.quantile(0.99) ?? null,
+        decodeTokensPerSecondP50: agg?.decode.quantile(0.5) ?? null,
+      });
+    }
+    return out;
+  }
+
+  objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined {
+    const objective = this.#objectives.get(objectiveId);
+    if (!objective) return undefined;
+    const row = this.#stmt(
+      `SELECT COALESCE(SUM(good), 0) AS good, COALESCE(SUM(total), 0) AS total FROM slo_minutes
+       WHERE objective_id = ? AND minute_ms >= ? AND minute_ms < ?`,
+    ).get(objectiveId, Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS, range.toMs) as Row;
+    const observedValue = this.#observed(objective, range);
+    return {
+      good: num(row.good),
+      valid: num(row.total),
+      ...(observedValue !== undefined ? { observedValue } : {}),
+    };
+  }
+
+  /** The value an objective is about over the range, from the merged minute histograms. */
+  #observed(objective: Objective, range: TimeRange): number | undefined {
+    const column =
+      objective.kind === 'ttft-p95' || objective.kind === 'ttft-p99'
+        ? 'ttft_hist'
+        : objective.kind === 'throughput-sustained'
+          ? 'decode_hist'
+          : objective.kind === 'throughput-burst'
+            ? 'burst_hist'
+            : objective.kind === 'embeddings-rate'
+              ? 'embeddings_rate_hist'
+              : undefined;
+    if (!column) return undefined;
+    const merged = new MinuteHistogram();
+    for (const row of this.#minutes(objective.endpoint, range))
+      merged.merge(MinuteHistogram.parse(optStr(row[column])));
+    // Latency: the percentile named; sustained: the median; burst: P95 of the per-request best second.
+    const q =
+      objective.kind === 'ttft-p95'
+        ? 0.95
+        : objective.kind === 'ttft-p99'
+          ? 0.99
+          : objective.kind === 'throughput-burst'
+            ? 0.95
+            : 0.5;
+    return merged.quantile(q);
+  }
+
+  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): MinuteBucket[] {
+    const rows = this.#stmt(
+      'SELECT * FROM slo_minutes WHERE minute_ms >= ? AND minute_ms < ? ORDER BY minute_ms, objective_id',
+    ).all(Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS, range.toMs) as Row[];
+    const wanted = objectiveIds ? new Set(objectiveIds) : undefined;
+    return rows
+      .filter((r) => !wanted || wanted.has(String(r.objective_id)))
+      .map((r) => ({
+        objectiveId: String(r.objective_id),
+        endpoint: String(r.endpoint),
+        minuteStartMs: num(r.minute_ms),
+        good: num(r.good),
+        total: num(r.total),
+      }));
+  }
+
+  availability(endpoint: string, query: SeriesQuery): AvailabilityPoint[] {
+    const stepMs = Math.max(MINUTE_MS, Math.round(query.stepMs / MINUTE_MS) * MINUTE_MS);
+    const firstStep = Math.floor(query.fromMs / stepMs) * stepMs;
+    const steps = new Map<number, { probes: number; ok: number }>();
+    for (const row of this.#minutes(endpoint, { fromMs: firstStep, toMs: query.toMs })) {
+      const at = Math.floor(num(row.minute_ms) / stepMs) * stepMs;
+      const s = steps.get(at) ?? { probes: 0, ok: 0 };
+      s.probes += num(row.probes);
+      s.ok += num(row.probes_ok);
+      steps.set(at, s);
+    }
+    const out: AvailabilityPoint[] = [];
+    for (let at = firstStep; at < query.toMs; at += stepMs)
+      out.push({ atMs: at, ...(steps.get(at) ?? { probes: 0, ok: 0 }) });
+    return out;
+  }
+
+  probes(endpoint: string, range: TimeRange, limit = 100): ProbeResult[] {
+    const rows = this.#stmt(
+      'SELECT * FROM probe_results WHERE endpoint = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms DESC LIMIT ?',
+    ).all(endpoint, range.fromMs, range.toMs, limit) as Row[];
+    return rows.map((r) => {
+      const status = optNum(r.status);
+      const cause = optStr(r.cause);
+      return {
+        endpoint: String(r.endpoint),
+        kind: r.kind === 'request' ? 'request' : 'health',
+        atMs: num(r.at_ms),
+        ok: num(r.ok) === 1,
+        latencyMs: num(r.latency_ms),
+        ...(status !== undefined ? { status } : {}),
+        ...(cause !== undefined ? { cause } : {}),
+        detail: String(r.detail),
+      };
+    });
+  }
+
+  records(range: TimeRange, endpoint?: string, limit = 100_000): RequestRecord[] {
+    const rows = this.#stmt(
+      `SELECT body FROM request_records WHERE started_at_ms >= ? AND started_at_ms < ? AND (? IS NULL OR endpoint = ?)
+       ORDER BY started_at_ms LIMIT ?`,
+    ).all(range.fromMs, range.toMs, endpoint ?? null, endpoint ?? null, limit) as Row[];
+    return rows.map((r) => JSON.parse(String(r.body)) as RequestRecord);
+  }
+
+  lastActivityMs(): number | undefined {
+    const row = this.#stmt(
+      `SELECT MAX(t) AS t FROM (
+         SELECT MAX(started_at_ms) AS t FROM request_records
+         UNION ALL SELECT MAX(at_ms) AS t FROM probe_results
+         UNION ALL SELECT MAX(minute_ms) AS t FROM endpoint_minutes) AS latest`,
+    ).get() as Row | undefined;
+    return optNum(row?.t);
+  }
+
+  prune(nowMs = this.#clock()): number {
+    this.flush();
+    const rawBefore = nowMs - this.retention.rawMs;
+    const aggregateBefore = nowMs - this.retention.aggregateMs;
+    let removed = 0;
+    this.#transaction(() => {
+      const run = (sql: string, before: number): void => {
+        removed += Number(this.#stmt(sql).run(before).changes);
+      };
+      run('DELETE FROM request_records WHERE started_at_ms < ?', rawBefore);
+      run('DELETE FROM probe_results WHERE at_ms < ?', rawBefore);
+      run('DELETE FROM endpoint_minutes WHERE minute_ms < ?', aggregateBefore);
+      run('DELETE FROM slo_minutes WHERE minute_ms < ?', aggregateBefore);
+      run('DELETE FROM incidents WHERE ended_at_ms IS NOT NULL AND ended_at_ms < ?', aggregateBefore);
+    });
+    return removed;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
