@@ -1,0 +1,154 @@
+// Embeddings: a batch larger than the endpoint's limit (TEI: 32) is split, the parts are sent
+// concurrently and merged back in input order; `dimensions` and `encoding_format` pass through.
+import type { ServerResponse } from 'node:http';
+import type { Endpoint } from '../fleet/index.ts';
+import { estimateEmbeddingInputs } from '../routing/index.ts';
+import { callJson, UpstreamFailureError } from '../upstream/call.ts';
+import type { GatewayContext } from './context.ts';
+import { runWithFailover } from './failover.ts';
+import { fleetHeaders, type Outcome } from './generate.ts';
+import { routeRequest } from './route-request.ts';
+import type { RequestTrace } from './trace.ts';
+import { validateEmbeddings, type Json } from './validate.ts';
+
+/** The inputs as a list of single inputs (a string, or one token array). */
+export function embeddingInputs(input: unknown): unknown[] {
+  if (typeof input === 'string') return [input];
+  if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'number')) return [input];
+  return Array.isArray(input) ? input : [input];
+}
+
+/** Split into consecutive batches of at most `size`. */
+export function splitBatches<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+interface EmbeddingPart {
+  readonly data: Json[];
+  readonly model?: string;
+  readonly promptTokens: number;
+  readonly totalTokens: number;
+}
+
+async function embedBatch(
+  ctx: GatewayContext,
+  e: Endpoint,
+  body: Json,
+  batch: unknown[],
+  signal: AbortSignal,
+  requestId: string,
+): Promise<EmbeddingPart> {
+  const r = await callJson({
+    endpoint: e,
+    target: ctx.pools.target(e),
+    path: '/v1/embeddings',
+    body: JSON.stringify({ ...body, model: e.servedModel, input: batch }),
+    signal,
+    timeouts: e.timeouts,
+    requestId,
+  });
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(r.bodyText) as Json;
+  } catch {
+    throw new UpstreamFailureError({
+      cause: 'malformed_chunk',
+      endpoint: e.name,
+      status: r.status,
+      message: `answer is not JSON: ${r.bodyText.slice(0, 120)}`,
+    });
+  }
+  const data = Array.isArray(parsed.data) ? (parsed.data as Json[]) : undefined;
+  if (!data || data.length !== batch.length) {
+    throw new UpstreamFailureError({
+      cause: 'empty_answer',
+      endpoint: e.name,
+      status: r.status,
+      message: `expected ${batch.length} embeddings, got ${data?.length ?? 'none'}`,
+    });
+  }
+  const usage = (parsed.usage ?? {}) as Json;
+  const promptTokens = typeof usage.prompt_tokens === 'number' ? usage.prompt_tokens : 0;
+  return {
+    data: [...data].sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0)),
+    model: typeof parsed.model === 'string' ? parsed.model : undefined,
+    promptTokens,
+    totalTokens: typeof usage.total_tokens === 'number' ? usage.total_tokens : promptTokens,
+  };
+}
+
+export async function handleEmbeddings(
+  ctx: GatewayContext,
+  trace: RequestTrace,
+  res: ServerResponse,
+  signal: AbortSignal,
+  body: Json,
+  headerTask: string | undefined,
+): Promise<Outcome> {
+  validateEmbeddings(body);
+  const estimate = estimateEmbeddingInputs(body.input);
+  const routed = routeRequest(ctx, {
+    model: body.model as string | undefined,
+    headerTask,
+    kind: 'embeddings',
+    // Each input must fit the window on its own; the router checks the largest share.
+    promptTokens: Math.ceil(estimate.tokens / Math.max(1, estimate.inputs)),
+  });
+  trace.route = routed.route;
+  trace.task = routed.task ?? 'embedding';
+  const inputs = embeddingInputs(body.input);
+  trace.inputCount = inputs.length;
+  const budget = { remaining: routed.candidates.length + ctx.fleet.gateway.retries };
+  const started = performance.now();
+  const {
+    value: parts,
+    lease,
+    failures,
+  } = await runWithFailover(ctx, trace, routed.candidates, { signal, attemptBudget: budget }, async (e) => {
+    const batches = splitBatches(inputs, e.maxBatchSize ?? inputs.length);
+    return Promise.all(batches.map((b) => embedBatch(ctx, e, body, b, signal, trace.id)));
+  });
+  lease.finish(undefined, 200);
+  const upstreamMs = performance.now() - lease.startedMono;
+  trace.upstreamMs += upstreamMs;
+  trace.ttftMs = performance.now() - started;
+  let offset = 0;
+  const data: Json[] = [];
+  for (const part of parts) {
+    for (const d of part.data)
+      data.push({ ...d, index: offset + Number(d.index ?? 0) - Number(part.data[0]?.index ?? 0) });
+    offset += part.data.length;
+  }
+  const promptTokens = parts.reduce((s, p) => s + p.promptTokens, 0);
+  trace.promptTokens = promptTokens;
+  const endpoint = lease.endpoint;
+  const text =
+    parts.length === 1 && parts[0]
+      ? JSON.stringify({
+          object: 'list',
+          data,
+          model: parts[0].model ?? endpoint.servedModel,
+          usage: { prompt_tokens: promptTokens, total_tokens: parts[0].totalTokens },
+        })
+      : JSON.stringify({
+          object: 'list',
+          data,
+          model: parts[0]?.model ?? endpoint.servedModel,
+          usage: { prompt_tokens: promptTokens, total_tokens: parts.reduce((s, p) => s + p.totalTokens, 0) },
+        });
+  trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
+  const headers = fleetHeaders(trace, routed, endpoint, failures);
+  headers['x-llm-fleet-attempts'] = String(trace.attempts.length);
+  headers['x-llm-fleet-batches'] = String(parts.length);
+  headers['server-timing'] =
+    `gateway;dur=${trace.gatewayOverheadMs.toFixed(3)}, upstream;dur=${upstreamMs.toFixed(1)}`;
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+  return { status: 200, outcome: 'ok', endpoint, model: parts[0]?.model ?? endpoint.servedModel };
+}

@@ -1,0 +1,245 @@
+// The failover loop: candidates in the router's order, each behind its circuit breaker and
+// concurrency limit; recoverable failures move on to the next candidate at once, transient ones
+// (reset, 429, 503, 5xx) may come back for a bounded number of retries after a jittered backoff
+// that is never shorter than the server's Retry-After. Errors retrying cannot fix are not retried:
+// a context-length 400 only goes on to candidates with a larger window, a validation 400 goes
+// straight back to the client with the upstream's message.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Endpoint } from '../fleet/index.ts';
+import { UpstreamFailureError } from '../upstream/call.ts';
+import {
+  countsAgainstEndpoint,
+  isTransient,
+  type FailureCause,
+  type UpstreamFailure,
+} from '../upstream/upstream-error.ts';
+import type { GatewayContext } from './context.ts';
+import { HttpError } from './http.ts';
+import type { RequestTrace } from './trace.ts';
+
+/** A running attempt's hold on its endpoint: the slot, the breaker verdict, the attempt record. */
+export interface AttemptLease {
+  readonly endpoint: Endpoint;
+  readonly startedMono: number;
+  readonly startedWall: number;
+  /** End the attempt: success, or the failure that ended it. Idempotent. */
+  finish(failure?: UpstreamFailure, status?: number): void;
+}
+
+export interface FailoverOptions {
+  readonly signal: AbortSignal;
+  readonly continuation?: boolean;
+  /** Attempts this request may still make in total (shared with stream rescue). */
+  readonly attemptBudget: { remaining: number };
+}
+
+export function failureOf(error: unknown, endpoint: string): UpstreamFailure {
+  if (error instanceof UpstreamFailureError) return error.failure;
+  return { cause: 'server_error', endpoint, message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Acquire an endpoint for one attempt, or say why not (breaker open, Retry-After pause, queue full). */
+export async function acquire(
+  ctx: GatewayContext,
+  trace: RequestTrace,
+  endpoint: Endpoint,
+  options: FailoverOptions,
+): Promise<AttemptLease | UpstreamFailure> {
+  const breaker = ctx.breaker(endpoint);
+  const permit = breaker.tryAcquire(ctx.now());
+  if (!permit.ok) return { cause: 'circuit_open', endpoint: endpoint.name, message: permit.why };
+  const pending = ctx.limit(endpoint).acquire(options.signal);
+  if (!pending) {
+    breaker.release();
+    return {
+      cause: 'queue_full',
+      endpoint: endpoint.name,
+      message: `${endpoint.maxConcurrency} requests in flight and ${endpoint.maxQueue} queued (maxConcurrency/maxQueue)`,
+    };
+  }
+  let release: () => void;
+  try {
+    release = await pending;
+  } catch {
+    breaker.release();
+    return { cause: 'cancelled', endpoint: endpoint.name, message: 'the client went away while queued' };
+  }
+  options.attemptBudget.remaining -= 1;
+  const startedMono = performance.now();
+  const startedWall = ctx.now();
+  let finished = false;
+  return {
+    endpoint,
+    startedMono,
+    startedWall,
+    finish(failure, status) {
+      if (finished) return;
+      finished = true;
+      release();
+      const durationMs = performance.now() - startedMono;
+      trace.attempts.push({
+        endpoint: endpoint.name,
+        startedAtMs: startedWall,
+        status: failure ? failure.status : (status ?? 200),
+        error: failure?.cause,
+        durationMs,
+        continuation: options.continuation || undefined,
+      });
+      ctx.metrics.attempt(endpoint.name, failure ? failure.cause : 'ok');
+      const atMs = ctx.now();
+      if (!failure) {
+        breaker.success();
+        ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
+        ctx.metrics.setUp(endpoint.name, endpoint.host, true);
+        return;
+      }
+      if (failure.retryAfterMs !== undefined) breaker.pause(atMs + failure.retryAfterMs);
+      if (countsAgainstEndpoint(failure.cause)) {
+        breaker.failure(atMs);
+        ctx.health.observe({
+          endpoint: endpoint.name,
+          ok: false,
+          atMs,
+          source: 'traffic',
+          cause: failure.cause,
+          detail: failure.message,
+        });
+        if (ctx.health.state(endpoint.name) === 'down')
+          ctx.metrics.setUp(endpoint.name, endpoint.host, false);
+      } else if (failure.cause === 'invalid_request' || failure.cause === 'context_length') {
+        // The server answered sensibly: it is healthy, the request was not.
+        breaker.success();
+      } else {
+        breaker.release();
+      }
+    },
+  };
+}
+
+function backoffMs(ctx: GatewayContext, retry: number): number {
+  const step = Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** retry);
+  return Math.round(step * (0.5 + ctx.random()));
+}
+
+export interface FailoverSuccess<T> {
+  readonly value: T;
+  readonly lease: AttemptLease;
+  readonly failures: readonly UpstreamFailure[];
+}
+
+/**
+ * Run `attempt` on candidates until one succeeds. `attempt` throws UpstreamFailureError; on success
+ * the caller owns the lease and must finish it (a stream may still fail after its first token).
+ */
+export async function runWithFailover<T>(
+  ctx: GatewayContext,
+  trace: RequestTrace,
+  candidates: readonly Endpoint[],
+  options: FailoverOptions,
+  attempt: (endpoint: Endpoint, lease: AttemptLease) => Promise<T>,
+): Promise<FailoverSuccess<T>> {
+  const queue = [...candidates];
+  const failures: UpstreamFailure[] = [];
+  const comeBack: Endpoint[] = [];
+  let retries = 0;
+  let outgrown: number | undefined;
+  let previous: Endpoint | undefined;
+  let previousCause: FailureCause | undefined;
+  for (;;) {
+    if (options.signal.aborted) throw new HttpError(499, 'the client went away', { code: 'cancelled' });
+    let next = queue.shift();
+    if (!next) {
+      const again = comeBack.shift();
+      if (!again || retries >= ctx.fleet.gateway.retries || options.attemptBudget.remaining <= 0) break;
+      const waitMs = Math.max(backoffMs(ctx, retries), ctx.breaker(again).waitMs(ctx.now()));
+      if (waitMs > ctx.retry.maxWaitMs) break;
+      const waitStart = performance.now();
+      try {
+        await sleep(waitMs, undefined, { signal: options.signal });
+      } catch {
+        throw new HttpError(499, 'the client went away', { code: 'cancelled' });
+      }
+      trace.upstreamMs += performance.now() - waitStart;
+      retries += 1;
+      next = again;
+    }
+    if (outgrown !== undefined && (next.contextWindowTokens ?? Number.POSITIVE_INFINITY) <= outgrown)
+      continue;
+    if (options.attemptBudget.remaining <= 0) break;
+    const lease = await acquire(ctx, trace, next, options);
+    if (!('finish' in lease)) {
+      if (lease.cause === 'cancelled')
+        throw new HttpError(499, 'the client went away', { code: 'cancelled' });
+      failures.push(lease);
+      // A server that asked for a pause is worth coming back to once the pause is over.
+      if (ctx.breaker(next).snapshot(ctx.now()).pausedUntilMs !== undefined) comeBack.push(next);
+      continue;
+    }
+    if (previous && previousCause) ctx.metrics.failover(previous.name, next.name, previousCause);
+    try {
+      const value = await attempt(next, lease);
+      return { value, lease, failures };
+    } catch (error) {
+      const failure = failureOf(error, next.name);
+      lease.finish(failure);
+      trace.upstreamMs += performance.now() - lease.startedMono;
+      if (failure.cause === 'cancelled')
+        throw new HttpError(499, 'the client went away', { code: 'cancelled' });
+      failures.push(failure);
+      previous = next;
+      previousCause = failure.cause;
+      if (failure.cause === 'invalid_request') {
+        throw new HttpError(failure.status ?? 400, `${next.name}: ${failure.message}`, {
+          code: 'upstream_rejected',
+          type: 'invalid_request_error',
+        });
+      }
+      if (failure.cause === 'context_length') {
+        outgrown = Math.max(outgrown ?? 0, next.contextWindowTokens ?? 0);
+        continue;
+      }
+      if (isTransient(failure.cause)) comeBack.push(next);
+    }
+  }
+  throw allFailed(failures, ctx);
+}
+
+/** The client's error when no candidate could answer: the status that fits, every real cause named. */
+export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayContext): HttpError {
+  if (failures.length === 0) {
+    return new HttpError(503, 'no endpoint could take the request', {
+      code: 'no_endpoint',
+      type: 'api_error',
+    });
+  }
+  const causes = failures.map(
+    (f) => `${f.endpoint}: ${f.cause}${f.status ? ` (HTTP ${f.status})` : ''}: ${f.message}`,
+  );
+  const message = `no endpoint answered (${failures.length} attempt${failures.length > 1 ? 's' : ''}): ${causes.join('; ')}`;
+  if (failures.every((f) => f.cause === 'context_length')) {
+    return new HttpError(400, message, { code: 'context_length_exceeded', param: 'messages' });
+  }
+  const busy = failures.every((f) =>
+    ['queue_full', 'rate_limited', 'circuit_open', 'overloaded'].includes(f.cause),
+  );
+  if (busy) {
+    const now = ctx.now();
+    const waits = failures.map((f) => {
+      if (f.retryAfterMs !== undefined) return f.retryAfterMs;
+      const b = ctx.breakers.get(f.endpoint);
+      return b ? b.waitMs(now) : 1000;
+    });
+    const seconds = Math.max(1, Math.ceil(Math.min(...waits.filter((w) => w > 0), 60_000) / 1000));
+    const status = failures.some((f) => f.cause === 'queue_full' || f.cause === 'rate_limited') ? 429 : 503;
+    return new HttpError(status, message, {
+      code: status === 429 ? 'rate_limited' : 'unavailable',
+      type: status === 429 ? 'rate_limit_error' : 'api_error',
+      headers: { 'retry-after': String(seconds) },
+    });
+  }
+  const timeouts = failures.every((f) => f.cause.endsWith('_timeout'));
+  return new HttpError(timeouts ? 504 : 502, message, {
+    code: failures[failures.length - 1]?.cause ?? 'upstream_error',
+    type: timeouts ? 'timeout_error' : 'upstream_error',
+  });
+}

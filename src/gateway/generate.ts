@@ -1,0 +1,434 @@
+// Chat and text completions, streaming and not. Streaming holds back role-only and empty chunks
+// until the first content or reasoning token, so any failure before it fails over invisibly; after
+// it, a failing upstream is rescued by continuation on an endpoint that can continue, or the
+// client's stream ends with an explicit SSE error event — never a clean close that looks like
+// success. Chunks are passed through as the upstream wrote them.
+import type { ServerResponse } from 'node:http';
+import type { Endpoint } from '../fleet/index.ts';
+import type { RequestOutcome } from '../measure/record.ts';
+import { estimateChatTokens, estimatePromptTokens, type ChatMessageLike } from '../routing/index.ts';
+import {
+  callJson,
+  openStream,
+  UpstreamFailureError,
+  type StreamCall,
+  type StreamEvent,
+} from '../upstream/call.ts';
+import type { UpstreamFailure } from '../upstream/upstream-error.ts';
+import type { GatewayContext } from './context.ts';
+import { continuationBody, rescuable, type PartialAnswer } from './continuation.ts';
+import { failureOf, runWithFailover, type AttemptLease } from './failover.ts';
+import { headerSafe } from './http.ts';
+import { routeRequest, type RoutedRequest } from './route-request.ts';
+import type { RequestTrace } from './trace.ts';
+import { validateChat, validateCompletion, type Json } from './validate.ts';
+
+export type GenerateOperation = 'chat' | 'completion';
+
+export interface Outcome {
+  readonly status: number;
+  readonly outcome: RequestOutcome;
+  readonly endpoint?: Endpoint;
+  readonly model?: string;
+  readonly errorMessage?: string;
+}
+
+interface RequestInfo {
+  readonly ctx: GatewayContext;
+  readonly trace: RequestTrace;
+  readonly res: ServerResponse;
+  readonly signal: AbortSignal;
+  readonly body: Json;
+  readonly operation: GenerateOperation;
+  readonly routed: RoutedRequest;
+  readonly path: string;
+}
+
+function upstreamBody(body: Json, endpoint: Endpoint, stream: boolean): string {
+  const out: Json = { ...body, model: endpoint.servedModel };
+  // Usage is always asked for upstream (records need it); it is dropped again from the client's
+  // stream when the client did not ask.
+  if (stream) out.stream_options = { ...(body.stream_options as Json | undefined), include_usage: true };
+  return JSON.stringify(out);
+}
+
+/** Headers that say where the request went and why. */
+export function fleetHeaders(
+  trace: RequestTrace,
+  routed: RoutedRequest,
+  endpoint: Endpoint,
+  failures: readonly UpstreamFailure[],
+): Record<string, string> {
+  const firstReason =
+    routed.decision.candidates.find((c) => c.endpoint.name === endpoint.name)?.reason ??
+    routed.decision.reason;
+  const detour =
+    failures.length > 0 ? `; after ${failures.map((f) => `${f.endpoint} ${f.cause}`).join(', ')}` : '';
+  const h: Record<string, string> = {
+    'x-request-id': trace.id,
+    'x-llm-fleet-endpoint': endpoint.name,
+    'x-llm-fleet-model': headerSafe(endpoint.servedModel),
+    'x-llm-fleet-route': headerSafe(trace.route),
+    'x-llm-fleet-reason': headerSafe(`${firstReason}${detour}`),
+    'x-llm-fleet-attempts': String(trace.attempts.length + 1),
+  };
+  if (trace.task) h['x-llm-fleet-task'] = headerSafe(trace.task);
+  return h;
+}
+
+function serverTiming(trace: RequestTrace): string {
+  const parts = [`gateway;dur=${(trace.gatewayOverheadMs ?? 0).toFixed(3)}`];
+  if (trace.upstreamTtftMs !== undefined) parts.push(`upstream-ttft;dur=${trace.upstreamTtftMs.toFixed(1)}`);
+  return parts.join(', ');
+}
+
+export async function handleGenerate(
+  ctx: GatewayContext,
+  trace: RequestTrace,
+  res: ServerResponse,
+  signal: AbortSignal,
+  body: Json,
+  operation: GenerateOperation,
+  headerTask: string | undefined,
+): Promise<Outcome> {
+  if (operation === 'chat') validateChat(body);
+  else validateCompletion(body);
+  const promptTokens =
+    operation === 'chat'
+      ? estimateChatTokens(body.messages as ChatMessageLike[], body.tools)
+      : estimatePromptTokens(body.prompt);
+  const maxTokens =
+    typeof body.max_completion_tokens === 'number'
+      ? body.max_completion_tokens
+      : typeof body.max_tokens === 'number'
+        ? body.max_tokens
+        : undefined;
+  const routed = routeRequest(ctx, {
+    model: body.model as string | undefined,
+    headerTask,
+    kind: 'chat',
+    promptTokens,
+    maxTokens,
+  });
+  trace.route = routed.route;
+  trace.task = routed.task;
+  const info: RequestInfo = {
+    ctx,
+    trace,
+    res,
+    signal,
+    body,
+    operation,
+    routed,
+    path: operation === 'chat' ? '/v1/chat/completions' : '/v1/completions',
+  };
+  return body.stream === true ? streamed(info) : whole(info);
+}
+
+async function whole(info: RequestInfo): Promise<Outcome> {
+  const { ctx, trace, res, signal, body, routed } = info;
+  const budget = { remaining: routed.candidates.length + ctx.fleet.gateway.retries };
+  const { value, lease, failures } = await runWithFailover(
+    ctx,
+    trace,
+    routed.candidates,
+    { signal, attemptBudget: budget },
+    async (e) => {
+      const r = await callJson({
+        endpoint: e,
+        target: ctx.pools.target(e),
+        path: info.path,
+        body: upstreamBody(body, e, false),
+        signal,
+        timeouts: e.timeouts,
+        requestId: trace.id,
+      });
+      let parsed: Json;
+      try {
+        parsed = JSON.parse(r.bodyText) as Json;
+      } catch {
+        throw new UpstreamFailureError({
+          cause: 'malformed_chunk',
+          endpoint: e.name,
+          status: r.status,
+          message: `answer is not JSON: ${r.bodyText.slice(0, 120)}`,
+        });
+      }
+      if (!Array.isArray(parsed.choices) || parsed.choices.length === 0) {
+        throw new UpstreamFailureError({
+          cause: 'empty_answer',
+          endpoint: e.name,
+          status: r.status,
+          message: `answer without choices: ${r.bodyText.slice(0, 120)}`,
+        });
+      }
+      return { r, parsed };
+    },
+  );
+  lease.finish(undefined, 200);
+  const { r, parsed } = value;
+  trace.upstreamMs += r.endedAtMs - r.startedAtMs;
+  trace.timeToHeadersMs = r.headersAtMs - trace.t0;
+  const usage = parsed.usage as Json | undefined;
+  if (usage) {
+    if (typeof usage.prompt_tokens === 'number') trace.promptTokens = usage.prompt_tokens;
+    if (typeof usage.completion_tokens === 'number') trace.completionTokens = usage.completion_tokens;
+  }
+  const endpoint = lease.endpoint;
+  trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
+  const headers = fleetHeaders(trace, routed, endpoint, failures);
+  headers['x-llm-fleet-attempts'] = String(trace.attempts.length);
+  headers['server-timing'] = serverTiming(trace);
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(r.bodyText),
+  });
+  res.end(r.bodyText);
+  return {
+    status: 200,
+    outcome: 'ok',
+    endpoint,
+    model: typeof parsed.model === 'string' ? parsed.model : endpoint.servedModel,
+  };
+}
+
+interface OpenedStream {
+  readonly call: StreamCall;
+  readonly iterator: AsyncIterator<StreamEvent>;
+  readonly held: StreamEvent[];
+  /** The stream already ended ([DONE]) while being held back. */
+  readonly complete: boolean;
+}
+
+/** Open a stream and read it up to its first token (or its end), holding everything back. */
+async function openUpToFirstToken(
+  info: RequestInfo,
+  endpoint: Endpoint,
+  lease: AttemptLease,
+  requestBody: Json,
+  continuation: boolean,
+): Promise<OpenedStream> {
+  const { ctx, trace, signal } = info;
+  const call = await openStream({
+    endpoint,
+    target: ctx.pools.target(endpoint),
+    path: info.path,
+    body: upstreamBody(requestBody, endpoint, true),
+    signal,
+    timeouts: endpoint.timeouts,
+    requestId: trace.id,
+  });
+  if (!continuation) trace.timeToHeadersMs = call.headersAtMs - trace.t0;
+  const iterator = call.events[Symbol.asyncIterator]();
+  const held: StreamEvent[] = [];
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return { call, iterator, held, complete: true };
+      const ev = next.value;
+      const chunk = ev.chunk;
+      if (chunk.kind === 'done') {
+        held.push(ev);
+        return { call, iterator, held, complete: true };
+      }
+      if (chunk.kind !== 'delta') continue;
+      if (chunk.hasToken) {
+        held.push(ev);
+        trace.upstreamTtftMs = ev.atMs - lease.startedMono;
+        return { call, iterator, held, complete: false };
+      }
+      // A continuation's role chunk would repeat the one the client already has.
+      if (continuation && chunk.finishReason === undefined && chunk.usage === undefined) continue;
+      if (!continuation && trace.timeToRoleMs === undefined) trace.timeToRoleMs = ev.atMs - trace.t0;
+      held.push(ev);
+    }
+  } catch (error) {
+    await iterator.return?.();
+    throw error;
+  }
+}
+
+async function streamed(info: RequestInfo): Promise<Outcome> {
+  const { ctx, trace, res, signal, body, routed, operation } = info;
+  const wantsUsage = (body.stream_options as Json | undefined)?.include_usage === true;
+  const budget = { remaining: routed.candidates.length + ctx.fleet.gateway.retries };
+  const first = await runWithFailover(
+    ctx,
+    trace,
+    routed.candidates,
+    { signal, attemptBudget: budget },
+    (e, lease) => openUpToFirstToken(info, e, lease, body, false),
+  );
+  let lease = first.lease;
+  let opened = first.value;
+  const endpoint0 = lease.endpoint;
+  trace.upstreamMs += trace.upstreamTtftMs ?? 0;
+  trace.degraded = ctx.health.degradedHosts().includes(endpoint0.host);
+
+  const headers = fleetHeaders(trace, routed, endpoint0, first.failures);
+  headers['x-llm-fleet-attempts'] = String(trace.attempts.length + 1);
+  trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
+  headers['server-timing'] = serverTiming(trace);
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+
+  const partial = { content: '', reasoning: '', tokens: 0 };
+  let tokensBeforeRescue = 0;
+  let rescued = false;
+  let model: string | undefined;
+  let failure: UpstreamFailure | undefined;
+
+  const frame = (ev: StreamEvent): string | undefined => {
+    const c = ev.chunk;
+    if (c.kind === 'done') return 'data: [DONE]\n\n';
+    if (c.kind !== 'delta') return undefined;
+    if (c.hasToken) {
+      partial.content += c.content;
+      partial.reasoning += c.reasoning;
+      partial.tokens += 1;
+      trace.tokenChunks += 1;
+      trace.tokenTimes.push(ev.atMs);
+      if (trace.ttftMs === undefined) trace.ttftMs = performance.now() - trace.t0;
+    }
+    if (c.usage) {
+      if (c.usage.promptTokens !== undefined && !rescued) trace.promptTokens = c.usage.promptTokens;
+      if (c.usage.completionTokens !== undefined)
+        trace.completionTokens = tokensBeforeRescue + c.usage.completionTokens;
+    }
+    if (c.usageOnly) {
+      if (!wantsUsage) return undefined;
+      if (rescued) return `data: ${rewriteUsage(ev.data, trace.promptTokens, trace.completionTokens)}\n\n`;
+    }
+    return `data: ${ev.data}\n\n`;
+  };
+
+  const write = async (text: string): Promise<void> => {
+    if (text === '' || res.destroyed) return;
+    if (!res.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  };
+
+  for (;;) {
+    let text = '';
+    let ended = opened.complete;
+    for (const ev of opened.held) {
+      if (model === undefined && ev.chunk.kind === 'delta') model = modelOf(ev.data);
+      const f = frame(ev);
+      if (f) text += f;
+      if (ev.chunk.kind === 'done') ended = true;
+    }
+    await write(text);
+    try {
+      while (!ended) {
+        const next = await opened.iterator.next();
+        if (next.done) break;
+        const f = frame(next.value);
+        if (f) await write(f);
+        if (next.value.chunk.kind === 'done') ended = true;
+      }
+      lease.finish(undefined, 200);
+      res.end();
+      return { status: 200, outcome: 'ok', endpoint: lease.endpoint, model };
+    } catch (error) {
+      const f = failureOf(error, lease.endpoint.name);
+      lease.finish(f);
+      if (f.cause === 'cancelled' || signal.aborted) {
+        return {
+          status: 200,
+          outcome: 'cancelled',
+          endpoint: lease.endpoint,
+          model,
+          errorMessage: 'the client went away',
+        };
+      }
+      failure ??= f;
+      // Stream rescue: continue the partial answer elsewhere (or here) so the client gets one whole answer.
+      const snapshot: PartialAnswer = { ...partial };
+      if (!rescuable(body, snapshot, operation) || budget.remaining <= 0) break;
+      const order = [
+        ...routed.candidates.filter((e) => e.name !== lease.endpoint.name),
+        lease.endpoint,
+      ].filter((e) => e.canContinue);
+      if (order.length === 0) break;
+      try {
+        const rescue = await runWithFailover(
+          ctx,
+          trace,
+          order,
+          { signal, attemptBudget: budget, continuation: true },
+          (e, l) => {
+            const cont = continuationBody(body, snapshot, e, operation);
+            if (!cont)
+              throw new UpstreamFailureError({
+                cause: 'invalid_request',
+                endpoint: e.name,
+                message: 'cannot continue',
+              });
+            return openUpToFirstToken(info, e, l, cont, true);
+          },
+        );
+        ctx.metrics.failover(lease.endpoint.name, rescue.lease.endpoint.name, f.cause);
+        tokensBeforeRescue = partial.tokens;
+        rescued = true;
+        lease = rescue.lease;
+        opened = rescue.value;
+      } catch (rescueError) {
+        if (signal.aborted) return { status: 200, outcome: 'cancelled', endpoint: lease.endpoint, model };
+        // The rescue's own failures (a prefill rejection, say) never replace the original cause.
+        void rescueError;
+        break;
+      }
+    }
+  }
+  const original = failure as UpstreamFailure;
+  const message = `${original.endpoint}: ${original.cause}: ${original.message} (after ${partial.tokens} tokens; the answer is incomplete)`;
+  await write(
+    `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: original.cause } })}\n\n`,
+  );
+  res.end();
+  return {
+    status: 200,
+    outcome: original.cause.endsWith('_timeout') ? 'timeout' : 'upstream_error',
+    endpoint: lease.endpoint,
+    model,
+    errorMessage: message,
+  };
+}
+
+function modelOf(data: string): string | undefined {
+  const m = /"model"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(data);
+  return m ? m[1] : undefined;
+}
+
+/** After a rescue, the continuation's usage covers only its own part: count the whole answer. */
+function rewriteUsage(
+  data: string,
+  promptTokens: number | undefined,
+  completionTokens: number | undefined,
+): string {
+  try {
+    const chunk = JSON.parse(data) as Json;
+    const usage = { ...(chunk.usage as Json) };
+    if (promptTokens !== undefined) usage.prompt_tokens = promptTokens;
+    if (completionTokens !== undefined) usage.completion_tokens = completionTokens;
+    if (promptTokens !== undefined && completionTokens !== undefined)
+      usage.total_tokens = promptTokens + completionTokens;
+    return JSON.stringify({ ...chunk, usage });
+  } catch {
+    return data;
+  }
+}

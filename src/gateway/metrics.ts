@@ -1,0 +1,132 @@
+// The gateway's Prometheus metrics (prom-client, one registry per gateway so tests can build many).
+// Names come from measure/metric-names.ts (OTel GenAI names where they exist); every latency
+// histogram's buckets include each SLO threshold in the fleet file, so `le` buckets answer
+// "what share met the target" exactly.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Fleet } from '../fleet/index.ts';
+import { METRICS } from '../measure/metric-names.ts';
+import type { RequestRecord } from '../measure/record.ts';
+
+const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const ITL_BUCKETS_S = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
+const RATE_BUCKETS = [1, 5, 10, 20, 40, 60, 80, 100, 150, 200, 400];
+
+function withThresholds(base: readonly number[], extra: readonly number[]): number[] {
+  return [...new Set([...base, ...extra].filter((x) => Number.isFinite(x) && x > 0))].sort((a, b) => a - b);
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  observe(record: RequestRecord, itlGapsMs: readonly number[]): void;
+  attempt(endpoint: string, result: string): void;
+  failover(from: string, to: string, cause: string): void;
+  setUp(endpoint: string, host: string, up: boolean): void;
+}
+
+export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const ttftThresholdsS = fleet.endpoints.flatMap((e) =>
+    e.slo.ttft ? [e.slo.ttft.p95Ms / 1000, e.slo.ttft.p99Ms / 1000] : [],
+  );
+  const rateFloors = fleet.endpoints.flatMap((e) =>
+    [e.slo.throughput.sustainedTokensPerSecond, e.slo.throughput.burstTokensPerSecond].filter(
+      (x): x is number => x !== undefined,
+    ),
+  );
+  const ttft = new Histogram({
+    name: METRICS.ttft,
+    help: 'Time to first content or reasoning token (embeddings: whole batch latency), seconds',
+    labelNames: ['endpoint', 'host', 'operation'],
+    buckets: withThresholds(LATENCY_BUCKETS_S, ttftThresholdsS),
+    registers: [registry],
+  });
+  const itl = new Histogram({
+    name: METRICS.interTokenLatency,
+    help: 'Gaps between output tokens, seconds',
+    labelNames: ['endpoint', 'host'],
+    buckets: ITL_BUCKETS_S,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: METRICS.requestDuration,
+    help: 'Whole request as the client saw it, seconds',
+    labelNames: ['endpoint', 'host', 'operation', 'outcome'],
+    buckets: withThresholds(LATENCY_BUCKETS_S, ttftThresholdsS),
+    registers: [registry],
+  });
+  const decode = new Histogram({
+    name: METRICS.decodeRate,
+    help: 'Generation-phase tokens per second per request',
+    labelNames: ['endpoint', 'host'],
+    buckets: withThresholds(RATE_BUCKETS, rateFloors),
+    registers: [registry],
+  });
+  const overhead = new Histogram({
+    name: METRICS.gatewayOverhead,
+    help: "The gateway's own added time per request, seconds",
+    buckets: OVERHEAD_BUCKETS_S,
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: METRICS.requests,
+    help: 'Requests by final endpoint, route, operation and outcome',
+    labelNames: ['endpoint', 'route', 'operation', 'outcome'],
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: METRICS.attempts,
+    help: 'Upstream attempts by endpoint and result (ok or an error cause)',
+    labelNames: ['endpoint', 'result'],
+    registers: [registry],
+  });
+  const failovers = new Counter({
+    name: METRICS.failovers,
+    help: 'Failovers from one endpoint to another, by cause',
+    labelNames: ['from', 'to', 'cause'],
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: METRICS.tokens,
+    help: 'Tokens by endpoint and type (input|output)',
+    labelNames: ['endpoint', 'type'],
+    registers: [registry],
+  });
+  const up = new Gauge({
+    name: METRICS.endpointUp,
+    help: '1 when the endpoint is up in the gateway view, 0 when down',
+    labelNames: ['endpoint', 'host'],
+    registers: [registry],
+  });
+  for (const e of fleet.endpoints) if (e.status === 'running') up.set({ endpoint: e.name, host: e.host }, 1);
+
+  return {
+    registry,
+    observe(r, gaps) {
+      const host = r.host ?? '';
+      if (r.ttftMs !== undefined && r.outcome === 'ok')
+        ttft.observe({ endpoint: r.endpoint, host, operation: r.operation }, r.ttftMs / 1000);
+      for (const g of gaps) itl.observe({ endpoint: r.endpoint, host }, g / 1000);
+      duration.observe(
+        { endpoint: r.endpoint, host, operation: r.operation, outcome: r.outcome },
+        r.totalMs / 1000,
+      );
+      if (r.decodeTokensPerSecond !== undefined)
+        decode.observe({ endpoint: r.endpoint, host }, r.decodeTokensPerSecond);
+      if (r.gatewayOverheadMs !== undefined) overhead.observe(r.gatewayOverheadMs / 1000);
+      requests.inc({ endpoint: r.endpoint, route: r.route, operation: r.operation, outcome: r.outcome });
+      if (r.promptTokens) tokens.inc({ endpoint: r.endpoint, type: 'input' }, r.promptTokens);
+      if (r.completionTokens) tokens.inc({ endpoint: r.endpoint, type: 'output' }, r.completionTokens);
+    },
+    attempt(endpoint, result) {
+      attempts.inc({ endpoint, result });
+    },
+    failover(from, to, cause) {
+      failovers.inc({ from, to, cause });
+    },
+    setUp(endpoint, host, isUp) {
+      up.set({ endpoint, host }, isUp ? 1 : 0);
+    },
+  };
+}

@@ -1,0 +1,248 @@
+// buildGateway(fleet, deps): the node:http server behind one OpenAI-compatible URL. Routes:
+// POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health,
+// /fleet/health, /metrics; `/` and `/api/*` go to the dashboard when one is given.
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Fleet } from '../fleet/index.ts';
+import type { Operation, RequestOutcome } from '../measure/record.ts';
+import type { GatewayContext, GatewayDeps } from './context.ts';
+import { createContext } from './context.ts';
+import { handleEmbeddings } from './embeddings.ts';
+import { handleGenerate, type Outcome } from './generate.ts';
+import { HttpError, readBody, sendError, sendJson } from './http.ts';
+import { ROUTE_NAMES, TASK_HEADER } from './route-request.ts';
+import { RequestTrace } from './trace.ts';
+import { parseJsonBody } from './validate.ts';
+
+export interface Gateway {
+  readonly server: Server;
+  readonly context: GatewayContext;
+  readonly metrics: Registry;
+  /** Listen (default 127.0.0.1, port 0 = any free port); resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+function keyMatches(presented: string, keys: readonly string[]): boolean {
+  const p = Buffer.from(presented);
+  let ok = false;
+  for (const k of keys) {
+    const b = Buffer.from(k);
+    if (b.length === p.length && timingSafeEqual(b, p)) ok = true;
+  }
+  return ok;
+}
+
+export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
+  const ctx = createContext(fleet, deps);
+  const apiKeys = [...fleet.gateway.apiKeys, ...(deps.apiKeys ?? [])];
+  const createdS = Math.floor(ctx.now() / 1000);
+
+  function authorised(req: IncomingMessage, path: string): boolean {
+    if (apiKeys.length === 0) return true;
+    if (path === '/health' && !fleet.gateway.protectHealth) return true;
+    if (path === '/metrics' && !fleet.gateway.protectMetrics) return true;
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    const key =
+      m?.[1]?.trim() ?? (typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : '');
+    return key !== '' && keyMatches(key, apiKeys);
+  }
+
+  function models(): string {
+    const data = [
+      ...fleet.endpoints
+        .filter((e) => e.status === 'running' && e.url !== undefined)
+        .map((e) => ({
+          id: e.servedModel,
+          object: 'model',
+          created: createdS,
+          owned_by: 'llm-fleet',
+          endpoint: e.name,
+          kind: e.kind,
+          context_window: e.contextWindowTokens ?? null,
+        })),
+      ...ROUTE_NAMES.map((r) => ({
+        id: r,
+        object: 'model',
+        created: createdS,
+        owned_by: 'llm-fleet',
+        route: true,
+      })),
+    ];
+    return JSON.stringify({ object: 'list', data });
+  }
+
+  function fleetHealth(): string {
+    const now = ctx.now();
+    const degraded = ctx.health.degradedHosts();
+    return JSON.stringify({
+      status: fleet.endpoints.some((e) => e.status === 'running' && ctx.health.state(e.name) !== 'down')
+        ? 'ok'
+        : 'down',
+      degradedHosts: degraded,
+      endpoints: fleet.endpoints.map((e) => ({
+        name: e.name,
+        host: e.host,
+        model: e.servedModel,
+        status: e.status,
+        state: ctx.health.state(e.name),
+        circuit: ctx.breaker(e).snapshot(now),
+        inFlight: ctx.limit(e).inFlight,
+        queued: ctx.limit(e).queued,
+      })),
+    });
+  }
+
+  async function serveApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: Operation,
+    trace: RequestTrace,
+  ): Promise<Outcome> {
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const raw = await readBody(req, fleet.gateway.maxBodyBytes);
+    const body = parseJsonBody(raw);
+    const task = req.headers[TASK_HEADER];
+    const headerTask = Array.isArray(task) ? task[0] : task;
+    if (operation === 'embeddings')
+      return handleEmbeddings(ctx, trace, res, controller.signal, body, headerTask);
+    return handleGenerate(ctx, trace, res, controller.signal, body, operation, headerTask);
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse, operation: Operation): Promise<void> {
+    const trace = new RequestTrace(
+      typeof req.headers['x-request-id'] === 'string'
+        ? req.headers['x-request-id'].slice(0, 128)
+        : randomUUID(),
+      operation,
+      ctx.now(),
+      performance.now(),
+    );
+    let outcome: Outcome;
+    try {
+      outcome = await serveApi(req, res, operation, trace);
+    } catch (error) {
+      const e =
+        error instanceof HttpError
+          ? error
+          : new HttpError(500, `gateway error: ${error instanceof Error ? error.message : String(error)}`);
+      if (e.status === 499 || res.destroyed) {
+        outcome = { status: 499, outcome: 'cancelled', errorMessage: e.message };
+      } else {
+        sendError(res, e, {
+          'x-request-id': trace.id,
+          'x-llm-fleet-attempts': String(trace.attempts.length),
+        });
+        outcome = { status: e.status, outcome: classify(e, trace), errorMessage: e.message };
+      }
+    }
+    const lastAttempt = trace.attempts[trace.attempts.length - 1];
+    const endpointName = outcome.endpoint?.name ?? lastAttempt?.endpoint ?? 'none';
+    const endpoint = fleet.endpoints.find((x) => x.name === endpointName);
+    if (endpoint && ctx.health.degradedHosts().includes(endpoint.host)) trace.degraded = true;
+    const { record, gapsMs } = trace.finish({
+      outcome: outcome.outcome,
+      status: outcome.status,
+      endpoint: endpointName,
+      host: endpoint?.host,
+      model: outcome.model,
+      stream: String(res.getHeader('content-type') ?? '').startsWith('text/event-stream'),
+      endMono: performance.now(),
+      errorMessage: outcome.errorMessage,
+    });
+    const final = record;
+    ctx.metrics.observe(final, gapsMs);
+    try {
+      ctx.sink?.write(final);
+      ctx.onRecord?.(final);
+    } catch {
+      // A failing sink must never fail a request that has been answered.
+    }
+  }
+
+  function classify(e: HttpError, trace: RequestTrace): RequestOutcome {
+    if (e.status === 413 || (e.status === 429 && trace.attempts.length === 0)) return 'rejected';
+    if (e.status === 504) return 'timeout';
+    if (e.status >= 400 && e.status < 500 && e.status !== 429) return 'client_error';
+    return 'upstream_error';
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (!authorised(req, path)) {
+      req.resume();
+      sendError(
+        res,
+        new HttpError(401, 'missing or invalid API key: send `Authorization: Bearer <key>`', {
+          code: 'invalid_api_key',
+        }),
+        {
+          'www-authenticate': 'Bearer',
+        },
+      );
+      return;
+    }
+    const method = req.method ?? 'GET';
+    if (method === 'POST') {
+      if (path === '/v1/chat/completions' || path === '/chat/completions') return api(req, res, 'chat');
+      if (path === '/v1/completions' || path === '/completions') return api(req, res, 'completion');
+      if (path === '/v1/embeddings' || path === '/embeddings') return api(req, res, 'embeddings');
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      if (path === '/v1/models' || path === '/models') return sendJson(res, 200, models());
+      if (path === '/health') return sendJson(res, 200, JSON.stringify({ status: 'ok', fleet: fleet.name }));
+      if (path === '/fleet/health') return sendJson(res, 200, fleetHealth());
+      if (path === '/metrics') {
+        const text = await ctx.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+    }
+    if (deps.dashboard && (path === '/' || path.startsWith('/api/') || path.startsWith('/assets/'))) {
+      if (await deps.dashboard.handle(req, res)) return;
+    }
+    req.resume();
+    sendError(res, new HttpError(404, `no route ${method} ${path}`, { code: 'not_found' }));
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendError(res, new HttpError(500, `gateway error: ${String(error)}`));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  return {
+    server,
+    context: ctx,
+    metrics: ctx.metrics.registry,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve(`http://${h}:${a.port}`);
+        });
+      });
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await ctx.pools.close();
+    },
+  };
+}

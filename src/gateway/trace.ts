@@ -1,0 +1,115 @@
+// Everything the gateway learns about one request while serving it, turned into the one
+// RequestRecord at the end. Monotonic times (performance.now) for durations; the wall clock only
+// for the record's start.
+import type { AttemptRecord, Operation, RequestOutcome, RequestRecord } from '../measure/record.ts';
+
+export class RequestTrace {
+  readonly id: string;
+  readonly operation: Operation;
+  readonly startedAtMs: number;
+  readonly t0: number;
+  route = 'auto';
+  task: string | undefined;
+  readonly attempts: AttemptRecord[] = [];
+  /** Time spent waiting on upstreams (failed attempts, waits, the answering attempt up to its first token). */
+  upstreamMs = 0;
+  timeToHeadersMs: number | undefined;
+  timeToRoleMs: number | undefined;
+  ttftMs: number | undefined;
+  /** Upstream TTFT of the answering attempt (from its send). */
+  upstreamTtftMs: number | undefined;
+  gatewayOverheadMs: number | undefined;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+  tokenSource: RequestRecord['tokenSource'];
+  inputCount: number | undefined;
+  /** Arrival times (monotonic ms) of chunks carrying tokens. */
+  readonly tokenTimes: number[] = [];
+  tokenChunks = 0;
+  degraded = false;
+
+  constructor(id: string, operation: Operation, wallNowMs: number, monoNowMs: number) {
+    this.id = id;
+    this.operation = operation;
+    this.startedAtMs = wallNowMs;
+    this.t0 = monoNowMs;
+  }
+
+  /** Gaps between token chunks (the first gap is after the first token: TTFT is not an ITL). */
+  gapsMs(): number[] {
+    const gaps: number[] = [];
+    for (let i = 1; i < this.tokenTimes.length; i++)
+      gaps.push((this.tokenTimes[i] as number) - (this.tokenTimes[i - 1] as number));
+    return gaps;
+  }
+
+  finish(args: {
+    outcome: RequestOutcome;
+    status: number;
+    endpoint: string;
+    host?: string;
+    model?: string;
+    stream: boolean;
+    endMono: number;
+    errorMessage?: string;
+  }): { record: RequestRecord; gapsMs: number[] } {
+    const gaps = this.gapsMs();
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const pick = (q: number): number | undefined =>
+      sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+    const completion = this.completionTokens ?? (this.tokenChunks > 0 ? this.tokenChunks : undefined);
+    const first = this.tokenTimes[0];
+    const last = this.tokenTimes[this.tokenTimes.length - 1];
+    const decode =
+      completion !== undefined && completion > 1 && first !== undefined && last !== undefined && last > first
+        ? ((completion - 1) * 1000) / (last - first)
+        : undefined;
+    let burst: number | undefined;
+    if (this.tokenTimes.length > 1) {
+      let best = 0;
+      let j = 0;
+      for (let i = 0; i < this.tokenTimes.length; i++) {
+        while ((this.tokenTimes[i] as number) - (this.tokenTimes[j] as number) > 1000) j++;
+        best = Math.max(best, i - j + 1);
+      }
+      burst = best;
+    }
+    const record: RequestRecord = {
+      id: this.id,
+      source: 'gateway',
+      operation: this.operation,
+      route: this.route,
+      task: this.task,
+      endpoint: args.endpoint,
+      host: args.host,
+      model: args.model,
+      startedAtMs: this.startedAtMs,
+      outcome: args.outcome,
+      status: args.status,
+      stream: args.stream,
+      attempts: this.attempts,
+      promptTokens: this.promptTokens,
+      completionTokens: completion,
+      tokenSource:
+        this.completionTokens !== undefined
+          ? (this.tokenSource ?? 'usage')
+          : completion !== undefined
+            ? 'chunks'
+            : undefined,
+      inputCount: this.inputCount,
+      timeToHeadersMs: this.timeToHeadersMs,
+      timeToRoleMs: this.timeToRoleMs,
+      ttftMs: this.ttftMs,
+      itlP50Ms: pick(0.5),
+      itlP99Ms: pick(0.99),
+      itlMaxMs: sorted[sorted.length - 1],
+      decodeTokensPerSecond: decode,
+      burstTokensPerSecond: burst,
+      totalMs: args.endMono - this.t0,
+      gatewayOverheadMs: this.gatewayOverheadMs,
+      degraded: this.degraded || undefined,
+      errorMessage: args.errorMessage,
+    };
+    return { record, gapsMs: gaps };
+  }
+}
