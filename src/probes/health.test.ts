@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
-import type { AddressInfo, Server } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../fleet/index.ts';
 import { loadFleet } from '../fleet/index.ts';
@@ -34,7 +35,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => probe.close(() => r()));
 });
 afterAll(() => {
-  server.closeAllConnections?.();
+  server.closeAllConnections();
   server.close();
 });
 
