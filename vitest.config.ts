@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
