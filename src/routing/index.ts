@@ -13,3 +13,5 @@ export {
   TOKEN_ESTIMATE_WORST_ERROR,
 } from './tokens.ts';
 export type { ExactTokenCounter, ChatMessageLike } from './tokens.ts';
+export { refineTokenCount } from './refine.ts';
+export type { TokenCount } from './refine.ts';
