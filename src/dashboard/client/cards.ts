@@ -1,0 +1,234 @@
+// One card per endpoint: identity, status, each objective's target beside the measured value, the
+// error budget left and open recalibration triggers. Also used at the top of the endpoint page.
+import type { DeprecatedCard, EndpointCard, ObjectiveView } from '../views.ts';
+import { h } from './dom.ts';
+import { duration, inUnit, percent, tokens, when } from './format.ts';
+
+const VERDICT_TEXT: Record<string, string> = {
+  ok: 'met',
+  breach: 'breached',
+  'no-data': 'no data',
+  'ci-skip': 'CI: not judged',
+  'best-effort': 'best-effort',
+};
+
+export function statusText(card: EndpointCard, nowMs: number): string {
+  switch (card.state) {
+    case 'down':
+      return card.sinceMs === undefined
+        ? 'down'
+        : `down since ${when(card.sinceMs, nowMs)} (${duration(nowMs - card.sinceMs)})`;
+    case 'degraded':
+      return 'degraded (host has an endpoint down)';
+    case 'planned':
+      return 'planned — not routable';
+    case 'unknown':
+      return 'no health data yet';
+    default:
+      return card.state;
+  }
+}
+
+export function endpointCard(card: EndpointCard, nowMs: number, linked: boolean): HTMLElement {
+  const title = linked
+    ? h(
+        'a',
+        { href: `#/endpoint/${encodeURIComponent(card.name)}`, 'data-focus': `card-${card.name}` },
+        card.name,
+      )
+    : card.name;
+  const hostLine = [card.host.address, card.port].filter((x) => x !== undefined && x !== '').join(':');
+  return h(
+    'article',
+    {
+      class: `card state-${card.state}`,
+      'data-key': card.name,
+      'data-endpoint': card.name,
+      'data-state': card.state,
+      'aria-labelledby': `card-title-${card.name}`,
+    },
+    h(
+      'header',
+      { class: 'card-head' },
+      h('h2', { id: `card-title-${card.name}` }, title),
+      h('span', { class: `badge state-${card.state}`, 'data-role': 'status' }, statusText(card, nowMs)),
+    ),
+    h(
+      'dl',
+      { class: 'meta' },
+      h('dt', {}, 'Env var'),
+      h('dd', {}, h('code', {}, card.env)),
+      h('dt', {}, 'Host'),
+      h('dd', {}, `${card.host.name} · ${hostLine || 'port TBD'}`),
+      h('dt', {}, 'Hardware'),
+      h('dd', {}, [card.hardware, card.host.description].filter(Boolean).join(' · ') || '—'),
+      h('dt', {}, 'Model'),
+      h('dd', {}, card.model),
+      h('dt', {}, 'Context'),
+      h(
+        'dd',
+        {},
+        card.contextWindowTokens === undefined
+          ? card.kind === 'embeddings'
+            ? 'embeddings'
+            : '—'
+          : `${tokens(card.contextWindowTokens)} tokens`,
+      ),
+      h('dt', {}, 'Traffic'),
+      h(
+        'dd',
+        {},
+        `${card.requests.toLocaleString('en-US')} requests, ${card.errors.toLocaleString('en-US')} errors`,
+      ),
+    ),
+    card.cause && card.state === 'down' ? h('p', { class: 'cause' }, `Cause: ${card.cause}`) : null,
+    objectivesTable(card.objectives, card.name),
+    card.triggers.length > 0
+      ? h(
+          'section',
+          { class: 'triggers', 'aria-label': `Recalibration triggers for ${card.name}` },
+          h('h3', {}, 'Recalibrate'),
+          h(
+            'ul',
+            {},
+            card.triggers.map((t) =>
+              h('li', { 'data-trigger': t.kind }, h('strong', {}, t.kind), ' — ', t.evidence),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+function objectivesTable(objectives: readonly ObjectiveView[], endpoint: string): HTMLElement {
+  if (objectives.length === 0) return h('p', { class: 'muted' }, 'No objectives (best-effort).');
+  return h(
+    'table',
+    { class: 'objectives' },
+    h('caption', { class: 'visually-hidden' }, `Objectives of ${endpoint}`),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Objective'),
+        h('th', { scope: 'col' }, 'Target'),
+        h('th', { scope: 'col' }, 'Measured'),
+        h('th', { scope: 'col' }, 'Budget left'),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      objectives.map((o) =>
+        h(
+          'tr',
+          {
+            class: `verdict-${o.verdict}`,
+            'data-objective': o.id,
+            'data-verdict': o.verdict,
+            'data-target': o.target,
+            'data-threshold': o.threshold,
+            'data-ratio': o.ratio,
+            'data-total': o.total,
+            title: o.reason,
+          },
+          h('th', { scope: 'row' }, label(o)),
+          h('td', {}, target(o)),
+          h(
+            'td',
+            {},
+            measured(o),
+            ' ',
+            h('span', { class: 'verdict' }, VERDICT_TEXT[o.verdict] ?? o.verdict),
+          ),
+          h('td', {}, o.budgetRemaining === undefined ? '—' : budget(o.budgetRemaining)),
+        ),
+      ),
+    ),
+  );
+}
+
+function label(o: ObjectiveView): string {
+  switch (o.kind) {
+    case 'ttft-p95':
+      return 'TTFT P95';
+    case 'ttft-p99':
+      return 'TTFT P99';
+    case 'throughput-sustained':
+      return 'Sustained tok/s';
+    case 'throughput-burst':
+      return 'Burst tok/s';
+    case 'embeddings-rate':
+      return 'Embeddings/s';
+    case 'availability':
+      return 'Availability';
+    case 'recovery':
+      return 'Recovery';
+    default:
+      return o.kind;
+  }
+}
+
+function target(o: ObjectiveView): string {
+  switch (o.kind) {
+    case 'ttft-p95':
+    case 'ttft-p99':
+      return `≤ ${inUnit(o.threshold ?? 0, o.unit)}`;
+    case 'throughput-sustained':
+    case 'throughput-burst':
+    case 'embeddings-rate':
+      return `≥ ${inUnit(o.threshold ?? 0, o.unit)}`;
+    case 'availability':
+      return o.verdict === 'best-effort' ? 'best-effort' : `≥ ${percent(o.target, 1)}`;
+    case 'recovery':
+      return `≤ ${duration(o.threshold ?? 0)}`;
+    default:
+      return o.description;
+  }
+}
+
+function measured(o: ObjectiveView): string {
+  if (o.kind === 'recovery')
+    return o.total > 0 ? `${o.good}/${o.total} in time, worst ${duration(o.value ?? 0)}` : 'no outages';
+  if (o.ratio === undefined) return o.kind === 'availability' ? 'no probes yet' : 'no requests yet';
+  if (o.kind === 'availability') return `${percent(o.ratio, 2)} of ${o.total} probes`;
+  const value = o.value === undefined ? '' : `${inUnit(o.value, o.unit)} · `;
+  return `${value}${percent(o.ratio)} of ${o.total} good`;
+}
+
+function budget(left: number): HTMLElement {
+  const shown = Math.max(0, Math.min(1, left));
+  return h(
+    'span',
+    { class: 'budget' },
+    h('meter', { min: 0, max: 1, low: 0.25, high: 0.5, optimum: 1, value: shown, 'aria-hidden': 'true' }),
+    ' ',
+    left <= 0 ? 'spent' : percent(shown, 0),
+  );
+}
+
+export function deprecatedCard(d: DeprecatedCard): HTMLElement {
+  return h(
+    'article',
+    { class: 'card state-deprecated', 'data-key': `deprecated-${d.env}`, 'data-state': 'deprecated' },
+    h(
+      'header',
+      { class: 'card-head' },
+      h('h2', {}, d.env),
+      h('span', { class: 'badge state-deprecated' }, 'deprecated'),
+    ),
+    h(
+      'dl',
+      { class: 'meta' },
+      h('dt', {}, 'Old value'),
+      h('dd', {}, h('code', {}, d.url)),
+      h('dt', {}, 'Status'),
+      h('dd', {}, d.status),
+      h('dt', {}, 'Use instead'),
+      h('dd', {}, d.replacements.join(', ') || '—'),
+    ),
+    d.note ? h('p', { class: 'muted' }, d.note) : null,
+  );
+}

@@ -1,0 +1,53 @@
+// Time-series charts with uPlot. Each chart is created once per endpoint page and then only fed new
+// data, so refreshes do not rebuild the canvas or move the layout. Target lines are drawn as flat
+// dashed series so they appear in the legend with their value.
+import uPlot from 'uplot';
+
+export interface LineSpec {
+  readonly label: string;
+  readonly color: string;
+  readonly dash?: number[];
+  readonly width?: number;
+}
+
+export class Chart {
+  readonly #plot: uPlot;
+  readonly #el: HTMLElement;
+
+  constructor(el: HTMLElement, unit: string, lines: readonly LineSpec[]) {
+    this.#el = el;
+    const opts: uPlot.Options = {
+      width: Math.max(320, el.clientWidth),
+      height: 220,
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      axes: [{}, { label: unit, size: 60 }],
+      series: [
+        {},
+        ...lines.map((l) => ({
+          label: l.label,
+          stroke: l.color,
+          width: l.width ?? 2,
+          ...(l.dash ? { dash: l.dash } : {}),
+          spanGaps: false,
+          points: { show: false },
+        })),
+      ],
+    };
+    this.#plot = new uPlot(opts, [[], ...lines.map(() => [])], el);
+  }
+
+  /** xs in epoch ms; one array per line, null where there is no data. */
+  setData(xsMs: readonly number[], ys: readonly (readonly (number | null)[])[]): void {
+    this.#plot.setData([xsMs.map((x) => x / 1000), ...ys.map((y) => [...y])] as uPlot.AlignedData);
+  }
+
+  resize(): void {
+    this.#plot.setSize({ width: Math.max(320, this.#el.clientWidth), height: 220 });
+  }
+
+  destroy(): void {
+    this.#plot.destroy();
+  }
+}

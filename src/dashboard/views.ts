@@ -1,0 +1,428 @@
+// The JSON the page (and the tests) read: one method per view, from the deps and the clock.
+// Verdicts come from the SLO module's `evaluateFleet` — the function `llm-fleet check` prints — over
+// the store's per-minute buckets; the store aggregates series; the browser only lays them out.
+import type { Endpoint, Fleet, RoutingRule } from '../fleet/index.ts';
+import type { Incident } from '../probes/types.ts';
+import type { EndpointHealth, RouteDecision } from '../routing/index.ts';
+import { selectEndpoint } from '../routing/index.ts';
+import type { FleetVerdict, ObjectiveVerdict } from '../slo/index.ts';
+import { evaluateFleet, judgeRecovery, windowByName } from '../slo/index.ts';
+import { businessHourIntervals } from './business-hours.ts';
+import type { Interval } from './business-hours.ts';
+import type { DashboardDeps, SeriesPoint, SeriesQuery, WindowName } from './deps.ts';
+import { windowQuery } from './window.ts';
+
+/** Availability figures need the rolling 30 days whatever window the page shows. */
+const AVAILABILITY_LOOKBACK_MS = 30 * 24 * 3_600_000;
+
+export type CardState = 'up' | 'down' | 'degraded' | 'planned' | 'unknown';
+
+/** One objective as the page shows it: target beside measured, in `check --json`'s own terms. */
+export interface ObjectiveView {
+  readonly id: string;
+  readonly kind: string;
+  readonly description: string;
+  /** Required share of good events (0.95), availability target (0.99), 1 for recovery. */
+  readonly target: number;
+  /** ms, tokens/s or embeddings/s after environment adjustments; recovery: the allowed ms. */
+  readonly threshold?: number;
+  readonly unit: string;
+  readonly good: number;
+  readonly total: number;
+  /** good / total over the window; undefined without events. */
+  readonly ratio?: number;
+  /** The value the target names (P95 TTFT, median tok/s, worst recovery ms), when known. */
+  readonly value?: number;
+  readonly budgetRemaining?: number;
+  readonly verdict: ObjectiveVerdict['verdict'];
+  readonly reason: string;
+  readonly performance: boolean;
+  /** Availability: the window's description and the calendar-month / rolling-30-day figures. */
+  readonly availability?: {
+    readonly window: string;
+    readonly calendarMonth?: number;
+    readonly rolling30Days?: number;
+  };
+}
+
+export interface TriggerView {
+  readonly kind: string;
+  readonly evidence: string;
+  readonly atMs: number;
+}
+
+export interface EndpointCard {
+  readonly name: string;
+  readonly env: string;
+  readonly host: { readonly name: string; readonly address: string; readonly description: string };
+  readonly hardware?: string;
+  readonly port?: number;
+  readonly model: string;
+  readonly kind: string;
+  readonly dialect: string;
+  readonly contextWindowTokens?: number;
+  readonly notes?: string;
+  readonly state: CardState;
+  /** Down: when the open incident started, and why. */
+  readonly sinceMs?: number;
+  readonly cause?: string;
+  readonly objectives: readonly ObjectiveView[];
+  readonly triggers: readonly TriggerView[];
+  /** Requests and errors over the selected window. */
+  readonly requests: number;
+  readonly errors: number;
+}
+
+export interface DeprecatedCard {
+  readonly env: string;
+  readonly url: string;
+  readonly status: string;
+  readonly replacements: readonly string[];
+  readonly note?: string;
+}
+
+export interface Overview {
+  readonly fleet: { readonly name: string; readonly environment: string; readonly lastUpdated?: string };
+  readonly window: WindowName;
+  readonly range: SeriesQuery;
+  readonly sinceMs: number;
+  readonly nowMs: number;
+  readonly breach: boolean;
+  readonly endpoints: readonly EndpointCard[];
+  readonly deprecated: readonly DeprecatedCard[];
+}
+
+export interface IncidentView extends Incident {
+  readonly durationMs: number;
+  readonly recoveryMs?: number;
+  /** `open`: still running and not yet past the recovery SLO. */
+  readonly verdict: 'within' | 'exceeded' | 'open';
+}
+
+export interface EndpointDetail {
+  readonly card: EndpointCard;
+  readonly window: WindowName;
+  readonly range: SeriesQuery;
+  readonly nowMs: number;
+  readonly targets: {
+    readonly ttftP95Ms?: number;
+    readonly ttftP99Ms?: number;
+    readonly sustainedTokensPerSecond?: number;
+    readonly burstTokensPerSecond?: number;
+  };
+  readonly series: readonly SeriesPoint[];
+  readonly availability: {
+    readonly window: string;
+    readonly timeZone?: string;
+    readonly businessHours: readonly Interval[];
+    readonly incidents: readonly IncidentView[];
+  };
+  readonly calibrationRuns: readonly CalibrationRunView[];
+  readonly routingRules: readonly RuleForEndpoint[];
+}
+
+export interface CalibrationRunView {
+  readonly atMs: number;
+  readonly iterations: number;
+  readonly measured: Readonly<Record<string, number>>;
+  readonly proposed: Readonly<Record<string, number>>;
+  readonly note?: string;
+}
+
+export interface RoutingRuleView {
+  readonly task: string;
+  readonly taskLabel: string;
+  readonly tokenLabel: string;
+  readonly endpoint: string;
+  readonly env?: string;
+  readonly fallbacks: readonly string[];
+  readonly rationale: string;
+}
+
+export interface RuleForEndpoint extends RoutingRuleView {
+  readonly role: 'primary' | 'fallback';
+}
+
+export interface RoutingView {
+  readonly rules: readonly RoutingRuleView[];
+  readonly defaultEndpoint: string;
+  readonly aliases: Readonly<Record<string, string>>;
+}
+
+/** The fields `llm-fleet route --json` prints, plus the live health the decision used. */
+export interface RouteAnswer {
+  readonly task: string;
+  readonly url: string | null;
+  readonly endpoint: string | null;
+  readonly env: string | null;
+  readonly reason: string;
+  readonly fallbacks: readonly { endpoint: string; url: string | undefined; reason: string }[];
+  readonly skipped: RouteDecision['skipped'];
+  readonly health: Readonly<Record<string, EndpointHealth>>;
+}
+
+export class Views {
+  readonly #deps: DashboardDeps;
+  readonly #now: () => number;
+  /** One evaluation per window and clock second: several tabs refreshing together share it. */
+  readonly #cache = new Map<string, { atMs: number; verdict: Promise<FleetVerdict> }>();
+
+  constructor(deps: DashboardDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  nowMs(): number {
+    return this.#now();
+  }
+
+  async overview(window: WindowName): Promise<Overview> {
+    const { fleet } = this.#deps;
+    const nowMs = this.#now();
+    const range = windowQuery(window, nowMs);
+    const sinceMs = nowMs - (range.toMs - range.fromMs);
+    const verdict = await this.#verdict(window, sinceMs, nowMs);
+    const endpoints = await Promise.all(fleet.endpoints.map((e) => this.#card(e, verdict, range, nowMs)));
+    return {
+      fleet: {
+        name: fleet.name,
+        environment: fleet.environment,
+        ...(fleet.lastUpdated === undefined ? {} : { lastUpdated: fleet.lastUpdated }),
+      },
+      window,
+      range,
+      sinceMs,
+      nowMs,
+      breach: verdict.breach,
+      endpoints,
+      deprecated: fleet.deprecated.map((d) => ({
+        env: d.env,
+        url: d.url,
+        status: d.status,
+        replacements: d.replacements,
+        ...(d.note === undefined ? {} : { note: d.note }),
+      })),
+    };
+  }
+
+  async endpoint(name: string, window: WindowName): Promise<EndpointDetail | undefined> {
+    const { fleet, store } = this.#deps;
+    const endpoint = fleet.endpoints.find((e) => e.name === name);
+    if (!endpoint) return undefined;
+    const nowMs = this.#now();
+    const range = windowQuery(window, nowMs);
+    const sinceMs = nowMs - (range.toMs - range.fromMs);
+    const card = await this.#card(endpoint, await this.#verdict(window, sinceMs, nowMs), range, nowMs);
+    const series = store ? await store.series(name, range) : [];
+    const availabilityWindow = windowByName(fleet, endpoint.slo.availability.window);
+    const recovery = judgeRecovery(endpoint, await this.#incidents({ fromMs: range.fromMs, toMs: nowMs }), {
+      sinceMs: range.fromMs,
+      nowMs,
+    });
+    const runs = (await store?.calibrationRuns?.(name, 20)) ?? [];
+    const { ttft, throughput } = endpoint.slo;
+    return {
+      card,
+      window,
+      range,
+      nowMs,
+      targets: {
+        ...(ttft ? { ttftP95Ms: ttft.p95Ms, ttftP99Ms: ttft.p99Ms } : {}),
+        ...optional('sustainedTokensPerSecond', throughput.sustainedTokensPerSecond),
+        ...optional('burstTokensPerSecond', throughput.burstTokensPerSecond),
+      },
+      series,
+      availability: {
+        window: availabilityWindow.name,
+        ...(availabilityWindow.always ? {} : { timeZone: availabilityWindow.timeZone }),
+        businessHours: businessHourIntervals(availabilityWindow, {
+          fromMs: range.fromMs,
+          toMs: Math.min(range.toMs, nowMs),
+        }),
+        incidents: recovery.incidents.map((j) => ({
+          ...j.incident,
+          durationMs: j.durationMs,
+          ...optional('recoveryMs', recovery.recoveryMs),
+          verdict: j.verdict,
+        })),
+      },
+      calibrationRuns: runs.map((r) => ({
+        atMs: r.startedAtMs,
+        iterations: r.iterations,
+        measured: r.summary,
+        proposed: r.proposed,
+        ...optional('note', r.note),
+      })),
+      routingRules: fleet.routing.rules.flatMap((rule): RuleForEndpoint[] => {
+        if (rule.endpoint === name) return [{ ...ruleView(fleet, rule), role: 'primary' }];
+        if (rule.fallbacks.includes(name)) return [{ ...ruleView(fleet, rule), role: 'fallback' }];
+        return [];
+      }),
+    };
+  }
+
+  routing(): RoutingView {
+    const { fleet } = this.#deps;
+    return {
+      rules: fleet.routing.rules.map((r) => ruleView(fleet, r)),
+      defaultEndpoint: fleet.routing.defaultEndpoint,
+      aliases: fleet.routing.taskAliases,
+    };
+  }
+
+  route(request: { task: string; promptTokens: number; maxTokens?: number }): RouteAnswer {
+    const health = this.healthStates();
+    const decision = this.#deps.route
+      ? this.#deps.route({ ...request, health })
+      : selectEndpoint(this.#deps.fleet, { ...request, health });
+    const first = decision.candidates[0];
+    return {
+      task: decision.task,
+      url: first?.endpoint.url ?? null,
+      endpoint: first?.endpoint.name ?? null,
+      env: first?.endpoint.env ?? null,
+      reason: decision.reason,
+      fallbacks: decision.candidates
+        .slice(1)
+        .map((c) => ({ endpoint: c.endpoint.name, url: c.endpoint.url, reason: c.reason })),
+      skipped: decision.skipped,
+      health: Object.fromEntries(health),
+    };
+  }
+
+  healthStates(): Map<string, EndpointHealth> {
+    return new Map(this.#deps.health?.states() ?? []);
+  }
+
+  /** Stored history merged with the live state (whose open incident the store may not have yet). */
+  async #incidents(range: { fromMs: number; toMs: number }): Promise<Incident[]> {
+    const stored = (await this.#deps.store?.incidents?.(range)) ?? [];
+    const live = this.#deps.health?.incidents() ?? [];
+    const key = (i: Incident): string => `${i.endpoint}@${i.startedAtMs}`;
+    const merged = new Map<string, Incident>(stored.map((i) => [key(i), i]));
+    for (const i of live) merged.set(key(i), i);
+    return [...merged.values()].sort((a, b) => a.startedAtMs - b.startedAtMs);
+  }
+
+  #verdict(window: WindowName, sinceMs: number, nowMs: number): Promise<FleetVerdict> {
+    const second = Math.floor(nowMs / 1000);
+    const cached = this.#cache.get(window);
+    if (cached && cached.atMs === second) return cached.verdict;
+    const verdict = this.#evaluate(sinceMs, nowMs);
+    this.#cache.set(window, { atMs: second, verdict });
+    verdict.catch(() => this.#cache.delete(window));
+    return verdict;
+  }
+
+  async #evaluate(sinceMs: number, nowMs: number): Promise<FleetVerdict> {
+    const { fleet, store, evaluate } = this.#deps;
+    if (evaluate) return evaluate({ fleet, sinceMs, nowMs });
+    const from = Math.min(sinceMs, nowMs - AVAILABILITY_LOOKBACK_MS);
+    const runs = (await store?.calibrationRuns?.()) ?? [];
+    return evaluateFleet(fleet, {
+      buckets: (await store?.sloBuckets?.({ fromMs: from, toMs: nowMs + 1 })) ?? [],
+      incidents: await this.#incidents({ fromMs: from, toMs: nowMs }),
+      fingerprints: { calibrated: runs.map((r) => r.fingerprint), observed: [] },
+      marks: (await store?.marks?.()) ?? [],
+      nowMs,
+      sinceMs,
+    });
+  }
+
+  async #card(
+    endpoint: Endpoint,
+    verdict: FleetVerdict,
+    range: SeriesQuery,
+    nowMs: number,
+  ): Promise<EndpointCard> {
+    const { fleet, health, store } = this.#deps;
+    const host = fleet.hosts.find((h) => h.name === endpoint.host);
+    const live = health?.state(endpoint.name) ?? 'unknown';
+    const open = health
+      ?.incidents()
+      .findLast((i) => i.endpoint === endpoint.name && i.endedAtMs === undefined);
+    let state: CardState;
+    if (endpoint.status === 'planned') state = 'planned';
+    else if (live === 'up' && health?.degradedHosts().includes(endpoint.host)) state = 'degraded';
+    else state = live;
+    const whole = store
+      ? await store.series(endpoint.name, { ...range, stepMs: range.toMs - range.fromMs })
+      : [];
+    const judged = verdict.endpoints.find((e) => e.endpoint === endpoint.name);
+    const objectives = await Promise.all(
+      (judged?.objectives ?? []).map((o) =>
+        this.#objectiveView(o, { fromMs: verdict.sinceMs, toMs: nowMs + 1 }),
+      ),
+    );
+    return {
+      name: endpoint.name,
+      env: endpoint.env,
+      host: { name: endpoint.host, address: host?.address ?? '', description: host?.description ?? '' },
+      ...optional('hardware', endpoint.hardware),
+      ...optional('port', endpoint.port),
+      model: endpoint.model,
+      kind: endpoint.kind,
+      dialect: endpoint.dialect,
+      ...optional('contextWindowTokens', endpoint.contextWindowTokens),
+      ...optional('notes', endpoint.notes),
+      state,
+      ...(state === 'down' && open ? { sinceMs: open.startedAtMs, cause: open.cause } : {}),
+      objectives,
+      triggers: (judged?.triggers ?? []).map((t) => ({ kind: t.kind, evidence: t.evidence, atMs: t.atMs })),
+      requests: whole.reduce((n, p) => n + p.requests, 0),
+      errors: whole.reduce((n, p) => n + p.errors, 0),
+    };
+  }
+
+  async #objectiveView(o: ObjectiveVerdict, range: { fromMs: number; toMs: number }): Promise<ObjectiveView> {
+    // The evaluator gives the percentile value only from raw samples; the store's histograms give it
+    // without reading raw records, which is what keeps a 30-day window cheap.
+    const value =
+      o.measured.value ??
+      (o.objective.kind === 'availability' || o.objective.kind === 'recovery'
+        ? undefined
+        : (await this.#deps.store?.objectiveCounts(o.objective.id, range))?.observedValue);
+    const a = o.availability;
+    return {
+      id: o.objective.id,
+      kind: o.objective.kind,
+      description: o.objective.description,
+      target: o.target.ratio,
+      ...optional('threshold', o.target.threshold),
+      unit: o.target.unit,
+      good: o.measured.good,
+      total: o.measured.total,
+      ...optional('ratio', o.measured.ratio),
+      ...optional('value', value),
+      ...optional('budgetRemaining', o.budgetRemaining),
+      verdict: o.verdict,
+      reason: o.reason,
+      performance: o.objective.performance,
+      ...(a
+        ? {
+            availability: {
+              window: a.windowDescription,
+              ...optional('calendarMonth', a.calendarMonth.ratio),
+              ...optional('rolling30Days', a.rolling30Days.ratio),
+            },
+          }
+        : {}),
+    };
+  }
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function ruleView(fleet: Fleet, rule: RoutingRule): RoutingRuleView {
+  return {
+    task: rule.task,
+    taskLabel: rule.taskLabel,
+    tokenLabel: rule.tokenLabel,
+    endpoint: rule.endpoint,
+    ...optional('env', fleet.endpoints.find((e) => e.name === rule.endpoint)?.env),
+    fallbacks: rule.fallbacks,
+    rationale: rule.rationale,
+  };
+}
