@@ -1,0 +1,211 @@
+// The monitor: every `intervalMs` a health check of each routable endpoint and, every
+// `requestProbeEvery` ticks, a small real request of its kind. Results feed the shared health
+// state (N failures → down, M successes → up), the store, and the Prometheus counters that the
+// exported rules and `llm-fleet check` both read. Incidents are persisted as they open and close,
+// judged against the endpoint's recovery objective.
+import { Registry } from 'prom-client';
+import type { Dispatcher } from 'undici';
+import type { Endpoint, Fleet } from '../fleet/index.ts';
+import { routableEndpoints } from '../fleet/index.ts';
+import { probeEvents } from '../slo/events.ts';
+import type { FleetStore } from '../store/types.ts';
+import { checkHealth, createProbeDispatcher } from './health.ts';
+import type { MonitorMetrics } from './metrics.ts';
+import { monitorMetrics } from './metrics.ts';
+import { probeRequest } from './request-probe.ts';
+import type { HealthStateMachine, HealthStateOptions } from './state.ts';
+import { createHealthState } from './state.ts';
+import type { Incident, ProbeResult } from './types.ts';
+
+export const DEFAULT_REQUEST_PROBE_EVERY = 4;
+/** How far back incidents are loaded into a new state (the dashboard lists them). */
+const RESTORE_INCIDENTS_MS = 31 * 24 * 60 * 60_000;
+
+export interface MonitorOptions {
+  /** Where probe results and incidents go (optional: the monitor also runs without one). */
+  readonly store?: FleetStore;
+  /** The shared state (the gateway passes its own); default: a new one restored from the store. */
+  readonly state?: HealthStateMachine;
+  /** Default: a new Registry. The gateway passes its own so one /metrics shows all. */
+  readonly registry?: Registry;
+  /** Default: the fleet file's gateway.probeIntervalMs (15 s). */
+  readonly intervalMs?: number;
+  /** A real request every this many ticks (default 4, i.e. every minute at 15 s). 0 disables. */
+  readonly requestProbeEvery?: number;
+  /** Per-probe timeout. Default: min(interval, 10 s) for health; request probes get the TTFT timeout too. */
+  readonly timeoutMs?: number;
+  /** Completion budget of chat probes (default: 1024 for reasoning models, 16 otherwise). */
+  readonly requestMaxTokens?: number;
+  readonly clock?: () => number;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Health-state thresholds when the monitor builds its own state. */
+  readonly downAfter?: number;
+  readonly upAfter?: number;
+  /** Start probing at once (default true); tests may drive `tick()` themselves. */
+  readonly autoStart?: boolean;
+  /** Called with each probe result (logging, tests). */
+  readonly onProbe?: (result: ProbeResult) => void;
+}
+
+export interface Monitor {
+  readonly state: HealthStateMachine;
+  readonly registry: Registry;
+  readonly metrics: MonitorMetrics;
+  readonly intervalMs: number;
+  /** Runs one round of probes now (and waits for it). */
+  tick(): Promise<ProbeResult[]>;
+  /** Stops the timer and waits for a round in flight. Does not close the store. */
+  stop(): Promise<void>;
+}
+
+/** A health state that resumes the store's open incidents (restart mid-incident loses nothing). */
+export function createHealthStateFromStore(
+  fleet: Fleet,
+  store: FleetStore | undefined,
+  options: HealthStateOptions = {},
+): HealthStateMachine {
+  const nowMs = (options.clock ?? Date.now)();
+  const restore = store
+    ? dedupe([
+        ...store.incidents({ fromMs: nowMs - RESTORE_INCIDENTS_MS, toMs: nowMs + 1 }),
+        ...store.openIncidents(),
+      ])
+    : [];
+  return createHealthState(fleet, { ...options, restore });
+}
+
+function dedupe(incidents: readonly Incident[]): Incident[] {
+  const seen = new Map<string, Incident>();
+  for (const i of incidents) seen.set(`${i.endpoint}\u0000${i.startedAtMs}`, i);
+  return [...seen.values()];
+}
+
+export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monitor {
+  const clock = options.clock ?? Date.now;
+  const intervalMs = options.intervalMs ?? fleet.gateway.probeIntervalMs;
+  const requestEvery = options.requestProbeEvery ?? DEFAULT_REQUEST_PROBE_EVERY;
+  const timeoutMs = options.timeoutMs ?? Math.min(Math.max(intervalMs, 1_000), 10_000);
+  const store = options.store;
+  const state =
+    options.state ??
+    createHealthStateFromStore(fleet, store, {
+      clock,
+      ...(options.downAfter !== undefined ? { downAfter: options.downAfter } : {}),
+      ...(options.upAfter !== undefined ? { upAfter: options.upAfter } : {}),
+    });
+  const registry = options.registry ?? new Registry();
+  const metrics = monitorMetrics(registry);
+  const endpoints = routableEndpoints(fleet);
+  const byName = new Map(fleet.endpoints.map((e) => [e.name, e]));
+  const dispatcher: Dispatcher = createProbeDispatcher(timeoutMs, options.env ?? process.env);
+  /** Endpoints whose last real request failed: /health alone cannot bring them back up. */
+  const requestFailing = new Set<string>();
+  let tickCount = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<ProbeResult[]> | undefined;
+  let stopped = false;
+
+  const unsubscribeIncidents = state.onIncident((incident) => {
+    const endpoint = byName.get(incident.endpoint);
+    const recoveryMs = endpoint?.slo.recoveryMs;
+    store?.saveIncident({ ...incident, ...(recoveryMs !== undefined ? { recoveryMs } : {}) });
+    if (incident.endedAtMs !== undefined) {
+      const late = recoveryMs !== undefined && incident.endedAtMs - incident.startedAtMs > recoveryMs;
+      metrics.recoveryEpisodes.inc({ endpoint: incident.endpoint, outcome: late ? 'exceeded' : 'within' });
+    }
+  });
+
+  function record(result: ProbeResult): void {
+    store?.writeProbe(result);
+    metrics.probes.inc({ endpoint: result.endpoint, kind: result.kind, result: result.ok ? 'ok' : 'fail' });
+    for (const e of probeEvents(fleet, result))
+      metrics.sloEvents.inc({ slo: e.objectiveId, endpoint: e.endpoint, outcome: e.outcome });
+    options.onProbe?.(result);
+  }
+
+  async function probeEndpoint(endpoint: Endpoint, withRequest: boolean): Promise<ProbeResult[]> {
+    const health = await checkHealth(endpoint, { timeoutMs, dispatcher, clock });
+    record(health);
+    const results = [health];
+    let ok = health.ok;
+    let cause = health.cause;
+    let detail = health.detail;
+    // A failing real request keeps the endpoint failing until a real request succeeds again.
+    if (health.ok && (withRequest || requestFailing.has(endpoint.name))) {
+      const probe = await probeRequest(endpoint, {
+        timeoutMs: Math.max(timeoutMs, endpoint.timeouts.ttftTimeoutMs),
+        dispatcher,
+        clock,
+        ...(options.requestMaxTokens !== undefined ? { maxTokens: options.requestMaxTokens } : {}),
+      });
+      record(probe);
+      results.push(probe);
+      if (probe.ok) requestFailing.delete(endpoint.name);
+      else {
+        requestFailing.add(endpoint.name);
+        ok = false;
+        cause = probe.cause;
+        detail = probe.detail;
+      }
+    }
+    state.observe({
+      endpoint: endpoint.name,
+      ok,
+      atMs: health.atMs,
+      source: 'probe',
+      ...(cause !== undefined ? { cause } : {}),
+      detail,
+    });
+    return results;
+  }
+
+  function updateGauges(): void {
+    const nowMs = clock();
+    for (const e of endpoints) {
+      const s = state.state(e.name);
+      if (s !== 'unknown') metrics.up.set({ endpoint: e.name, host: e.host }, s === 'up' ? 1 : 0);
+      metrics.downSeconds.set({ endpoint: e.name }, state.downForMs(e.name, nowMs) / 1000);
+    }
+  }
+
+  async function round(): Promise<ProbeResult[]> {
+    const withRequest = requestEvery > 0 && tickCount % requestEvery === 0;
+    tickCount += 1;
+    const results = (await Promise.all(endpoints.map((e) => probeEndpoint(e, withRequest)))).flat();
+    updateGauges();
+    return results;
+  }
+
+  function tick(): Promise<ProbeResult[]> {
+    if (inFlight) return inFlight;
+    inFlight = round().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void tick().finally(schedule);
+    }, intervalMs);
+  }
+
+  updateGauges();
+  if (options.autoStart ?? true) void tick().finally(schedule);
+
+  return {
+    state,
+    registry,
+    metrics,
+    intervalMs,
+    tick,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await inFlight?.catch(() => undefined);
+      unsubscribeIncidents();
+      await dispatcher.close().catch(() => undefined);
+    },
+  };
+}
