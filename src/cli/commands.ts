@@ -1,5 +1,6 @@
 // The list of commands. Each command lives in its own file and registers itself here.
 import type { Command } from 'commander';
+import { register as calibrate } from './calibrate.ts';
 import { register as health } from './health.ts';
 import type { CliIo } from './io.ts';
 import { register as lint } from './lint.ts';
@@ -8,4 +9,4 @@ import { register as validate } from './validate.ts';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const commands: RegisterCommand[] = [validate, route, health, lint];
+export const commands: RegisterCommand[] = [validate, route, health, lint, calibrate];

@@ -1,0 +1,243 @@
+// The thin I/O shell of calibrate and bench: timed requests on undici's raw dispatch API, so each
+// response piece is stamped in the callback that delivers it (no stream or promise hop between the
+// socket and the clock). Every connection goes through the loopback guard's connector.
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { Pool } from 'undici';
+import type { StreamTiming } from '../measure/index.ts';
+import { StreamTimer } from '../measure/index.ts';
+import { guardedConnector } from '../upstream/guard.ts';
+
+export interface HttpTarget {
+  readonly origin: string;
+  /** Path prefix of the base URL without a trailing `/v1` ('' or e.g. '/llm'). */
+  readonly basePath: string;
+  readonly dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly connectTimeoutMs?: number;
+  /** Connections kept open; calibrate uses 1 (one request at a time), bench its concurrency. */
+  readonly connections?: number;
+}
+
+export function httpTarget(baseUrl: string, options: TargetOptions = {}): HttpTarget {
+  const url = new URL(baseUrl);
+  const pool = new Pool(url.origin, {
+    connect: guardedConnector({ timeout: options.connectTimeoutMs ?? 10_000, noDelay: true }, options.env),
+    connections: options.connections ?? null,
+    // Our own total timeout governs; undici's would fire on events that are not ours to judge.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: 60_000,
+    pipelining: 1,
+  });
+  return {
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, '').replace(/\/v1$/, ''),
+    dispatcher: pool,
+    close: () => pool.close(),
+  };
+}
+
+export interface TimedStream extends StreamTiming {
+  /** Epoch ms when the request was written. */
+  readonly startedAtMs: number;
+}
+
+const now = (): number => performance.now();
+
+/**
+ * POSTs a streaming request and times it. The clock starts when undici reports the request written
+ * to the socket (`onRequestSent`), not when it was queued, so pool waits never count as server time.
+ */
+export function timedStream(
+  target: HttpTarget,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+  requestId?: string,
+): Promise<TimedStream> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve) => {
+    let timer: StreamTimer | undefined;
+    let epochStart = Date.now();
+    let finished = false;
+    const start = (): StreamTimer => {
+      if (!timer) {
+        const t = now();
+        epochStart = performance.timeOrigin + t;
+        timer = new StreamTimer(t);
+      }
+      return timer;
+    };
+    const finish = (timing: StreamTiming): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
+      resolve({ ...timing, startedAtMs: epochStart });
+    };
+    let controllerRef: Dispatcher.DispatchController | undefined;
+    const deadline = setTimeout(() => {
+      const error = new Error(`no complete answer within ${timeoutMs} ms`);
+      controllerRef?.abort(error);
+      finish(start().fail(error.message, now()));
+    }, timeoutMs);
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(controller) {
+        controllerRef = controller;
+      },
+      onRequestSent() {
+        start();
+      },
+      onResponseStart(_controller, statusCode) {
+        start().headers(statusCode, now());
+      },
+      onResponseData(_controller, chunk) {
+        start().data(chunk, now());
+      },
+      onResponseEnd() {
+        finish(start().end(now()));
+      },
+      onResponseError(_controller, error) {
+        finish(start().fail(transportMessage(error), now()));
+      },
+    };
+    target.dispatcher.dispatch(
+      {
+        origin: target.origin,
+        path: target.basePath + path,
+        method: 'POST',
+        body: payload,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
+        },
+      },
+      handler,
+    );
+  });
+}
+
+export interface TimedResponse {
+  readonly ok: boolean;
+  readonly status?: number;
+  readonly text: string;
+  /** From written request to the last byte of the body. */
+  readonly latencyMs: number;
+  readonly timeToHeadersMs?: number;
+  readonly startedAtMs: number;
+  readonly errorMessage?: string;
+}
+
+/** A plain request timed from written to the last byte (embeddings, health, server state). */
+export function timedRequest(
+  target: HttpTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+  requestId?: string,
+): Promise<TimedResponse> {
+  return new Promise((resolve) => {
+    let startMs: number | undefined;
+    let headersMs: number | undefined;
+    let status: number | undefined;
+    const pieces: Buffer[] = [];
+    let finished = false;
+    let controllerRef: Dispatcher.DispatchController | undefined;
+    const begin = (): number => (startMs ??= now());
+    const finish = (errorMessage?: string): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
+      const s = begin();
+      const ok = errorMessage === undefined && status !== undefined && status >= 200 && status < 300;
+      resolve({
+        ok,
+        status,
+        text: Buffer.concat(pieces).toString('utf8'),
+        latencyMs: now() - s,
+        timeToHeadersMs: headersMs,
+        startedAtMs: performance.timeOrigin + s,
+        errorMessage: errorMessage ?? (ok ? undefined : `HTTP ${status}`),
+      });
+    };
+    const deadline = setTimeout(() => {
+      controllerRef?.abort(new Error('timeout'));
+      finish(`no answer within ${timeoutMs} ms`);
+    }, timeoutMs);
+    target.dispatcher.dispatch(
+      {
+        origin: target.origin,
+        path: target.basePath + path,
+        method,
+        body: body === undefined ? null : JSON.stringify(body),
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
+        },
+      },
+      {
+        onRequestStart(controller) {
+          controllerRef = controller;
+        },
+        onRequestSent() {
+          begin();
+        },
+        onResponseStart(_c, statusCode) {
+          status = statusCode;
+          headersMs = now() - begin();
+        },
+        onResponseData(_c, chunk) {
+          pieces.push(chunk);
+        },
+        onResponseEnd() {
+          finish();
+        },
+        onResponseError(_c, error) {
+          finish(transportMessage(error));
+        },
+      },
+    );
+  });
+}
+
+/**
+ * TCP connect times through the guarded connector itself (the same path every request takes), so
+ * the figure is the network round trip to the host, without any HTTP server work in it.
+ */
+export async function tcpConnectTimesMs(
+  baseUrl: string,
+  tries: number,
+  env?: NodeJS.ProcessEnv,
+): Promise<number[]> {
+  const url = new URL(baseUrl);
+  const connect = guardedConnector({ timeout: 5_000 }, env);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const times: number[] = [];
+  for (let i = 0; i < tries; i++) {
+    const t0 = now();
+    const ms = await new Promise<number | undefined>((resolve) => {
+      connect(
+        { hostname: url.hostname, host: url.host, protocol: url.protocol, port, servername: undefined },
+        (err, socket) => {
+          const elapsed = now() - t0;
+          socket?.destroy();
+          resolve(err ? undefined : elapsed);
+        },
+      );
+    });
+    if (ms === undefined) throw new Error(`cannot connect to ${url.host}`);
+    times.push(ms);
+  }
+  return times;
+}
+
+function transportMessage(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+}
