@@ -1,0 +1,567 @@
+// Chat and text completions: validation as each real server does it, then the simulated run —
+// queue for a sequence slot, prefill (TTFT), decode token by token at absolute times — with the
+// stream faults applied on the way and the ground truth written at the end.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Scheduled } from './clock.ts';
+import { nowMs, runAt, toEpochMs } from './clock.ts';
+import type { SimEndpoint } from './endpoint.ts';
+import type { WireError } from './errors-wire.ts';
+import { contextError, dialectError } from './errors-wire.ts';
+import type { FaultSpec } from './faults.ts';
+import { planOutput, simAnswer } from './generator.ts';
+import type { OutputPlan } from './generator.ts';
+import { logNormalFactor, meanItlMs, sigmaForP99Ratio, ttftMedianMs } from './latency.ts';
+import { llamacppWire, llamacppFingerprint } from './llamacpp.ts';
+import { MLX_DEFAULT_MAX_TOKENS, MLX_PREFILL_STEP_TOKENS, mlxFingerprint, mlxWire } from './mlx.ts';
+import type { SimChatMessage } from './prompt.ts';
+import { chatAnswerKey, chatPromptTokens, messagePrefixes, readMessages, textAnswerKey } from './prompt.ts';
+import { countSimTokens, fnv1a } from './tokenizer.ts';
+import type { TruthDraft } from './truth.ts';
+import { vllmWire } from './vllm.ts';
+import type { ChatWire, FinishReason, StreamIds, TokenKind } from './wire.ts';
+
+/** A validated request, ready to run. */
+interface ChatJob {
+  readonly chat: boolean;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly promptTokens: number;
+  readonly cachedPromptTokens: number;
+  readonly plan: OutputPlan;
+  readonly requestedModel: string | undefined;
+}
+
+type Body = Record<string, unknown>;
+
+const wires = new Map<string, ChatWire>();
+function wireFor(endpoint: SimEndpoint): ChatWire {
+  const key = `${endpoint.dialect}@${endpoint.version}`;
+  let wire = wires.get(key);
+  if (!wire) {
+    wire =
+      endpoint.dialect === 'vllm'
+        ? vllmWire(endpoint.version)
+        : endpoint.dialect === 'mlx'
+          ? mlxWire()
+          : llamacppWire();
+    wires.set(key, wire);
+  }
+  return wire;
+}
+
+export function handleChat(
+  endpoint: SimEndpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  rawBody: string,
+  arrivalMs: number,
+): void {
+  const chat = path.endsWith('chat/completions');
+  const { dialect, version } = endpoint;
+  if (dialect === 'tei') {
+    endpoint.sendError(res, { status: 404, contentType: 'text/plain', body: '' });
+    return;
+  }
+  let body: Body;
+  try {
+    const parsed = JSON.parse(rawBody) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
+    body = parsed as Body;
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    if (dialect === 'mlx')
+      endpoint.sendJson(res, 400, `{"error": "Invalid JSON in request body: ${detail.replace(/"/g, "'")}"}`);
+    else
+      endpoint.sendError(
+        res,
+        dialectError(
+          dialect,
+          version,
+          400,
+          `JSON decode error: ${detail}`,
+          dialect === 'vllm' ? 'Bad Request' : undefined,
+        ),
+      );
+    return;
+  }
+  const stream = body.stream === true;
+  const id = endpoint.responseId(chat ? 'chatcmpl' : 'cmpl', req);
+  const truth = endpoint.newTruth(req, id, path, arrivalMs, stream);
+  const fault = endpoint.pickFault(req, true);
+  if (endpoint.applyEarlyFault(req, res, fault, truth)) return;
+
+  const job = validate(endpoint, req, res, body, chat, stream, fault);
+  if (job === undefined) return;
+  truth.promptTokens = job.promptTokens;
+  truth.cachedPromptTokens = job.cachedPromptTokens;
+  new ChatRun(endpoint, res, wireFor(endpoint), job, fault, truth, arrivalMs, id).begin();
+}
+
+/** Returns the job, or undefined after answering the request with the dialect's error. */
+function validate(
+  endpoint: SimEndpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Body,
+  chat: boolean,
+  stream: boolean,
+  fault: FaultSpec | undefined,
+): ChatJob | undefined {
+  const { dialect, version } = endpoint;
+  const fail = (e: WireError | undefined): undefined => {
+    if (e) endpoint.sendError(res, e);
+    else req.socket.destroy();
+    return undefined;
+  };
+  const bad = (message: string, type?: string): undefined =>
+    fail(dialectError(dialect, version, 400, message, type));
+  // mlx_lm raises outside any try block on bad parameters: the connection just closes.
+  const mlxClose = (): undefined => fail(undefined);
+
+  if (dialect === 'vllm' && endpoint.kind === 'embeddings') {
+    return bad(`The model does not support ${chat ? 'Chat Completions' : 'Completions'} API`);
+  }
+  const requestedModel = typeof body.model === 'string' ? body.model : undefined;
+  if (dialect === 'vllm' && requestedModel !== undefined && requestedModel !== endpoint.model) {
+    return fail(
+      dialectError('vllm', version, 404, `The model \`${requestedModel}\` does not exist.`, 'NotFoundError'),
+    );
+  }
+  if (
+    dialect === 'mlx' &&
+    requestedModel !== undefined &&
+    requestedModel !== endpoint.model &&
+    requestedModel !== 'default_model'
+  ) {
+    return fail(
+      dialectError(
+        'mlx',
+        version,
+        404,
+        `404 Client Error. Repository Not Found for url: https://huggingface.co/api/models/${requestedModel}/revision/main.`,
+      ),
+    );
+  }
+  const temperature = body.temperature;
+  const maxTokensRaw = body.max_completion_tokens ?? body.max_tokens;
+  if (
+    temperature !== undefined &&
+    temperature !== null &&
+    (typeof temperature !== 'number' || temperature < 0)
+  ) {
+    if (dialect === 'mlx') return mlxClose();
+    if (dialect === 'vllm') return bad(`temperature must be non-negative, got ${String(temperature)}.`);
+  }
+  if (
+    maxTokensRaw !== undefined &&
+    maxTokensRaw !== null &&
+    (typeof maxTokensRaw !== 'number' || !Number.isInteger(maxTokensRaw) || maxTokensRaw < 0)
+  ) {
+    if (dialect === 'mlx') return mlxClose();
+    return bad(
+      dialect === 'vllm'
+        ? `max_tokens must be at least 1, got ${String(maxTokensRaw)}.`
+        : '"max_tokens" must be a non-negative integer',
+    );
+  }
+  if (dialect === 'vllm' && maxTokensRaw === 0) return bad('max_tokens must be at least 1, got 0.');
+  if (dialect === 'vllm' && body.stream_options !== undefined && body.stream_options !== null && !stream) {
+    return bad('Stream options can only be defined when `stream=True`.');
+  }
+
+  let messages: SimChatMessage[] = [];
+  let prompt = '';
+  let continuing = false;
+  if (chat) {
+    const read = readMessages(body.messages);
+    if (read === undefined || read.length === 0) {
+      if (dialect === 'mlx') return mlxClose();
+      return dialect === 'vllm'
+        ? bad(
+            "[{'type': 'missing', 'loc': ('body', 'messages'), 'msg': 'Field required', 'input': {}}]",
+            'Bad Request',
+          )
+        : bad("'messages' is required");
+    }
+    messages = read;
+    const lastIsAssistant = messages.at(-1)?.role === 'assistant';
+    if (dialect === 'vllm' && body.continue_final_message === true) {
+      if (body.add_generation_prompt !== false) {
+        return bad('Cannot set both `continue_final_message` and `add_generation_prompt` to True.');
+      }
+      if (!lastIsAssistant) {
+        return bad(
+          'continue_final_message is set but the final message does not appear in the chat after applying the chat template!',
+        );
+      }
+      continuing = true;
+    }
+    // llama-server treats a trailing assistant message as a prefill to continue.
+    if (dialect === 'llamacpp' && lastIsAssistant) continuing = true;
+  } else {
+    const p = body.prompt;
+    prompt = typeof p === 'string' ? p : Array.isArray(p) && typeof p[0] === 'string' ? p[0] : '';
+    if (typeof p !== 'string' && !Array.isArray(p)) {
+      if (dialect === 'mlx') return mlxClose();
+      return bad(
+        dialect === 'vllm'
+          ? 'Either prompt or prompt_embeds must be provided and non-empty.'
+          : '"prompt" must be provided',
+      );
+    }
+  }
+
+  const promptTokens = chat
+    ? chatPromptTokens(messages, { continueFinal: continuing })
+    : countSimTokens(prompt);
+  const ctx = endpoint.contextWindowTokens;
+  const requested = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
+  let maxTokens: number;
+  if (fault?.kind === 'context-400') {
+    const e = contextError(dialect, version, {
+      promptTokens: Math.max(promptTokens, ctx + 1),
+      contextWindowTokens: ctx,
+      chat,
+    });
+    if (e) return fail(e);
+    return bad('context length exceeded (simulated)');
+  }
+  if (dialect === 'vllm') {
+    if (promptTokens >= ctx)
+      return fail(contextError('vllm', version, { promptTokens, contextWindowTokens: ctx, chat }));
+    if (requested !== undefined && promptTokens + requested > ctx) {
+      return fail(
+        contextError('vllm', version, { promptTokens, contextWindowTokens: ctx, chat, maxTokens: requested }),
+      );
+    }
+    maxTokens = requested ?? ctx - promptTokens;
+  } else if (dialect === 'llamacpp') {
+    if (promptTokens >= ctx)
+      return fail(contextError('llamacpp', version, { promptTokens, contextWindowTokens: ctx, chat }));
+    // No max_tokens + prompt check: generation stops at the context edge with finish_reason length.
+    maxTokens = Math.min(requested ?? Number.MAX_SAFE_INTEGER, ctx - promptTokens);
+  } else {
+    maxTokens = requested ?? MLX_DEFAULT_MAX_TOKENS;
+  }
+
+  const prefill = continuing ? (messages.at(-1)?.content ?? '') : undefined;
+  const keyMessages = continuing ? messages.slice(0, -1) : messages;
+  const answer = simAnswer(
+    endpoint.seed,
+    chat ? chatAnswerKey(keyMessages) : textAnswerKey(prompt),
+    chat && endpoint.reasoning,
+  );
+  const ignoreEos = dialect !== 'mlx' && body.ignore_eos === true;
+  const minTokens = dialect === 'vllm' && typeof body.min_tokens === 'number' ? body.min_tokens : 0;
+  const plan = planOutput(answer, { maxTokens, ignoreEos, minTokens, prefill });
+  const prefixes = chat ? messagePrefixes(messages) : [{ hash: fnv1a(prompt), tokens: promptTokens }];
+  const cachedPromptTokens = Math.min(endpoint.cachedPromptTokens(prefixes), Math.max(0, promptTokens - 1));
+  const streamOptions = body.stream_options as { include_usage?: unknown } | undefined | null;
+  return {
+    chat,
+    stream,
+    includeUsage: stream && streamOptions?.include_usage === true,
+    promptTokens,
+    cachedPromptTokens,
+    plan,
+    requestedModel,
+  };
+}
+
+/** One request's life after validation. Every write happens at a scheduled absolute time. */
+class ChatRun {
+  private readonly tokens: { kind: TokenKind; text: string }[];
+  private readonly ids: StreamIds;
+  private readonly rateFactor: number;
+  private readonly itlSigma: number;
+  private scheduled: Scheduled | undefined;
+  private cancelWait: (() => void) | undefined;
+  private holdsSlot = false;
+  private done = false;
+  private startedAtMs = 0;
+  private firstTokenAtMs = 0;
+  private lastTokenAtMs = 0;
+  private finishSent = false;
+  private readonly cancel = (): void => this.abort('server-closed');
+
+  private readonly endpoint: SimEndpoint;
+  private readonly res: ServerResponse;
+  private readonly wire: ChatWire;
+  private readonly job: ChatJob;
+  private readonly fault: FaultSpec | undefined;
+  private readonly truth: TruthDraft;
+  private readonly arrivalMs: number;
+
+  constructor(
+    endpoint: SimEndpoint,
+    res: ServerResponse,
+    wire: ChatWire,
+    job: ChatJob,
+    fault: FaultSpec | undefined,
+    truth: TruthDraft,
+    arrivalMs: number,
+    id: string,
+  ) {
+    this.endpoint = endpoint;
+    this.res = res;
+    this.wire = wire;
+    this.job = job;
+    this.fault = fault;
+    this.truth = truth;
+    this.arrivalMs = arrivalMs;
+    this.tokens = [
+      ...job.plan.reasoning.map((text) => ({ kind: 'reasoning' as const, text })),
+      ...job.plan.content.map((text) => ({ kind: 'content' as const, text })),
+    ];
+    const model =
+      endpoint.dialect === 'vllm'
+        ? endpoint.model
+        : (job.requestedModel ?? (endpoint.dialect === 'mlx' ? 'default_model' : endpoint.model));
+    const fingerprint =
+      endpoint.dialect === 'mlx'
+        ? mlxFingerprint(endpoint.version)
+        : endpoint.dialect === 'llamacpp'
+          ? llamacppFingerprint(endpoint.version)
+          : '';
+    this.ids = { id, created: Math.floor(Date.now() / 1000), model, fingerprint };
+    const l = endpoint.latency;
+    this.rateFactor = logNormalFactor(endpoint.rand, sigmaForP99Ratio(l.decodeRateJitterP99Ratio));
+    this.itlSigma = sigmaForP99Ratio(l.itlJitterP99Ratio);
+  }
+
+  begin(): void {
+    this.endpoint.inFlight.add(this.cancel);
+    this.res.on('close', () => {
+      if (!this.done) this.abort('client-abort');
+    });
+    if (this.job.stream && this.wire.headersBeforeFirstToken) this.writeHeaders();
+    this.cancelWait = this.endpoint.acquireSlot(() => this.onSlot());
+  }
+
+  private onSlot(): void {
+    this.cancelWait = undefined;
+    this.holdsSlot = true;
+    const now = nowMs();
+    this.startedAtMs = now;
+    this.truth.queueMs = now - this.arrivalMs;
+    const l = this.endpoint.latency;
+    const loadFactor = meanItlMs(l, this.endpoint.running) / meanItlMs(l, 1);
+    let prefillMs =
+      ttftMedianMs(l, this.job.promptTokens, this.job.cachedPromptTokens) *
+      logNormalFactor(this.endpoint.rand, sigmaForP99Ratio(l.ttftJitterP99Ratio)) *
+      // Chunked prefill shares the GPU with the running batch: the same slowdown as decode.
+      loadFactor;
+    if (this.fault?.kind === 'slow-first-token') prefillMs += this.fault.delayMs ?? 5_000;
+    this.firstTokenAtMs = now + prefillMs;
+    if (this.job.stream && this.wire.prefillComment) this.scheduleKeepalives(now, prefillMs);
+    this.at(this.firstTokenAtMs, (late) => this.emitToken(0, this.firstTokenAtMs, late));
+  }
+
+  private scheduleKeepalives(startMs: number, prefillMs: number): void {
+    const total = this.job.promptTokens - this.job.cachedPromptTokens;
+    if (total <= 0) return;
+    // One comment per prefill step; written just before the first token at the latest.
+    const steps = Math.ceil(total / MLX_PREFILL_STEP_TOKENS);
+    for (let k = 1; k <= steps; k++) {
+      const done = Math.min(total, k * MLX_PREFILL_STEP_TOKENS);
+      const at = startMs + (prefillMs * done) / total - (k === steps ? 0.001 : 0);
+      runAt(at, () => {
+        if (!this.done && !this.res.destroyed) this.res.write(this.wire.prefillComment?.(done, total) ?? '');
+      });
+    }
+  }
+
+  private emitToken(i: number, scheduledMs: number, lateMs: number): void {
+    if (this.done) return;
+    const f = this.fault;
+    const total = this.tokens.length;
+    if (f && (f.kind === 'cut' || f.kind === 'stall') && i === (f.afterTokens ?? 0) && i < total) {
+      if (f.kind === 'cut') {
+        this.truth.outcome = 'fault';
+        this.truth.fault = 'cut';
+        this.finishTruth(200);
+        this.res.socket?.destroy();
+        return;
+      }
+      this.truth.fault = 'stall';
+      if (f.delayMs === undefined) {
+        // Silent but open until the client gives up (or the simulator closes).
+        this.truth.outcome = 'fault';
+        this.endpoint.held.add(this.res);
+        this.releaseSlot();
+        this.finishTruth(200);
+        return;
+      }
+      const resumeAt = scheduledMs + f.delayMs;
+      this.at(resumeAt, (late) => this.emitTokenNow(i, resumeAt, late));
+      return;
+    }
+    this.emitTokenNow(i, scheduledMs, lateMs);
+  }
+
+  private emitTokenNow(i: number, scheduledMs: number, lateMs: number): void {
+    const total = this.tokens.length;
+    const wall = toEpochMs(nowMs());
+    if (i === 0) {
+      if (this.job.stream && !this.res.headersSent) this.writeHeaders();
+    }
+    if (i >= total) {
+      // Nothing to emit (max_tokens reached by a prefill, or a continuation at its end).
+      if (this.job.stream) {
+        const role = this.wire.roleEvent(this.ids);
+        if (role) this.res.write(role);
+      }
+      this.lastTokenAtMs = scheduledMs;
+      this.finish(scheduledMs);
+      return;
+    }
+    const token = this.tokens[i] as { kind: TokenKind; text: string };
+    const last = i === total - 1;
+    const finishHere = last && this.wire.finishOnLastToken && this.job.plan.finishReason === 'length';
+    if (this.job.stream) {
+      let out = '';
+      if (i === 0) out += this.wire.roleEvent(this.ids) ?? '';
+      const f = this.fault;
+      if (f?.kind === 'malformed' && i === (f.afterTokens ?? 0)) {
+        out += `data: {"id":"${this.ids.id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n`;
+        this.truth.fault = 'malformed';
+      }
+      out += this.job.chat
+        ? this.wire.tokenEvent(this.ids, token.kind, token.text, i === 0, finishHere ? 'length' : null)
+        : this.wire.textEvent(this.ids, token.text, finishHere ? 'length' : null);
+      if (finishHere) this.finishSent = true;
+      this.res.write(out);
+    }
+    if (i === 0) {
+      this.truth.ttftMs = wall - this.truth.arrivalMs;
+      this.endpoint.metrics.ttft.observe((scheduledMs + lateMs - this.arrivalMs) / 1000);
+    } else {
+      this.endpoint.metrics.itl.observe((scheduledMs - this.lastTokenAtMs) / 1000);
+    }
+    if (token.kind === 'content' && this.truth.ttftContentMs === undefined)
+      this.truth.ttftContentMs = wall - this.truth.arrivalMs;
+    if (token.kind === 'reasoning') this.truth.reasoningTokens++;
+    this.truth.completionTokens++;
+    this.truth.tokenTimesMs.push(wall);
+    this.truth.tokenLatenessMs.push(lateMs);
+    this.endpoint.metrics.generationTokens++;
+    this.lastTokenAtMs = scheduledMs;
+
+    const itl = this.nextItlMs(i);
+    if (last) {
+      // A natural stop costs one more step (the EOS token); a length cut ends right away.
+      const endAt = this.job.plan.finishReason === 'stop' ? scheduledMs + itl : scheduledMs;
+      if (endAt <= scheduledMs) this.finish(scheduledMs);
+      else this.at(endAt, () => this.finish(endAt));
+      return;
+    }
+    const nextAt = scheduledMs + itl;
+    this.at(nextAt, (late) => this.emitToken(i + 1, nextAt, late));
+  }
+
+  private nextItlMs(i: number): number {
+    const f = this.fault;
+    if (f?.kind === 'slow-decode' && i + 1 >= (f.afterTokens ?? 1)) {
+      return (1000 / (f.tokensPerSecond ?? 1)) * this.endpoint.latency.scale;
+    }
+    return (
+      meanItlMs(this.endpoint.latency, this.endpoint.running, this.rateFactor) *
+      logNormalFactor(this.endpoint.rand, this.itlSigma)
+    );
+  }
+
+  private finish(atMs: number): void {
+    if (this.done) return;
+    const usage = {
+      promptTokens: this.job.promptTokens,
+      completionTokens: this.tokens.length,
+      cachedPromptTokens: this.job.cachedPromptTokens,
+    };
+    const timings = {
+      promptMs: this.firstTokenAtMs - this.startedAtMs,
+      predictedMs: Math.max(0, atMs - this.firstTokenAtMs),
+    };
+    const finish: FinishReason = this.job.plan.finishReason;
+    if (this.job.stream) {
+      const withDone = this.fault?.kind !== 'no-done';
+      if (!withDone) this.truth.fault = 'no-done';
+      const end = this.job.chat
+        ? this.wire.endEvents(
+            this.ids,
+            finish,
+            this.finishSent,
+            usage,
+            this.job.includeUsage,
+            timings,
+            withDone,
+          )
+        : (this.finishSent ? '' : this.wire.textEvent(this.ids, '', finish)) +
+          (this.job.includeUsage ? this.wire.textUsageEvent(this.ids, usage) : '') +
+          (withDone ? 'data: [DONE]\n\n' : '');
+      this.res.end(end);
+    } else {
+      const reasoning = this.job.plan.reasoning.join('');
+      const content = this.job.plan.content.join('');
+      const body = this.job.chat
+        ? this.wire.completionBody(this.ids, reasoning, content, finish, usage, timings)
+        : this.wire.textBody(this.ids, content, finish, usage);
+      this.endpoint.sendJson(this.res, 200, body);
+    }
+    this.truth.finishReason = finish;
+    if (this.truth.fault !== undefined) this.truth.outcome = 'fault';
+    const m = this.endpoint.metrics;
+    m.success[finish]++;
+    m.e2e.observe((atMs - this.arrivalMs) / 1000);
+    m.queue.observe(this.truth.queueMs / 1000);
+    m.promptTokens += this.job.promptTokens;
+    m.cachedPromptTokens += this.job.cachedPromptTokens;
+    m.prefixQueries += this.job.promptTokens;
+    m.prefixHits += this.job.cachedPromptTokens;
+    m.promptSeconds += timings.promptMs / 1000;
+    m.decodeSeconds += timings.predictedMs / 1000;
+    this.releaseSlot();
+    this.finishTruth(200);
+  }
+
+  private abort(outcome: 'client-abort' | 'server-closed'): void {
+    if (this.done) return;
+    if (this.scheduled) this.scheduled.cancelled = true;
+    this.cancelWait?.();
+    this.releaseSlot();
+    this.endpoint.metrics.success.abort++;
+    this.truth.outcome = outcome;
+    this.finishTruth(this.res.headersSent ? 200 : 0);
+    if (!this.res.destroyed) this.res.destroy();
+  }
+
+  private releaseSlot(): void {
+    if (!this.holdsSlot) return;
+    this.holdsSlot = false;
+    this.endpoint.releaseSlot();
+  }
+
+  private finishTruth(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.endpoint.inFlight.delete(this.cancel);
+    this.truth.status = status;
+    this.truth.endAtMs = toEpochMs(nowMs());
+    this.endpoint.recordTruth(this.truth);
+  }
+
+  private writeHeaders(): void {
+    this.truth.headersAtMs = toEpochMs(nowMs());
+    this.res.writeHead(200, {
+      'content-type': this.wire.streamContentType,
+      'cache-control': 'no-cache',
+    });
+    // Send the headers now (vLLM and mlx_lm answer 200 before the first token).
+    this.res.flushHeaders();
+  }
+
+  private at(atMs: number, run: (lateMs: number) => void): void {
+    this.scheduled = runAt(atMs, run);
+  }
+}

@@ -1,0 +1,261 @@
+// Embeddings: TEI (batch limit 32 → 422, body limit → 413, permits → 429, unwrapped error shape),
+// vLLM's pooling runner and llama.cpp's /v1/embeddings. Batches run one at a time, so throughput
+// is embeddings per batch over the batch time, as on a single GPU.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { nowMs, runAt, toEpochMs } from './clock.ts';
+import type { SimEndpoint } from './endpoint.ts';
+import { contextError, dialectError, notFound } from './errors-wire.ts';
+import { mulberry32 } from './generator.ts';
+import { embeddingBatchMedianMs, logNormalFactor, sigmaForP99Ratio } from './latency.ts';
+import { countSimTokens, fnv1a } from './tokenizer.ts';
+import { atLeast } from './version.ts';
+
+/** TEI defaults (router/src/main.rs). */
+export const TEI_MAX_CLIENT_BATCH_SIZE = 32;
+export const TEI_MAX_CONCURRENT_REQUESTS = 512;
+
+const vectorCache = new Map<string, { json: string; values: Float32Array }>();
+const VECTOR_CACHE_SIZE = 4096;
+
+/** A deterministic unit vector for a text (same text, same vector; cached as JSON). */
+export function simEmbedding(text: string, dimension: number): { json: string; values: Float32Array } {
+  const key = `${dimension}\u0000${text}`;
+  const hit = vectorCache.get(key);
+  if (hit) return hit;
+  const rand = mulberry32(fnv1a(text));
+  const values = new Float32Array(dimension);
+  let norm = 0;
+  for (let i = 0; i < dimension; i++) {
+    const v = rand() * 2 - 1;
+    values[i] = v;
+    norm += v * v;
+  }
+  norm = Math.sqrt(norm) || 1;
+  for (let i = 0; i < dimension; i++) values[i] = (values[i] as number) / norm;
+  const entry = { json: `[${Array.from(values, (v) => Number(v.toPrecision(7))).join(',')}]`, values };
+  vectorCache.set(key, entry);
+  if (vectorCache.size > VECTOR_CACHE_SIZE) {
+    const oldest = vectorCache.keys().next().value;
+    if (oldest !== undefined) vectorCache.delete(oldest);
+  }
+  return entry;
+}
+
+function readInputs(input: unknown): string[] | undefined {
+  if (typeof input === 'string') return [input];
+  if (!Array.isArray(input)) return undefined;
+  if (input.every((x) => typeof x === 'number')) return [input.join(' ')];
+  const out: string[] = [];
+  for (const item of input) {
+    if (typeof item === 'string') out.push(item);
+    else if (Array.isArray(item)) out.push(item.join(' '));
+    else return undefined;
+  }
+  return out;
+}
+
+export function handleEmbeddings(
+  endpoint: SimEndpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  rawBody: string,
+  arrivalMs: number,
+): void {
+  const { dialect, version } = endpoint;
+  if (dialect === 'mlx') {
+    endpoint.sendError(res, notFound('mlx'));
+    return;
+  }
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(rawBody) as Record<string, unknown>;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    endpoint.sendError(
+      res,
+      dialectError(
+        dialect,
+        version,
+        dialect === 'tei' ? 422 : 400,
+        `Failed to parse the request body as JSON: ${message}`,
+      ),
+    );
+    return;
+  }
+  const id = endpoint.responseId('embd', req);
+  const truth = endpoint.newTruth(req, id, path, arrivalMs, false);
+  const fault = endpoint.pickFault(req, true);
+  if (endpoint.applyEarlyFault(req, res, fault, truth)) return;
+  const native = path === '/embed';
+  const inputs = readInputs(native ? body.inputs : body.input);
+  const fail = (status: number, message: string, type?: string): void => {
+    truth.status = status;
+    truth.outcome = 'error';
+    endpoint.recordTruth(truth);
+    if (dialect === 'tei' && native) {
+      endpoint.sendJson(res, status, JSON.stringify({ error: message, error_type: type ?? 'Validation' }));
+      return;
+    }
+    endpoint.sendError(res, dialectError(dialect, version, status, message, type));
+  };
+  if (dialect === 'vllm' && endpoint.kind !== 'embeddings') {
+    fail(400, 'The model does not support Embeddings API');
+    return;
+  }
+  if (inputs === undefined || inputs.length === 0) {
+    fail(
+      dialect === 'tei' ? 400 : 400,
+      dialect === 'tei' ? '`inputs` cannot be empty' : 'input must not be empty',
+      dialect === 'tei' ? 'Empty' : undefined,
+    );
+    return;
+  }
+  const tokens = inputs.map(countSimTokens);
+  const ctx = endpoint.contextWindowTokens;
+  if (dialect === 'tei') {
+    if (inputs.length > TEI_MAX_CLIENT_BATCH_SIZE) {
+      fail(
+        422,
+        `batch size ${inputs.length} > maximum allowed batch size ${TEI_MAX_CLIENT_BATCH_SIZE}`,
+        'Validation',
+      );
+      return;
+    }
+    if (endpoint.embeddingInputsInFlight + inputs.length > TEI_MAX_CONCURRENT_REQUESTS) {
+      endpoint.metrics.teFailure++;
+      fail(429, 'Model is overloaded', 'Overloaded');
+      return;
+    }
+    // auto_truncate defaults to true from v1.9.0; before, an over-long input is a 422.
+    const autoTruncate = typeof body.truncate === 'boolean' ? body.truncate : atLeast(version, '1.9.0');
+    const longest = Math.max(...tokens);
+    if (!autoTruncate && longest > ctx) {
+      const e = contextError('tei', version, {
+        promptTokens: longest,
+        contextWindowTokens: ctx,
+        chat: false,
+      });
+      if (e) endpoint.sendError(res, e);
+      return;
+    }
+  } else {
+    const longest = Math.max(...tokens);
+    if (longest > ctx || fault?.kind === 'context-400') {
+      const n = Math.max(longest, ctx + 1);
+      fail(
+        400,
+        dialect === 'vllm'
+          ? `This model's maximum context length is ${ctx} tokens. However, you requested ${n} tokens in the input for embedding generation. Please reduce the length of the input.`
+          : `input (${n} tokens) is larger than the max context size (${ctx} tokens). skipping`,
+        dialect === 'vllm' ? 'BadRequestError' : 'invalid_request_error',
+      );
+      return;
+    }
+  }
+  if (fault?.kind === 'context-400' && dialect === 'tei') {
+    const e = contextError('tei', version, { promptTokens: ctx + 1, contextWindowTokens: ctx, chat: false });
+    if (e) endpoint.sendError(res, e);
+    return;
+  }
+  let dimension = endpoint.embeddingDimension;
+  if (typeof body.dimensions === 'number') {
+    if (dialect === 'vllm') {
+      fail(
+        400,
+        `Model "${endpoint.model}" does not support matryoshka representation, changing output dimensions will lead to poor results.`,
+      );
+      return;
+    }
+    if (dialect === 'tei') {
+      if (body.dimensions > dimension || body.dimensions < 1) {
+        fail(
+          422,
+          `\`dimensions\` must be between 1 and ${dimension}. Given: ${body.dimensions}`,
+          'Validation',
+        );
+        return;
+      }
+      dimension = body.dimensions;
+    }
+  }
+  const base64 = body.encoding_format === 'base64';
+  const promptTokens = tokens.reduce((a, b) => a + b, 0);
+
+  // One batch at a time: this one starts when the previous ends.
+  const now = nowMs();
+  const l = endpoint.latency;
+  const startAt = Math.max(now, endpoint.embeddingBusyUntilMs);
+  const durationMs =
+    embeddingBatchMedianMs(l, inputs.length) *
+    logNormalFactor(endpoint.rand, sigmaForP99Ratio(l.ttftJitterP99Ratio));
+  const doneAt = startAt + durationMs;
+  endpoint.embeddingBusyUntilMs = doneAt;
+  endpoint.embeddingInputsInFlight += inputs.length;
+  endpoint.metrics.waiting++;
+  truth.queueMs = startAt - now;
+  truth.promptTokens = promptTokens;
+  truth.inputs = inputs.length;
+  let cancelled = false;
+  const cancel = (): void => {
+    cancelled = true;
+  };
+  endpoint.inFlight.add(cancel);
+  res.on('close', () => {
+    if (!truth.endAtMs) cancelled = true;
+  });
+  runAt(doneAt, () => {
+    endpoint.inFlight.delete(cancel);
+    endpoint.embeddingInputsInFlight -= inputs.length;
+    endpoint.metrics.waiting--;
+    if (cancelled) return;
+    const vectors = inputs.map((text) => simEmbedding(text, dimension));
+    const encode = (v: { json: string; values: Float32Array }): string =>
+      base64 ? JSON.stringify(Buffer.from(v.values.slice(0, dimension).buffer).toString('base64')) : v.json;
+    const ms = (doneAt - arrivalMs).toFixed(0);
+    let out: string;
+    const headers: Record<string, string> = {};
+    if (dialect === 'tei') {
+      const data = vectors
+        .map((v, i) => `{"object":"embedding","embedding":${encode(v)},"index":${i}}`)
+        .join(',');
+      out = native
+        ? `[${vectors.map((v) => v.json).join(',')}]`
+        : `{"object":"list","data":[${data}],"model":${JSON.stringify(endpoint.model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
+      Object.assign(headers, {
+        'x-compute-type': 'gpu',
+        'x-compute-time': ms,
+        'x-compute-characters': String(inputs.reduce((a, t) => a + t.length, 0)),
+        'x-compute-tokens': String(promptTokens),
+        'x-total-time': ms,
+        'x-tokenization-time': '0',
+        'x-queue-time': (startAt - now).toFixed(0),
+        'x-inference-time': durationMs.toFixed(0),
+      });
+      endpoint.metrics.teRequests++;
+      endpoint.metrics.teSuccess++;
+      endpoint.metrics.teDuration.observe((doneAt - arrivalMs) / 1000);
+    } else if (dialect === 'vllm') {
+      const data = vectors
+        .map((v, i) => `{"index":${i},"object":"embedding","embedding":${encode(v)}}`)
+        .join(',');
+      out = `{"id":${JSON.stringify(id)},"object":"list","created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(endpoint.model)},"data":[${data}],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens},"completion_tokens":0,"prompt_tokens_details":null}}`;
+    } else {
+      const fmt = base64 ? ',"encoding_format":"base64"' : '';
+      const data = vectors
+        .map((v, i) => `{"embedding":${encode(v)},"index":${i},"object":"embedding"${fmt}}`)
+        .join(',');
+      out = `{"model":${JSON.stringify(typeof body.model === 'string' ? body.model : endpoint.model)},"object":"list","usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}},"data":[${data}]}`;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(out),
+      ...headers,
+    });
+    res.end(out);
+    truth.status = 200;
+    truth.ttftMs = toEpochMs(nowMs()) - truth.arrivalMs;
+    truth.endAtMs = toEpochMs(nowMs());
+    endpoint.recordTruth(truth);
+  });
+}

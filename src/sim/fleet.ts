@@ -1,0 +1,115 @@
+// A simulated fleet: one loopback simulator per endpoint of a fleet file, with latency defaults
+// derived from each endpoint's own SLO figures (so the demo fleet behaves like the seed says the
+// real one does), the same seed everywhere (a fallback continues the same answer), and the Fleet
+// rewritten so every endpoint's url points at its simulator.
+import type { Endpoint, Fleet } from '../fleet/types.ts';
+import type { SimServer } from './endpoint.ts';
+import { startSimEndpoint } from './endpoint.ts';
+import type { FaultSpec } from './faults.ts';
+import type { LatencyModel } from './latency.ts';
+import { sigmaForP99Ratio } from './latency.ts';
+
+export interface SimFleet {
+  readonly endpoints: ReadonlyMap<string, SimServer>;
+  /** Env var → loopback URL (`LLM_CODER_URL` → `http://127.0.0.1:…`). */
+  readonly env: Record<string, string>;
+  /** The same Fleet with every simulated endpoint's url rewritten to its loopback sim. */
+  readonly fleet: Fleet;
+  close(): Promise<void>;
+}
+
+export interface SimFleetOptions {
+  /** Endpoint names to simulate (default: every routable one). */
+  only?: string[];
+  /** Shared by every endpoint (default 0), so fallbacks continue the same answers. */
+  seed?: number;
+  /** Also simulate endpoints whose status is `planned` (they become running in the returned fleet). */
+  includePlanned?: boolean;
+  /** Multiplies every simulated duration (0.01 = 100× faster, for tests). */
+  latencyScale?: number;
+  /** Faults per endpoint name, applied at start. */
+  faults?: Record<string, FaultSpec[]>;
+  /** Fixed ports per endpoint name (default: ephemeral). */
+  ports?: Record<string, number>;
+}
+
+/** Prompt size the TTFT defaults are stated for (the seed's calibration prompt: 512 tokens). */
+const REFERENCE_PROMPT_TOKENS = 512;
+/** Simulated P95 TTFT at the reference prompt, as a share of the endpoint's P95 target. */
+const TTFT_P95_SHARE_OF_TARGET = 0.4;
+const TTFT_P99_RATIO = 2;
+/** Share of the reference TTFT that is fixed overhead (the rest scales with prompt tokens). */
+const PREFILL_OVERHEAD_SHARE = 0.6;
+const Z95 = 1.6448536269514722;
+
+/** Latency defaults for one endpoint from its SLO figures (baseSlo: before environment profiles). */
+export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
+  const slo = endpoint.baseSlo;
+  const out: { -readonly [K in keyof LatencyModel]?: LatencyModel[K] } = {
+    ttftJitterP99Ratio: TTFT_P99_RATIO,
+    maxNumSeqs: endpoint.dialect === 'vllm' ? 256 : endpoint.dialect === 'llamacpp' ? 4 : 8,
+  };
+  const p95 = slo.ttft?.p95Ms;
+  if (endpoint.kind === 'embeddings') {
+    const perSecond = slo.throughput.embeddingsPerSecond ?? 2000;
+    const batch = slo.batchSize ?? endpoint.maxBatchSize ?? 32;
+    const batchMs = (batch * 1000) / perSecond;
+    out.embeddingMsPerInput = (0.75 * batchMs) / batch;
+    out.embeddingOverheadMs = 0.25 * batchMs;
+    return out;
+  }
+  if (p95 !== undefined) {
+    const median = (p95 * TTFT_P95_SHARE_OF_TARGET) / Math.exp(sigmaForP99Ratio(TTFT_P99_RATIO) * Z95);
+    out.prefillOverheadMs = median * PREFILL_OVERHEAD_SHARE;
+    out.prefillMsPerToken = (median * (1 - PREFILL_OVERHEAD_SHARE)) / REFERENCE_PROMPT_TOKENS;
+  }
+  const { sustainedTokensPerSecond: sustained, burstTokensPerSecond: burst } = slo.throughput;
+  if (sustained !== undefined && burst !== undefined) out.decodeTokensPerSecond = (sustained + burst) / 2;
+  else if (sustained !== undefined) out.decodeTokensPerSecond = sustained * 1.2;
+  return out;
+}
+
+export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): Promise<SimFleet> {
+  const chosen = fleet.endpoints.filter((e) => {
+    if (opts.only && opts.only.length > 0) return opts.only.includes(e.name);
+    return e.status === 'running' || opts.includePlanned === true;
+  });
+  const servers = new Map<string, SimServer>();
+  try {
+    for (const e of chosen) {
+      const server = await startSimEndpoint({
+        name: e.name,
+        dialect: e.dialect,
+        model: e.servedModel,
+        kind: e.kind,
+        port: opts.ports?.[e.name] ?? 0,
+        contextWindowTokens: e.contextWindowTokens,
+        reasoning: e.reasoning,
+        seed: opts.seed ?? 0,
+        latency: { ...latencyForEndpoint(e), scale: opts.latencyScale ?? 1 },
+        faults: opts.faults?.[e.name] ?? [],
+        embeddingDimension: e.kind === 'embeddings' ? e.slo.dimension : undefined,
+      });
+      servers.set(e.name, server);
+    }
+  } catch (error) {
+    await Promise.all([...servers.values()].map((s) => s.close()));
+    throw error;
+  }
+  const env: Record<string, string> = {};
+  for (const e of chosen) env[e.env] = (servers.get(e.name) as SimServer).url;
+  const endpoints = fleet.endpoints.map((e): Endpoint => {
+    const server = servers.get(e.name);
+    if (!server) return e;
+    const url = new URL(server.url);
+    return { ...e, url: server.url, urlFromEnv: true, status: 'running', port: Number(url.port) };
+  });
+  return {
+    endpoints: servers,
+    env,
+    fleet: { ...fleet, endpoints },
+    close: async () => {
+      await Promise.all([...servers.values()].map((s) => s.close()));
+    },
+  };
+}
