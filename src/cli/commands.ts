@@ -5,8 +5,9 @@ import { register as health } from './health.ts';
 import type { CliIo } from './io.ts';
 import { register as lint } from './lint.ts';
 import { register as route } from './route.ts';
+import { register as sim } from './sim.ts';
 import { register as validate } from './validate.ts';
 
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
-export const commands: RegisterCommand[] = [validate, route, health, lint, calibrate];
+export const commands: RegisterCommand[] = [validate, route, health, lint, calibrate, sim];
