@@ -9,6 +9,7 @@ import type { Endpoint, Fleet } from '../fleet/index.ts';
 import { routableEndpoints } from '../fleet/index.ts';
 import { probeEvents } from '../slo/events.ts';
 import type { FleetStore } from '../store/types.ts';
+import { observeFingerprint } from './fingerprint.ts';
 import { checkHealth, createProbeDispatcher } from './health.ts';
 import type { MonitorMetrics } from './metrics.ts';
 import { monitorMetrics } from './metrics.ts';
@@ -18,6 +19,7 @@ import { createHealthState } from './state.ts';
 import type { Incident, ProbeResult } from './types.ts';
 
 export const DEFAULT_REQUEST_PROBE_EVERY = 4;
+export const DEFAULT_FINGERPRINT_EVERY = 40;
 /** How far back incidents are loaded into a new state (the dashboard lists them). */
 const RESTORE_INCIDENTS_MS = 31 * 24 * 60 * 60_000;
 
@@ -34,6 +36,8 @@ export interface MonitorOptions {
   readonly requestProbeEvery?: number;
   /** Per-probe timeout. Default: min(interval, 10 s) for health; request probes get the TTFT timeout too. */
   readonly timeoutMs?: number;
+  /** Read what each endpoint reports about itself every this many ticks (default 40; 0 disables). */
+  readonly fingerprintEvery?: number;
   /** Completion budget of chat probes (default: 1024 for reasoning models, 16 otherwise). */
   readonly requestMaxTokens?: number;
   readonly clock?: () => number;
@@ -84,6 +88,9 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
   const clock = options.clock ?? Date.now;
   const intervalMs = options.intervalMs ?? fleet.gateway.probeIntervalMs;
   const requestEvery = options.requestProbeEvery ?? DEFAULT_REQUEST_PROBE_EVERY;
+  const fingerprintEvery = options.fingerprintEvery ?? DEFAULT_FINGERPRINT_EVERY;
+  /** Last fingerprint stored per endpoint (without its time): only changes are written. */
+  const lastFingerprint = new Map<string, string>();
   const timeoutMs = options.timeoutMs ?? Math.min(Math.max(intervalMs, 1_000), 10_000);
   const store = options.store;
   const state =
@@ -123,7 +130,22 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
     options.onProbe?.(result);
   }
 
-  async function probeEndpoint(endpoint: Endpoint, withRequest: boolean): Promise<ProbeResult[]> {
+  async function recordFingerprint(endpoint: Endpoint): Promise<void> {
+    if (!store) return;
+    const fingerprint = await observeFingerprint(fleet, endpoint, { timeoutMs, dispatcher, clock });
+    const { atMs, ...what } = fingerprint;
+    void atMs;
+    const key = JSON.stringify(what);
+    if (lastFingerprint.get(endpoint.name) === key) return;
+    lastFingerprint.set(endpoint.name, key);
+    store.saveObservedFingerprint(fingerprint);
+  }
+
+  async function probeEndpoint(
+    endpoint: Endpoint,
+    withRequest: boolean,
+    withFingerprint: boolean,
+  ): Promise<ProbeResult[]> {
     const health = await checkHealth(endpoint, { timeoutMs, dispatcher, clock });
     record(health);
     const results = [health];
@@ -148,6 +170,7 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
         detail = probe.detail;
       }
     }
+    if (health.ok && withFingerprint) await recordFingerprint(endpoint);
     state.observe({
       endpoint: endpoint.name,
       ok,
@@ -170,8 +193,11 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
 
   async function round(): Promise<ProbeResult[]> {
     const withRequest = requestEvery > 0 && tickCount % requestEvery === 0;
+    const withFingerprint = fingerprintEvery > 0 && tickCount % fingerprintEvery === 0;
     tickCount += 1;
-    const results = (await Promise.all(endpoints.map((e) => probeEndpoint(e, withRequest)))).flat();
+    const results = (
+      await Promise.all(endpoints.map((e) => probeEndpoint(e, withRequest, withFingerprint)))
+    ).flat();
     updateGauges();
     return results;
   }

@@ -91,6 +91,18 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    why: 'what endpoints report about themselves (model, context, server version) to compare with calibration',
+    statements: [
+      `CREATE TABLE observed_fingerprints (
+        endpoint TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (endpoint, at_ms)
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadFleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
@@ -44,10 +46,30 @@ describe('SqliteStore', () => {
   it('migrates a new file in WAL mode and reopens it at the same version', () => {
     const path = tempDb();
     const a = new SqliteStore({ path, fleet });
-    expect(a.schemaVersion()).toBe(1);
+    expect(a.schemaVersion()).toBe(SCHEMA_VERSION);
     a.close();
     const b = new SqliteStore({ path, fleet });
-    expect(b.schemaVersion()).toBe(1);
+    expect(b.schemaVersion()).toBe(SCHEMA_VERSION);
+    b.close();
+  });
+
+  it('migrates a database left at version 1 and keeps its rows', () => {
+    const path = tempDb();
+    const a = new SqliteStore({ path, fleet });
+    a.close();
+    // Rewind the file to version 1 as an older llm-fleet left it.
+    const db = new DatabaseSync(path);
+    db.exec('DROP TABLE observed_fingerprints');
+    db.exec('DELETE FROM schema_version WHERE version > 1');
+    db.exec("INSERT INTO optimisation_marks (endpoint, at_ms, note) VALUES ('coder', 1, 'kept')");
+    db.close();
+    expect(MIGRATIONS.length).toBeGreaterThan(1);
+    const b = new SqliteStore({ path, fleet });
+    expect(b.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(b.marks()).toEqual([{ endpoint: 'coder', atMs: 1, note: 'kept' }]);
+    b.saveObservedFingerprint({ endpoint: 'coder', atMs: 5, model: 'a' });
+    b.saveObservedFingerprint({ endpoint: 'coder', atMs: 9, model: 'b' });
+    expect(b.observedFingerprints()).toEqual([{ endpoint: 'coder', atMs: 9, model: 'b' }]);
     b.close();
   });
 

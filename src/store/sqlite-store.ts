@@ -22,6 +22,7 @@ import type {
   AvailabilityPoint,
   CalibrationRun,
   CalibrationRunInput,
+  Fingerprint,
   FleetStore,
   MinuteBucket,
   ObjectiveCounts,
@@ -389,6 +390,22 @@ export class SqliteStore implements FleetStore {
         ...(samples !== undefined ? { samples: JSON.parse(samples) as unknown } : {}),
       };
     });
+  }
+
+  saveObservedFingerprint(fingerprint: Fingerprint): void {
+    this.#stmt(
+      `INSERT INTO observed_fingerprints (endpoint, at_ms, body) VALUES (?, ?, ?)
+       ON CONFLICT (endpoint, at_ms) DO UPDATE SET body = excluded.body`,
+    ).run(fingerprint.endpoint, fingerprint.atMs, JSON.stringify(fingerprint));
+  }
+
+  observedFingerprints(): Fingerprint[] {
+    const rows = this.#stmt(
+      `SELECT f.body FROM observed_fingerprints f
+       JOIN (SELECT endpoint, MAX(at_ms) AS at_ms FROM observed_fingerprints GROUP BY endpoint) latest
+         ON latest.endpoint = f.endpoint AND latest.at_ms = f.at_ms ORDER BY f.endpoint`,
+    ).all() as Row[];
+    return rows.map((r) => JSON.parse(String(r.body)) as Fingerprint);
   }
 
   addMark(mark: OptimisationMark): void {

@@ -100,6 +100,10 @@ export interface FleetStore extends RecordSink {
   saveCalibrationRun(run: CalibrationRunInput): CalibrationRun;
   /** Newest first. */
   calibrationRuns(endpoint?: string, limit?: number): CalibrationRun[];
+  /** What an endpoint reports about itself now (the monitor records it; check compares with calibration). */
+  saveObservedFingerprint(fingerprint: Fingerprint): void;
+  /** The latest observed fingerprint per endpoint. */
+  observedFingerprints(): Fingerprint[];
   addMark(mark: OptimisationMark): void;
   /** Newest first. */
   marks(endpoint?: string): OptimisationMark[];

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/fleet/index.ts';
+import { observeFingerprint } from '../../src/probes/fingerprint.ts';
 import { startMonitor } from '../../src/probes/monitor.ts';
 import { probeRequest } from '../../src/probes/request-probe.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
@@ -253,6 +254,42 @@ describe('monitor against simulated endpoints', () => {
       expect(monitor.state.state('coder')).toBe('up');
     } finally {
       await monitor.stop();
+    }
+  });
+
+  it('reads what each server reports about itself, and the monitor stores only changes', async () => {
+    for (const name of ['coder', 'deepseek-r1', 'embeddings']) {
+      const e = sim.fleet.endpoints.find((x) => x.name === name) as Endpoint;
+      const f = await observeFingerprint(sim.fleet, e, { timeoutMs: 5000 });
+      expect(f.model, name).toBe(e.servedModel);
+      expect(f.serverVersion, name).toMatch(/^(vllm|llama\.cpp|tei) \S+/);
+      expect(f.hostHardware, name).toContain(e.hardware ?? '');
+    }
+    const clock = virtualClock();
+    const store = new SqliteStore({ path: ':memory:', fleet: sim.fleet });
+    const monitor = startMonitor(sim.fleet, {
+      clock: clock.now,
+      autoStart: false,
+      requestProbeEvery: 0,
+      fingerprintEvery: 1,
+      store,
+    });
+    try {
+      await monitor.tick();
+      clock.advance(MINUTE);
+      await monitor.tick();
+      const observed = store.observedFingerprints();
+      expect(observed.map((f) => f.endpoint).sort()).toEqual([
+        'coder',
+        'coder-fast',
+        'deepseek-r1',
+        'embeddings',
+      ]);
+      // Unchanged on the second round: still the first round's record.
+      expect(observed.every((f) => f.atMs === T0)).toBe(true);
+    } finally {
+      await monitor.stop();
+      store.close();
     }
   });
 });
