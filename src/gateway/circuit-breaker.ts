@@ -89,7 +89,8 @@ export class CircuitBreaker {
   success(): void {
     this.consecutive = 0;
     this.push(true);
-    if (this.stateValue !== 'closed') {
+    // A late success of a request sent before the circuit opened proves little: only the probe closes it.
+    if (this.stateValue === 'half-open') {
       this.stateValue = 'closed';
       this.openedAtMs = undefined;
       this.window = [];

@@ -3,12 +3,12 @@
 // buildGateway; handlers receive it.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
+import { createHealthState } from '../probes/state.ts';
 import type { FleetHealthState } from '../probes/types.ts';
 import { UpstreamPools } from '../upstream/pools.ts';
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
 import { ConcurrencyLimit } from './concurrency.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
-import { PassiveHealth } from './passive-health.ts';
 
 export interface RetryPolicy {
   /** First backoff step; doubles per retry, with ±50% jitter. */
@@ -21,7 +21,7 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 100, maxDelayMs: 2_000, maxWaitMs: 5_000 };
 
 export interface GatewayDeps {
-  /** The shared health view (the monitor's); default: the gateway's passive view of its own traffic. */
+  /** The shared health view (the monitor's, fed by probes too); default: one fed by this gateway's traffic only. */
   readonly health?: FleetHealthState;
   /** Where one RequestRecord per request goes. `write` must not block (no synchronous I/O). */
   readonly sink?: RecordSink;
@@ -75,7 +75,7 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
   return {
     fleet,
     pools: new UpstreamPools(deps.env ?? process.env),
-    health: deps.health ?? new PassiveHealth(fleet),
+    health: deps.health ?? createHealthState(fleet, { clock: deps.now }),
     metrics: createMetrics(fleet, { defaultMetrics: deps.processMetrics }),
     sink: deps.sink,
     onRecord: deps.onRecord,

@@ -12,11 +12,21 @@ export interface PartialAnswer {
   readonly tokens: number;
 }
 
-/** Whether this request's partial answer can be continued at all (one choice, plain text so far). */
+/**
+ * The assistant prefill: the answer so far. Reasoning models get their reasoning back inside
+ * `<think>` (the R1 chat templates' own form), closed only if content had begun.
+ */
+export function prefillText(partial: PartialAnswer): string {
+  if (partial.reasoning === '') return partial.content;
+  const head = `<think>\n${partial.reasoning}`;
+  return partial.content === '' ? head : `${head}\n</think>\n\n${partial.content}`;
+}
+
+/** Whether this request's partial answer can be continued at all (one choice, no tool calls). */
 export function rescuable(body: Json, partial: PartialAnswer, operation: 'chat' | 'completion'): boolean {
-  if (partial.content === '' || partial.reasoning !== '') return false;
+  if (partial.content === '' && partial.reasoning === '') return false;
   if (body.n !== undefined && body.n !== 1) return false;
-  if (operation === 'completion') return typeof body.prompt === 'string';
+  if (operation === 'completion') return typeof body.prompt === 'string' && partial.reasoning === '';
   return !(Array.isArray(body.tools) && body.tools.length > 0);
 }
 
@@ -32,6 +42,8 @@ export function continuationBody(
   operation: 'chat' | 'completion',
 ): Json | undefined {
   if (!endpoint.canContinue) return undefined;
+  // Another model's reasoning is not this model's to continue.
+  if (partial.reasoning !== '' && !endpoint.reasoning) return undefined;
   const out: Json = { ...body };
   const maxTokens = lowered(body.max_tokens, partial.tokens);
   if (maxTokens !== undefined) out.max_tokens = maxTokens;
@@ -42,7 +54,7 @@ export function continuationBody(
     return out;
   }
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  out.messages = [...messages, { role: 'assistant', content: partial.content }];
+  out.messages = [...messages, { role: 'assistant', content: prefillText(partial) }];
   if (endpoint.dialect === 'vllm') {
     out.continue_final_message = true;
     out.add_generation_prompt = false;

@@ -7,15 +7,10 @@ import type { ServerResponse } from 'node:http';
 import type { Endpoint } from '../fleet/index.ts';
 import type { RequestOutcome } from '../measure/record.ts';
 import { estimateChatTokens, estimatePromptTokens, type ChatMessageLike } from '../routing/index.ts';
-import {
-  callJson,
-  openStream,
-  UpstreamFailureError,
-  type StreamCall,
-  type StreamEvent,
-} from '../upstream/call.ts';
+import { openStream, UpstreamFailureError, type StreamCall, type StreamEvent } from '../upstream/call.ts';
 import type { UpstreamFailure } from '../upstream/upstream-error.ts';
 import type { GatewayContext } from './context.ts';
+import { AnswerAssembler } from './assemble.ts';
 import { continuationBody, rescuable, type PartialAnswer } from './continuation.ts';
 import { failureOf, runWithFailover, type AttemptLease } from './failover.ts';
 import { headerSafe } from './http.ts';
@@ -122,59 +117,53 @@ export async function handleGenerate(
     routed,
     path: operation === 'chat' ? '/v1/chat/completions' : '/v1/completions',
   };
-  return body.stream === true ? streamed(info) : whole(info);
+  trace.stream = body.stream === true;
+  return trace.stream ? streamed(info) : whole(info);
 }
 
 async function whole(info: RequestInfo): Promise<Outcome> {
-  const { ctx, trace, res, signal, body, routed } = info;
+  const { ctx, trace, res, signal, body, routed, operation } = info;
   const budget = { remaining: routed.candidates.length + ctx.fleet.gateway.retries };
+  // Streamed upstream and assembled here, so the TTFT and idle timeouts apply; a failure at any
+  // point retries the whole request on the next candidate.
   const { value, lease, failures } = await runWithFailover(
     ctx,
     trace,
     routed.candidates,
     { signal, attemptBudget: budget },
-    async (e) => {
-      const r = await callJson({
-        endpoint: e,
-        target: ctx.pools.target(e),
-        path: info.path,
-        body: upstreamBody(body, e, false),
-        signal,
-        timeouts: e.timeouts,
-        requestId: trace.id,
-      });
-      let parsed: Json;
-      try {
-        parsed = JSON.parse(r.bodyText) as Json;
-      } catch {
-        throw new UpstreamFailureError({
-          cause: 'malformed_chunk',
-          endpoint: e.name,
-          status: r.status,
-          message: `answer is not JSON: ${r.bodyText.slice(0, 120)}`,
-        });
+    async (e, l) => {
+      const opened = await openUpToFirstToken(info, e, l, body, false);
+      const answer = new AnswerAssembler(operation);
+      const tokenTimes: number[] = [];
+      const take = (ev: StreamEvent): void => {
+        if (ev.chunk.kind === 'delta' && ev.chunk.hasToken) tokenTimes.push(ev.atMs);
+        answer.add(ev.data);
+      };
+      opened.held.forEach(take);
+      if (!opened.complete) {
+        for (;;) {
+          const next = await opened.iterator.next();
+          if (next.done) break;
+          take(next.value);
+          if (next.value.chunk.kind === 'done') break;
+        }
       }
-      if (!Array.isArray(parsed.choices) || parsed.choices.length === 0) {
-        throw new UpstreamFailureError({
-          cause: 'empty_answer',
-          endpoint: e.name,
-          status: r.status,
-          message: `answer without choices: ${r.bodyText.slice(0, 120)}`,
-        });
-      }
-      return { r, parsed };
+      return { answer: answer.result(), tokenTimes };
     },
   );
   lease.finish(undefined, 200);
-  const { r, parsed } = value;
-  trace.upstreamMs += r.endedAtMs - r.startedAtMs;
-  trace.timeToHeadersMs = r.headersAtMs - trace.t0;
-  const usage = parsed.usage as Json | undefined;
+  const { answer, tokenTimes } = value;
+  trace.upstreamMs += performance.now() - lease.startedMono;
+  trace.tokenTimes.push(...tokenTimes);
+  trace.tokenChunks = tokenTimes.length;
+  if (tokenTimes[0] !== undefined) trace.ttftMs = tokenTimes[0] - trace.t0;
+  const usage = answer.usage as Json | undefined;
   if (usage) {
     if (typeof usage.prompt_tokens === 'number') trace.promptTokens = usage.prompt_tokens;
     if (typeof usage.completion_tokens === 'number') trace.completionTokens = usage.completion_tokens;
   }
   const endpoint = lease.endpoint;
+  const text = JSON.stringify(answer);
   trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
   const headers = fleetHeaders(trace, routed, endpoint, failures);
   headers['x-llm-fleet-attempts'] = String(trace.attempts.length);
@@ -182,14 +171,14 @@ async function whole(info: RequestInfo): Promise<Outcome> {
   res.writeHead(200, {
     ...headers,
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(r.bodyText),
+    'content-length': Buffer.byteLength(text),
   });
-  res.end(r.bodyText);
+  res.end(text);
   return {
     status: 200,
     outcome: 'ok',
     endpoint,
-    model: typeof parsed.model === 'string' ? parsed.model : endpoint.servedModel,
+    model: typeof answer.model === 'string' ? answer.model : endpoint.servedModel,
   };
 }
 
@@ -214,7 +203,7 @@ async function openUpToFirstToken(
     endpoint,
     target: ctx.pools.target(endpoint),
     path: info.path,
-    body: upstreamBody(requestBody, endpoint, true),
+    body: upstreamBody({ ...requestBody, stream: true }, endpoint, true),
     signal,
     timeouts: endpoint.timeouts,
     requestId: trace.id,
@@ -362,7 +351,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
       const order = [
         ...routed.candidates.filter((e) => e.name !== lease.endpoint.name),
         lease.endpoint,
-      ].filter((e) => e.canContinue);
+      ].filter((e) => continuationBody(body, snapshot, e, operation) !== undefined);
       if (order.length === 0) break;
       try {
         const rescue = await runWithFailover(

@@ -7,5 +7,4 @@ export type { GatewayDeps, GatewayContext, RetryPolicy } from './context.ts';
 export { DEFAULT_RETRY } from './context.ts';
 export { CircuitBreaker, DEFAULT_BREAKER } from './circuit-breaker.ts';
 export type { BreakerOptions, BreakerState, BreakerSnapshot } from './circuit-breaker.ts';
-export { PassiveHealth } from './passive-health.ts';
 export { ROUTE_NAMES, TASK_HEADER } from './route-request.ts';

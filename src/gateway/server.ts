@@ -152,7 +152,6 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       endpoint: endpointName,
       host: endpoint?.host,
       model: outcome.model,
-      stream: String(res.getHeader('content-type') ?? '').startsWith('text/event-stream'),
       endMono: performance.now(),
       errorMessage: outcome.errorMessage,
     });

@@ -27,6 +27,7 @@ export class RequestTrace {
   readonly tokenTimes: number[] = [];
   tokenChunks = 0;
   degraded = false;
+  stream = false;
 
   constructor(id: string, operation: Operation, wallNowMs: number, monoNowMs: number) {
     this.id = id;
@@ -49,7 +50,6 @@ export class RequestTrace {
     endpoint: string;
     host?: string;
     model?: string;
-    stream: boolean;
     endMono: number;
     errorMessage?: string;
   }): { record: RequestRecord; gapsMs: number[] } {
@@ -86,7 +86,7 @@ export class RequestTrace {
       startedAtMs: this.startedAtMs,
       outcome: args.outcome,
       status: args.status,
-      stream: args.stream,
+      stream: this.stream,
       attempts: this.attempts,
       promptTokens: this.promptTokens,
       completionTokens: completion,

@@ -1,0 +1,181 @@
+// Test harness: the example fleet's endpoints as simulated servers on loopback ports, a gateway in
+// front of them (port 0), and the text one uninterrupted upstream would produce for a prompt.
+import { fileURLToPath } from 'node:url';
+import type { Endpoint, EndpointTimeouts, Fleet } from '../../src/fleet/index.ts';
+import { loadFleet } from '../../src/fleet/index.ts';
+import { buildGateway, type Gateway, type GatewayDeps } from '../../src/gateway/index.ts';
+import type { RequestRecord } from '../../src/measure/record.ts';
+import { startSimEndpoint, type SimServer } from '../../src/sim/endpoint.ts';
+import type { FaultSpec } from '../../src/sim/faults.ts';
+import { expectedText, simAnswer } from '../../src/sim/generator.ts';
+import { chatAnswerKey } from '../../src/sim/prompt.ts';
+
+export const SEED = 7;
+const FLEET_FILE = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
+
+/** Timeouts short enough for tests, long enough for two busy cores. */
+export const TEST_TIMEOUTS: EndpointTimeouts = {
+  connectTimeoutMs: 2_000,
+  ttftTimeoutMs: 2_500,
+  idleTimeoutMs: 1_500,
+  totalTimeoutMs: 30_000,
+};
+
+export interface Harness {
+  readonly fleet: Fleet;
+  readonly sims: Readonly<Record<string, SimServer>>;
+  readonly gateway: Gateway;
+  readonly url: string;
+  readonly records: RequestRecord[];
+  setFaults(endpoint: string, faults: FaultSpec[]): void;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly deps?: GatewayDeps;
+  readonly patch?: (e: Endpoint) => Partial<Endpoint>;
+  readonly faults?: Readonly<Record<string, FaultSpec[]>>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const template = loadFleet(FLEET_FILE, { env: { LLM_SMALL_URL: 'http://127.0.0.1:1' } });
+  const sims: Record<string, SimServer> = {};
+  const env: Record<string, string> = {};
+  for (const e of template.endpoints) {
+    const sim = await startSimEndpoint({
+      dialect: e.dialect,
+      model: e.servedModel,
+      kind: e.kind,
+      name: e.name,
+      contextWindowTokens: e.contextWindowTokens,
+      reasoning: e.reasoning,
+      seed: SEED,
+      latency: { scale: 0.02, ttftJitterP99Ratio: 1.2, itlJitterP99Ratio: 1.2 },
+      faults: options.faults?.[e.name],
+    });
+    sims[e.name] = sim;
+    env[e.env] = sim.url;
+  }
+  const loaded = loadFleet(FLEET_FILE, { env });
+  const fleet: Fleet = {
+    ...loaded,
+    endpoints: loaded.endpoints.map((e) => ({ ...e, timeouts: TEST_TIMEOUTS, ...options.patch?.(e) })),
+  };
+  const records: RequestRecord[] = [];
+  const gateway = buildGateway(fleet, {
+    env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
+    retry: { baseDelayMs: 20, maxDelayMs: 200, maxWaitMs: 3_000 },
+    onRecord: (r) => records.push(r),
+    ...options.deps,
+  });
+  const url = await gateway.listen(0, '127.0.0.1');
+  return {
+    fleet,
+    sims,
+    gateway,
+    url,
+    records,
+    setFaults: (endpoint, faults) => sims[endpoint]?.setFaults(faults),
+    async close() {
+      await gateway.close();
+      await Promise.all(Object.values(sims).map((s) => s.close()));
+    },
+  };
+}
+
+/** What an uninterrupted simulated upstream answers to these messages. */
+export function expectedAnswer(
+  messages: { role: string; content: string }[],
+  options: { maxTokens: number; reasoning?: boolean },
+): { reasoning: string; content: string } {
+  const answer = simAnswer(SEED, chatAnswerKey(messages), options.reasoning ?? false);
+  return expectedText(answer, { maxTokens: options.maxTokens, ignoreEos: false, minTokens: 0 });
+}
+
+export interface StreamResult {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly content: string;
+  readonly reasoning: string;
+  readonly events: unknown[];
+  readonly error?: { message: string; code?: string };
+  readonly done: boolean;
+  readonly usage?: { prompt_tokens: number; completion_tokens: number };
+}
+
+/** POST a streaming request and read the whole SSE answer as a client would. */
+export async function streamChat(
+  url: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<StreamResult> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  const text = await res.text();
+  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    const parsed = JSON.parse(text) as { error?: { message: string; code?: string } };
+    return {
+      status: res.status,
+      headers: res.headers,
+      content: '',
+      reasoning: '',
+      events: [],
+      error: parsed.error,
+      done: false,
+    };
+  }
+  let content = '';
+  let reasoning = '';
+  let done = false;
+  let error: StreamResult['error'];
+  let usage: StreamResult['usage'];
+  const events: unknown[] = [];
+  for (const block of text.split('\n\n')) {
+    const line = block.split('\n').find((l) => l.startsWith('data:'));
+    if (!line) continue;
+    const data = line.slice(5).trim();
+    if (data === '[DONE]') {
+      done = true;
+      continue;
+    }
+    const ev = JSON.parse(data) as {
+      error?: { message: string; code?: string };
+      choices?: { delta?: { content?: string; reasoning_content?: string; reasoning?: string } }[];
+      usage?: StreamResult['usage'];
+    };
+    events.push(ev);
+    if (ev.error) error = ev.error;
+    if (ev.usage) usage = ev.usage;
+    for (const c of ev.choices ?? []) {
+      content += c.delta?.content ?? '';
+      reasoning += c.delta?.reasoning_content ?? c.delta?.reasoning ?? '';
+    }
+  }
+  return { status: res.status, headers: res.headers, content, reasoning, events, error, done, usage };
+}
+
+export async function postJson(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Inference requests an endpoint's simulator saw (ground truth). */
+export function seen(h: Harness, endpoint: string): number {
+  return (
+    h.sims[endpoint]
+      ?.groundTruth()
+      .filter((t) => t.path.includes('/completions') || t.path.includes('embeddings')).length ?? 0
+  );
+}
