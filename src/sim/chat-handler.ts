@@ -398,6 +398,17 @@ class ChatRun {
       this.at(resumeAt, (late) => this.emitTokenNow(i, resumeAt, late));
       return;
     }
+    if (f?.kind === 'midstream-error' && i === (f.afterTokens ?? 0) && i < total && this.job.stream) {
+      const event = this.wire.midStreamError('simulated error during generation');
+      this.truth.outcome = 'fault';
+      this.truth.fault = 'midstream-error';
+      this.releaseSlot();
+      this.finishTruth(200);
+      if (!this.res.headersSent) this.writeHeaders();
+      if (event === 'close') this.res.socket?.destroy();
+      else this.res.end(event);
+      return;
+    }
     this.emitTokenNow(i, scheduledMs, lateMs);
   }
 

@@ -24,6 +24,11 @@ export type FaultKind =
   | 'stall'
   /** After `afterTokens` tokens one chunk of broken JSON is written; the stream then goes on. */
   | 'malformed'
+  /**
+   * After `afterTokens` tokens, the dialect's own mid-stream error: vLLM an error event then [DONE],
+   * llama.cpp an error event without [DONE], mlx_lm a closed socket.
+   */
+  | 'midstream-error'
   /** The stream ends normally but without `data: [DONE]`. */
   | 'no-done'
   /** The dialect's context-length error (400; TEI 422). */
@@ -44,6 +49,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'cut',
   'stall',
   'malformed',
+  'midstream-error',
   'no-done',
   'context-400',
   'slow-decode',

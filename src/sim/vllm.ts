@@ -83,7 +83,7 @@ export function vllmWire(version: string): ChatWire {
               ? `,"reasoning":${JSON.stringify(reasoning)},"reasoning_content":${JSON.stringify(reasoning)}`
               : `,"reasoning_content":${JSON.stringify(reasoning)}`;
       return (
-        `${head(ids, 'chat.completion')},"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(content)},` +
+        `${head(ids, 'chat.completion')},"choices":[{"index":0,"message":{"role":"assistant","content":${content === '' ? 'null' : JSON.stringify(content)},` +
         `"refusal":null,"annotations":null,"audio":null,"function_call":null,"tool_calls":[]${reasoningPart}},` +
         `"logprobs":null,"finish_reason":"${finish}","stop_reason":null,"token_ids":null}],` +
         `"service_tier":null,"system_fingerprint":null,` +
