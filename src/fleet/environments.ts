@@ -30,6 +30,7 @@ export function tighten(slo: EndpointSlo, share: number): EndpointSlo {
       p99Ms: round(slo.ttft.p99Ms * (1 - share)),
     },
     throughput: {
+      ...t,
       sustainedTokensPerSecond: t.sustainedTokensPerSecond && round(t.sustainedTokensPerSecond * (1 + share)),
       burstTokensPerSecond: t.burstTokensPerSecond && round(t.burstTokensPerSecond * (1 + share)),
       embeddingsPerSecond: t.embeddingsPerSecond && round(t.embeddingsPerSecond * (1 + share)),

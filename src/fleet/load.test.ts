@@ -74,6 +74,7 @@ describe('the example fleet reproduces the seed', () => {
       sustainedTokensPerSecond: 80,
       burstTokensPerSecond: 150,
       embeddingsPerSecond: undefined,
+      note: 'RTX 5090, chunked prefill enabled',
     });
     expect(ep('coder-fast').slo.throughput).toMatchObject({
       sustainedTokensPerSecond: 60,

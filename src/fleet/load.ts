@@ -316,6 +316,7 @@ function buildFleet(
         sustainedTokensPerSecond: tp.sustained,
         burstTokensPerSecond: tp.burst,
         embeddingsPerSecond: tp.embeddingsPerSecond,
+        note: tp.note,
       },
       availability:
         e.slo.availability.target === 'best-effort'

@@ -30,6 +30,8 @@ export interface ThroughputTarget {
   readonly burstTokensPerSecond?: number;
   /** Embeddings endpoints: embeddings per second at the given batch size and dimension. */
   readonly embeddingsPerSecond?: number;
+  /** Free text from the seed's throughput table, e.g. 'RTX 5090, chunked prefill enabled'. */
+  readonly note?: string;
 }
 
 export interface AvailabilityTarget {
