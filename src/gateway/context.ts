@@ -52,6 +52,12 @@ export interface GatewayContext {
   readonly fleet: Fleet;
   readonly pools: UpstreamPools;
   readonly health: FleetHealthState;
+  /**
+   * Whether the router may order by `health`. Only with a health view that probes: one fed by this
+   * gateway's traffic alone would never see a down endpoint come back (no traffic goes there);
+   * the circuit breakers' half-open probes do that job instead.
+   */
+  readonly routeByHealth: boolean;
   readonly metrics: GatewayMetrics;
   readonly sink?: RecordSink;
   readonly onRecord?: (record: RequestRecord) => void;
@@ -76,6 +82,7 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     fleet,
     pools: new UpstreamPools(deps.env ?? process.env),
     health: deps.health ?? createHealthState(fleet, { clock: deps.now }),
+    routeByHealth: deps.health !== undefined,
     metrics: createMetrics(fleet, { defaultMetrics: deps.processMetrics }),
     sink: deps.sink,
     onRecord: deps.onRecord,

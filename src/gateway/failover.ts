@@ -229,7 +229,7 @@ export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayCont
       const b = ctx.breakers.get(f.endpoint);
       return b ? b.waitMs(now) : 1000;
     });
-    const seconds = Math.max(1, Math.ceil(Math.min(...waits.filter((w) => w > 0), 60_000) / 1000));
+    const seconds = Math.max(1, Math.ceil(Math.min(...waits.filter((w) => w > 0), 3_600_000) / 1000));
     const status = failures.some((f) => f.cause === 'queue_full' || f.cause === 'rate_limited') ? 429 : 503;
     return new HttpError(status, message, {
       code: status === 429 ? 'rate_limited' : 'unavailable',

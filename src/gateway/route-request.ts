@@ -36,7 +36,7 @@ export function routeRequest(
 ): RoutedRequest {
   const { fleet } = ctx;
   const model = args.model?.trim() || 'auto';
-  const health = ctx.health.states();
+  const health = ctx.routeByHealth ? ctx.health.states() : undefined;
   const isRoute = model === 'auto' || resolveTask(fleet, model) !== undefined;
   let decision: RouteDecision;
   let route = model;

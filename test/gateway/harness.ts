@@ -35,6 +35,7 @@ export interface HarnessOptions {
   readonly deps?: GatewayDeps;
   readonly patch?: (e: Endpoint) => Partial<Endpoint>;
   readonly faults?: Readonly<Record<string, FaultSpec[]>>;
+  readonly gateway?: Partial<Fleet['gateway']>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -60,6 +61,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const fleet: Fleet = {
     ...loaded,
     endpoints: loaded.endpoints.map((e) => ({ ...e, timeouts: TEST_TIMEOUTS, ...options.patch?.(e) })),
+    gateway: { ...loaded.gateway, ...options.gateway },
   };
   const records: RequestRecord[] = [];
   const gateway = buildGateway(fleet, {
