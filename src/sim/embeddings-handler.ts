@@ -44,6 +44,7 @@ export function simEmbedding(text: string, dimension: number): { json: string; v
 function readInputs(input: unknown): string[] | undefined {
   if (typeof input === 'string') return [input];
   if (!Array.isArray(input)) return undefined;
+  if (input.length === 0) return [];
   if (input.every((x) => typeof x === 'number')) return [input.join(' ')];
   const out: string[] = [];
   for (const item of input) {

@@ -100,6 +100,8 @@ export class SimEndpoint implements SimServer {
   private listening = false;
   private closed = false;
   private loadingUntilMs = 0;
+  /** vLLM / TEI / mlx_lm start-up: the listener stays closed until then. */
+  private refuseUntilMs = 0;
   private transition: Promise<void> = Promise.resolve();
   private timers = new Set<NodeJS.Timeout>();
   private endpointFaultTimers = new Set<NodeJS.Timeout>();
@@ -163,8 +165,11 @@ export class SimEndpoint implements SimServer {
         this.loadingUntilMs = nowMs() + startupMs;
       } else {
         // vLLM, TEI and mlx_lm (≤ 0.31.2) bind only after the model is loaded: refuse until then.
+        this.refuseUntilMs = nowMs() + startupMs;
         await this.unlisten();
-        this.later(startupMs, () => void this.relisten());
+        this.later(startupMs, () => {
+          if (!this.picker.list().some((f) => f.kind === 'down' || f.kind === 'flap')) void this.relisten();
+        });
       }
     }
     this.setFaults(this.options.faults ?? []);
@@ -184,7 +189,7 @@ export class SimEndpoint implements SimServer {
       }
     } else if (flap) {
       this.startFlapping(flap.downMs ?? 5_000, flap.periodMs ?? 30_000);
-    } else if (!this.closed && nowMs() >= this.loadingUntilMs) {
+    } else if (!this.closed && nowMs() >= this.refuseUntilMs) {
       void this.relisten();
     }
   }
