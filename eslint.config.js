@@ -2,7 +2,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'src/dashboard/assets/*.js', 'test-artifacts/', '.llm-fleet/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'src/dashboard/assets/*.js',
+      'test-artifacts/',
+      '.llm-fleet/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
