@@ -83,7 +83,12 @@ export class SseDecoder {
       this.eventName = '';
       return;
     }
-    events.push({ type: 'event', event: this.eventName || 'message', data: this.dataLines.join('\n'), id: this.lastId });
+    events.push({
+      type: 'event',
+      event: this.eventName || 'message',
+      data: this.dataLines.join('\n'),
+      id: this.lastId,
+    });
     this.dataLines = [];
     this.eventName = '';
   }
