@@ -1,5 +1,6 @@
 // Bad requests get each dialect's real error shape; the info routes (health, models, version,
 // props, info, tokenize, metrics) answer as the real servers do; loading phases behave per server.
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SimEndpointOptions, SimServer } from '../../src/sim/index.ts';
@@ -165,9 +166,8 @@ describe('mlx_lm errors and routes', () => {
     const res = await request(`${s.url}/v1/chat/completions`, {
       method: 'POST',
       dispatcher: agent,
-      body: (async function* () {
-        yield Buffer.from('{"messages":[]}');
-      })(),
+      // A stream body is sent chunked, without Content-Length.
+      body: Readable.from([Buffer.from('{"messages":[]}')]),
     });
     expect(res.statusCode).toBe(411);
     expect(await res.body.text()).toBe('{"error": "Content-Length header is required"}');
