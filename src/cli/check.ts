@@ -1,0 +1,143 @@
+// `llm-fleet check`: every endpoint's objectives judged from the store — target, measured, error
+// budget left, burn-rate alerts — and the recalibration triggers with their evidence. Exit 1 on a
+// breach, except performance objectives under --env ci (judged and shown, never failing).
+import { Command } from 'commander';
+import type { Fleet } from '../fleet/index.ts';
+import type { FleetVerdict, ObjectiveVerdict } from '../slo/evaluate.ts';
+import { evaluateFleet, formatMinutes, formatPercent } from '../slo/evaluate.ts';
+import { evaluationData } from '../store/evaluation-input.ts';
+import type { FleetStore } from '../store/types.ts';
+import type { RegisterCommand } from './commands.ts';
+import { durationOption } from './health.ts';
+import type { FleetOptions } from './shared.ts';
+import { loadFleetFor, printJson, table, withFleetOptions } from './shared.ts';
+import type { StoreOptions } from './store-options.ts';
+import { instantOption, openStoreFor, withStoreOption } from './store-options.ts';
+
+export function verdictFromStore(
+  fleet: Fleet,
+  store: FleetStore & { readonly retention?: { readonly rawMs: number } },
+  range: { sinceMs: number; nowMs: number },
+): FleetVerdict {
+  return evaluateFleet(
+    fleet,
+    evaluationData(fleet, store, {
+      ...range,
+      ...(store.retention ? { rawRetentionMs: store.retention.rawMs } : {}),
+    }),
+  );
+}
+
+function round(value: number, unit: string): string {
+  if (unit === 'ms') return `${Math.round(value)} ms`;
+  return `${Math.round(value * 10) / 10} ${unit}`;
+}
+
+/** "P95 1234 ms · 961/1000 good (96.1%)". */
+export function measuredText(v: ObjectiveVerdict): string {
+  const m = v.measured;
+  if (v.objective.kind === 'recovery') {
+    if (m.total === 0) return v.assessment === 'no-data' ? '—' : 'no incidents';
+    const worst = m.value !== undefined ? `, worst ${formatMinutes(m.value)}` : '';
+    return `${m.good}/${m.total} within${worst}`;
+  }
+  if (m.ratio === undefined) return '—';
+  const value =
+    m.value !== undefined && m.valuePercentile !== undefined
+      ? `P${Math.round(m.valuePercentile * 100)} ${round(m.value, v.objective.unit)} · `
+      : '';
+  return `${value}${m.good}/${m.total} good (${formatPercent(m.ratio)})`;
+}
+
+export function budgetText(v: ObjectiveVerdict): string {
+  if (v.budgetRemaining === undefined) return '—';
+  // Overspent budgets read as 'spent': -2158% says nothing more than that.
+  if (v.budgetRemaining <= 0) return 'spent';
+  return formatPercent(v.budgetRemaining);
+}
+
+export function verdictText(v: ObjectiveVerdict): string {
+  switch (v.verdict) {
+    case 'ok':
+      return v.burn && v.burn.firing !== 'none' ? `ok (${v.burn.firing} burn)` : 'ok';
+    case 'breach':
+      return 'BREACH';
+    case 'no-data':
+      return 'no data';
+    case 'ci-skip':
+      return v.assessment === 'breach' ? 'over (ci: not failing)' : `${v.assessment} (ci)`;
+    case 'best-effort':
+      return 'best-effort';
+  }
+}
+
+export const register: RegisterCommand = (program, io) => {
+  const command = withStoreOption(withFleetOptions(new Command('check')))
+    .description(
+      'Judge every objective from stored data: target, measured, budget left, recalibration triggers',
+    )
+    .option('--since <duration>', 'range to judge, ending now', durationOption, 7 * 24 * 3_600_000)
+    .option('--at <time>', 'judge as of this ISO instant instead of now (replay)', instantOption)
+    .option('--json', 'print the full verdict as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  llm-fleet check -f examples/onex.fleet.yaml
+  llm-fleet check -f examples/onex.fleet.yaml --since 24h --env production
+  llm-fleet check -f examples/onex.fleet.yaml --env ci --json      # performance shown, never failing
+
+Latency and throughput objectives are ratios of good requests ('TTFT P95 ≤ 2000 ms' = at least
+95% of requests with a first token within 2000 ms); availability counts probes inside the window
+(business hours in its time zone); recovery judges every outage against the recovery time.
+Triggers: sustained P95 violations, a changed model/context/server version, changed hardware in
+the fleet file, and 'after optimisation work' marks (see \`llm-fleet mark\`).
+
+Exit codes: 0 no breach · 1 an objective is breached · 2 usage, config or missing store.`,
+    )
+    .action((options: FleetOptions & StoreOptions & { since: number; at?: number; json?: boolean }) => {
+      const fleet = loadFleetFor(options, io);
+      const store = openStoreFor(fleet, options, io, 'read');
+      let verdict: FleetVerdict;
+      try {
+        const nowMs = options.at ?? Date.now();
+        verdict = verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
+      } finally {
+        store.close();
+      }
+      if (verdict.breach) io.setExitCode(1);
+      if (options.json) {
+        printJson(io, verdict);
+        return;
+      }
+      io.out(
+        `${fleet.name}: ${new Date(verdict.sinceMs).toISOString()} → ${new Date(verdict.nowMs).toISOString()} (environment ${fleet.environment})\n`,
+      );
+      const rows: string[][] = [];
+      for (const e of verdict.endpoints) {
+        if (e.planned && e.objectives.every((o) => o.assessment === 'no-data')) {
+          rows.push([e.endpoint, 'planned: not routable, not judged', '', '', '']);
+          continue;
+        }
+        for (const o of e.objectives)
+          rows.push([e.endpoint, o.objective.description, measuredText(o), budgetText(o), verdictText(o)]);
+      }
+      io.out(table(['endpoint', 'objective', 'measured', 'budget left', 'verdict'], rows));
+      const triggers = verdict.endpoints.flatMap((e) => e.triggers);
+      if (triggers.length > 0) {
+        io.out('\nRecalibration triggers:\n');
+        for (const t of triggers) io.out(`  ${t.endpoint}: ${t.kind} — ${t.evidence}\n`);
+      }
+      const breaches = verdict.endpoints.flatMap((e) =>
+        e.objectives.filter((o) => o.verdict === 'breach').map((o) => `${e.endpoint} ${o.objective.kind}`),
+      );
+      io.out(
+        breaches.length > 0
+          ? `\nBREACH: ${breaches.join(', ')}\n`
+          : verdict.lastDataMs === undefined
+            ? '\nno data in range (is the monitor running?)\n'
+            : '\nno breach\n',
+      );
+    });
+  program.addCommand(command);
+};

@@ -1,0 +1,62 @@
+// Everything the SLO evaluator needs, read from the store: per-minute buckets (30 days back, for
+// the availability figures), incidents, calibrated and observed fingerprints, optimisation marks,
+// and the measured values — exact percentiles from raw records while the raw retention covers the
+// range, else the minute histograms' estimate (±2.2%).
+import type { Fleet } from '../fleet/index.ts';
+import type { EvaluationData } from '../slo/evaluate.ts';
+import { samplesFromRecords } from '../slo/evaluate.ts';
+import type { Fingerprint } from '../slo/fingerprint.ts';
+import { reportedObjectivesFor } from '../slo/objectives.ts';
+import type { FleetStore } from './types.ts';
+
+const DAY_MS = 24 * 60 * 60_000;
+/** Availability figures look back a rolling 30 days and to the start of the calendar month. */
+const LOOKBACK_MS = 32 * DAY_MS;
+/** Above this many raw records the histograms' estimate is used instead of exact percentiles. */
+export const RAW_SAMPLE_LIMIT = 250_000;
+
+export interface EvaluationRange {
+  readonly sinceMs: number;
+  readonly nowMs: number;
+  /** Raw records older than this are gone (the store's raw retention). */
+  readonly rawRetentionMs?: number;
+}
+
+export function evaluationData(fleet: Fleet, store: FleetStore, range: EvaluationRange): EvaluationData {
+  const { sinceMs, nowMs } = range;
+  const fromMs = Math.min(sinceMs, nowMs - LOOKBACK_MS);
+  // The minute in progress counts: its bucket starts before nowMs.
+  const window = { fromMs, toMs: nowMs + 60_000 };
+  const buckets = store.sloBuckets(window);
+  const incidents = store.incidents({ fromMs, toMs: nowMs + 1 });
+  const calibrated: Fingerprint[] = store
+    .calibrationRuns(undefined, 10_000)
+    .map((run) => ({
+      ...run.fingerprint,
+      endpoint: run.endpoint,
+      atMs: run.fingerprint.atMs ?? run.startedAtMs,
+    }));
+  const observed = store.observedFingerprints();
+  const marks = store.marks();
+  const observedValues: Record<string, number> = {};
+  for (const o of reportedObjectivesFor(fleet)) {
+    const value = store.objectiveCounts(o.id, { fromMs: sinceMs, toMs: nowMs + 1 })?.observedValue;
+    if (value !== undefined) observedValues[o.id] = value;
+  }
+  const rawCovers = range.rawRetentionMs === undefined || nowMs - sinceMs <= range.rawRetentionMs;
+  let samples: EvaluationData['samples'];
+  if (rawCovers) {
+    const records = store.records({ fromMs: sinceMs, toMs: nowMs + 1 }, undefined, RAW_SAMPLE_LIMIT + 1);
+    if (records.length <= RAW_SAMPLE_LIMIT) samples = samplesFromRecords(records);
+  }
+  return {
+    buckets,
+    incidents,
+    fingerprints: { calibrated, observed },
+    marks,
+    observedValues,
+    ...(samples ? { samples } : {}),
+    sinceMs,
+    nowMs,
+  };
+}
