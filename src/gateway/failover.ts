@@ -90,7 +90,7 @@ export async function acquire(
       if (!failure) {
         breaker.success();
         ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
-        ctx.metrics.setUp(endpoint.name, endpoint.host, true);
+        if (!ctx.routeByHealth) ctx.metrics.setUp(endpoint.name, endpoint.host, true);
         return;
       }
       if (failure.retryAfterMs !== undefined) breaker.pause(atMs + failure.retryAfterMs);
@@ -104,8 +104,10 @@ export async function acquire(
           cause: failure.cause,
           detail: failure.message,
         });
-        if (ctx.health.state(endpoint.name) === 'down')
+        // With a monitor, the up gauge is its to keep (probes see recoveries traffic cannot).
+        if (!ctx.routeByHealth && ctx.health.state(endpoint.name) === 'down') {
           ctx.metrics.setUp(endpoint.name, endpoint.host, false);
+        }
       } else if (failure.cause === 'invalid_request' || failure.cause === 'context_length') {
         // The server answered sensibly: it is healthy, the request was not.
         breaker.success();

@@ -1,0 +1,253 @@
+// `llm-fleet demo` (and `npm start`): the example fleet as simulated servers on loopback, the
+// gateway in front of them with the monitor and the dashboard, light background traffic so the
+// dashboard has something to show, and a staged outage now and then so failover and recovery can
+// be watched. Everything binds to 127.0.0.1 and nothing is sent anywhere else.
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadFleet, type Fleet } from '../fleet/index.ts';
+import type { Gateway } from '../gateway/index.ts';
+import type { RequestRecord } from '../measure/record.ts';
+import { createHealthState } from '../probes/state.ts';
+import { startSimFleet, type SimFleet } from '../sim/index.ts';
+import type { RegisterCommand } from './commands.ts';
+import type { CliIo } from './io.ts';
+import { portNumber, startGateway, untilSignal } from './serve.ts';
+
+const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
+
+interface DemoOptions {
+  port: number;
+  fleet?: string;
+  traffic: boolean;
+  outage: boolean;
+  outageEverySeconds: number;
+  outageForSeconds: number;
+  outageEndpoint: string;
+  seed: number;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds > 0');
+  return n;
+}
+
+const PROMPTS: { model: string; task?: string; content: string; stream: boolean }[] = [
+  { model: 'auto', content: 'Write a function that merges two sorted arrays.', stream: true },
+  { model: 'code', content: 'Refactor this handler to use async/await.', stream: true },
+  { model: 'classification', content: 'Is this ticket a bug or a feature request?', stream: false },
+  { model: 'auto', task: 'reasoning', content: 'Review this diff for race conditions.', stream: true },
+  { model: 'lightweight', content: 'Summarise: the build is green.', stream: false },
+  { model: 'routing', content: 'Which team owns the billing service?', stream: true },
+];
+
+/** One background request through the gateway (loopback), like a client would make. */
+async function backgroundRequest(url: string, i: number): Promise<void> {
+  if (i % 5 === 4) {
+    await fetch(`${url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'embedding',
+        input: Array.from({ length: 8 + (i % 40) }, (_, k) => `doc ${i}.${k}`),
+      }),
+    }).then((r) => r.arrayBuffer());
+    return;
+  }
+  const p = PROMPTS[i % PROMPTS.length] as (typeof PROMPTS)[number];
+  await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(p.task ? { 'x-llm-fleet-task': p.task } : {}) },
+    body: JSON.stringify({
+      model: p.model,
+      messages: [{ role: 'user', content: `${p.content} (#${i})` }],
+      max_tokens: 96,
+      stream: p.stream,
+    }),
+  }).then((r) => r.arrayBuffer());
+}
+
+function howToCall(url: string, fleet: Fleet): string {
+  const models = fleet.endpoints
+    .filter((e) => e.status === 'running')
+    .map((e) => `${e.name} (${e.servedModel})`);
+  return `
+llm-fleet demo: the '${fleet.name}' fleet, simulated on loopback, behind one OpenAI-compatible URL.
+
+  Gateway     ${url}/v1          (routes: auto, code, classification, embedding, reasoning, lightweight)
+  Dashboard   ${url}/
+  Metrics     ${url}/metrics
+  Health      ${url}/fleet/health
+  Endpoints   ${models.join(', ')}
+
+Try it:
+
+  curl -s ${url}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"auto","messages":[{"role":"user","content":"Write a haiku about queues"}]}'
+
+  curl -sN ${url}/v1/chat/completions -H 'content-type: application/json' -H 'x-llm-fleet-task: reasoning' \\
+    -d '{"model":"auto","stream":true,"messages":[{"role":"user","content":"Why is the sky blue?"}]}'
+
+  // npm install openai
+  import OpenAI from 'openai';
+  const client = new OpenAI({ baseURL: '${url}/v1', apiKey: 'unused' });
+  const stream = await client.chat.completions.create({
+    model: 'code', stream: true, messages: [{ role: 'user', content: 'Write fizzbuzz in TypeScript' }],
+  });
+  for await (const chunk of stream) process.stdout.write(chunk.choices[0]?.delta?.content ?? '');
+
+Response headers say where each request went and why (x-llm-fleet-endpoint, x-llm-fleet-reason,
+x-llm-fleet-attempts, server-timing). Ctrl-C stops everything.
+`;
+}
+
+function logRecord(io: CliIo, r: RequestRecord): void {
+  const failed = r.attempts.filter((a) => a.error);
+  if (failed.length === 0 && r.outcome === 'ok') return;
+  const path = r.attempts.map(
+    (a) => `${a.endpoint}${a.error ? `:${a.error}` : ''}${a.continuation ? '(continued)' : ''}`,
+  );
+  io.out(
+    `  ${new Date(r.startedAtMs).toISOString().slice(11, 19)}  ${r.route} → ${r.outcome} via ${path.join(' → ')}\n`,
+  );
+}
+
+export const register: RegisterCommand = (program, io) => {
+  const command = new Command('demo')
+    .description(
+      'Start the example fleet as simulated servers + the gateway, monitor and dashboard (loopback only)',
+    )
+    .option('-p, --port <port>', 'gateway port', portNumber, 4000)
+    .option('-f, --fleet <path>', 'fleet file to simulate (default: the ONEX example)')
+    .option('--no-traffic', 'do not generate background traffic')
+    .option('--no-outage', 'do not stage simulated outages')
+    .option('--outage-every <seconds>', 'seconds between staged outages', seconds, 240)
+    .option('--outage-for <seconds>', 'how long each staged outage lasts', seconds, 60)
+    .option('--outage-endpoint <name>', 'endpoint taken down by the staged outage', 'coder-fast')
+    .option('--seed <n>', 'simulator seed (same answers on every endpoint)', (v) => Number(v), 0)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  llm-fleet demo                      # or: npm start
+  llm-fleet demo --port 4100 --outage-every 120 --outage-for 30
+  llm-fleet demo --no-traffic --no-outage
+
+Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
+    )
+    .action(async (options: DemoOptions & { outageEvery: number; outageFor: number }) => {
+      // The demo never talks to anything but its own simulators.
+      const env = { ...io.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
+      const source = loadFleet(options.fleet ?? EXAMPLE_FLEET, { env: {} });
+      const sims: SimFleet = await startSimFleet(source, { includePlanned: true, seed: options.seed });
+      const fleet = sims.fleet;
+      const health = createHealthState(fleet);
+      const extras = await wireOptionalParts(fleet, health);
+      let gateway: Gateway;
+      let url: string;
+      try {
+        ({ gateway, url } = await startGateway(
+          fleet,
+          { ...io, env },
+          {
+            port: options.port,
+            host: '127.0.0.1',
+            deps: {
+              health,
+              sink: extras.sink,
+              dashboard: extras.dashboard,
+              onRecord: (r) => logRecord(io, r),
+            },
+          },
+        ));
+      } catch (error) {
+        await sims.close();
+        throw error;
+      }
+      const monitor = await extras.startMonitor(gateway);
+      io.out(howToCall(url, fleet));
+
+      const timers: NodeJS.Timeout[] = [];
+      if (options.traffic) {
+        let i = 0;
+        const tick = (): void => {
+          void backgroundRequest(url, i++).catch(() => undefined);
+          timers.push(setTimeout(tick, 700 + Math.random() * 1600));
+        };
+        timers.push(setTimeout(tick, 500));
+      }
+      const target = sims.endpoints.get(options.outageEndpoint);
+      if (options.outage && target) {
+        const stage = (): void => {
+          io.out(
+            `  staged outage: ${options.outageEndpoint} down for ${options.outageFor} s (traffic fails over to its fallbacks)\n`,
+          );
+          target.setFaults([{ kind: 'down' }]);
+          timers.push(
+            setTimeout(() => {
+              target.setFaults([]);
+              io.out(`  staged outage over: ${options.outageEndpoint} is back\n`);
+            }, options.outageFor * 1000),
+          );
+        };
+        // The first outage comes within a minute, so a visitor sees one; then every outageEvery.
+        timers.push(
+          setTimeout(
+            () => {
+              stage();
+              timers.push(setInterval(stage, options.outageEvery * 1000));
+            },
+            Math.min(60, options.outageEvery) * 1000,
+          ),
+        );
+      }
+      await untilSignal(async () => {
+        io.out('\nllm-fleet demo: stopping\n');
+        for (const t of timers) clearTimeout(t);
+        await monitor?.stop();
+        await gateway.close();
+        extras.close();
+        await sims.close();
+      });
+    });
+  program.addCommand(command);
+};
+
+interface OptionalParts {
+  sink?: import('../measure/record.ts').RecordSink;
+  dashboard?: {
+    handle(
+      req: import('node:http').IncomingMessage,
+      res: import('node:http').ServerResponse,
+    ): Promise<boolean>;
+  };
+  startMonitor(gateway: Gateway): Promise<{ stop(): Promise<void> } | undefined>;
+  close(): void;
+}
+
+/** The monitor, the in-memory store and the dashboard, when their modules are present. */
+async function wireOptionalParts(
+  fleet: Fleet,
+  health: ReturnType<typeof createHealthState>,
+): Promise<OptionalParts> {
+  const dashboardModule = await import('../dashboard/index.ts').catch(() => undefined);
+  const monitorModule = await import('../probes/monitor.ts').catch(() => undefined);
+  const store = dashboardModule?.createMemoryStore(fleet);
+  const dashboard = dashboardModule?.createDashboard({ fleet, store, health });
+  return {
+    sink: store,
+    dashboard,
+    async startMonitor(gateway) {
+      if (!monitorModule) return undefined;
+      return monitorModule.startMonitor(fleet, {
+        state: health,
+        registry: gateway.metrics,
+        env: { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' },
+        onProbe: (result) => store?.writeProbe(result),
+      });
+    },
+    close() {
+      dashboard?.close();
+    },
+  };
+}
