@@ -13,3 +13,11 @@ export {
   ratioObjectives,
   errorRatioRecord,
 } from './prometheus-rules.ts';
+export type { OpenSloOptions } from './openslo.ts';
+export { openSloDocuments, renderOpenSlo } from './openslo.ts';
+export type { GrafanaOptions } from './grafana-dashboard.ts';
+export { grafanaDashboard, renderGrafanaDashboard } from './grafana-dashboard.ts';
+export type { Block, Section, DocumentModel } from './document-model.ts';
+export { renderMarkdown, renderHtml, escapeHtml, inlineHtml } from './document-model.ts';
+export type { CalibrationRunSummary, SloDocumentInput, SloDocumentFormat } from './slo-document.ts';
+export { renderSloDocument, sloDocument, sloDocumentData, lastUpdated } from './slo-document.ts';
