@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { Endpoint } from '../fleet/types.ts';
+import { loadFleet } from '../fleet/index.ts';
+import { latencyForEndpoint } from './fleet.ts';
+import {
+  latencyModel,
+  meanItlMs,
+  normalQuantile,
+  sigmaForP99Ratio,
+  ttftMedianMs,
+  ttftQuantileMs,
+} from './latency.ts';
+
+describe('closed-form TTFT percentiles', () => {
+  it('standard normal quantiles', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 9);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
+    expect(normalQuantile(0.99)).toBeCloseTo(2.326348, 5);
+    expect(normalQuantile(0.01)).toBeCloseTo(-2.326348, 5);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 5);
+  });
+
+  it('median = overhead + uncached tokens × per-token time, P99 = median × the stated ratio', () => {
+    const m = latencyModel({
+      prefillOverheadMs: 100,
+      prefillMsPerToken: 0.5,
+      ttftJitterP99Ratio: 2,
+      scale: 1,
+    });
+    expect(ttftMedianMs(m, 512)).toBe(356);
+    expect(ttftMedianMs(m, 512, 256)).toBe(228);
+    expect(ttftQuantileMs(m, 512, 0.5)).toBeCloseTo(356, 9);
+    expect(ttftQuantileMs(m, 512, 0.99)).toBeCloseTo(712, 6);
+    expect(ttftQuantileMs(m, 512, 0.95)).toBeCloseTo(356 * Math.exp(sigmaForP99Ratio(2) * 1.6448536), 3);
+  });
+
+  it('scale shrinks every duration; the batch slows each sequence', () => {
+    const m = latencyModel({ decodeTokensPerSecond: 100, maxNumSeqs: 5, batchSlowdownAtFull: 3, scale: 0.1 });
+    expect(meanItlMs(m, 1)).toBeCloseTo(1, 9);
+    expect(meanItlMs(m, 3)).toBeCloseTo(2, 9);
+    expect(meanItlMs(m, 5)).toBeCloseTo(3, 9);
+    expect(() => latencyModel({ ttftJitterP99Ratio: 0.5 })).toThrow(RangeError);
+  });
+});
+
+describe('defaults from the seed figures', () => {
+  const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
+  const byName = (n: string): Endpoint => fleet.endpoints.find((e) => e.name === n) as Endpoint;
+
+  it('coder: TTFT P95 at a 512-token prompt is 40% of its 2 s target, decode 115 tok/s (80–150)', () => {
+    const m = latencyModel(latencyForEndpoint(byName('coder')));
+    expect(ttftQuantileMs(m, 512, 0.95)).toBeCloseTo(800, 6);
+    expect(m.decodeTokensPerSecond).toBe(115);
+  });
+
+  it('coder-fast answers faster, R1 slower; embeddings do 5000/s in batches of 32', () => {
+    const fast = latencyModel(latencyForEndpoint(byName('coder-fast')));
+    const r1 = latencyModel(latencyForEndpoint(byName('deepseek-r1')));
+    const coder = latencyModel(latencyForEndpoint(byName('coder')));
+    expect(ttftQuantileMs(fast, 512, 0.95)).toBeLessThan(ttftQuantileMs(coder, 512, 0.95));
+    expect(ttftQuantileMs(r1, 512, 0.95)).toBeGreaterThan(ttftQuantileMs(coder, 512, 0.95));
+    const emb = latencyModel(latencyForEndpoint(byName('embeddings')));
+    const batchMs = emb.embeddingOverheadMs + 32 * emb.embeddingMsPerInput;
+    expect((32 * 1000) / batchMs).toBeCloseTo(5000, 6);
+  });
+});
