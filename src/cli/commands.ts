@@ -10,6 +10,7 @@ import type { CliIo } from './io.ts';
 import { register as lint } from './lint.ts';
 import { register as mark } from './mark.ts';
 import { register as monitor } from './monitor.ts';
+import { register as report } from './report.ts';
 import { register as route } from './route.ts';
 import { register as serve } from './serve.ts';
 import { register as sim } from './sim.ts';
@@ -29,6 +30,7 @@ export const commands: RegisterCommand[] = [
   check,
   mark,
   exportCommand,
+  report,
   serve,
   demo,
 ];
