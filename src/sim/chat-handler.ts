@@ -355,6 +355,7 @@ class ChatRun {
       loadFactor;
     if (this.fault?.kind === 'slow-first-token') prefillMs += this.fault.delayMs ?? 5_000;
     this.firstTokenAtMs = now + prefillMs;
+    this.truth.scheduledTtftMs = this.firstTokenAtMs - this.arrivalMs;
     if (this.job.stream && this.wire.prefillComment) this.scheduleKeepalives(now, prefillMs);
     this.at(this.firstTokenAtMs, (late) => this.emitToken(0, this.firstTokenAtMs, late));
   }

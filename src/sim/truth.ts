@@ -22,6 +22,11 @@ export interface SimRequestTruth {
   readonly headersAtMs?: number;
   /** Server-side TTFT: first token (reasoning or content) written − arrival. */
   readonly ttftMs?: number;
+  /**
+   * The TTFT the latency model chose (queue + prefill), before any lateness of the simulator's own
+   * event loop: compare with ttftMs to see how late a busy machine made the write.
+   */
+  readonly scheduledTtftMs?: number;
   /** First content (non-reasoning) token written − arrival. */
   readonly ttftContentMs?: number;
   /** Epoch ms each token's event was written (actual). */
