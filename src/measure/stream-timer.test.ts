@@ -91,6 +91,17 @@ describe('StreamTimer: TTFT under each server dialect', () => {
     expect(t.ttftMs).toBe(10);
   });
 
+  it('a transport error after the headers is a cut stream; before them, a transport failure', () => {
+    const cut = new StreamTimer(0);
+    cut.headers(200, 1);
+    cut.data('data: {"choices":[{"delta":{"content":"a"}}]}\n\n', 2);
+    expect(cut.fail('UND_ERR_SOCKET: other side closed', 3)).toMatchObject({
+      failure: 'stream_cut',
+      ttftMs: 2,
+    });
+    expect(new StreamTimer(0).fail('ECONNREFUSED', 1)).toMatchObject({ failure: 'transport', ok: false });
+  });
+
   it('a non-2xx answer is an HTTP error carrying the server message', () => {
     const timer = new StreamTimer(100);
     timer.headers(503, 101);

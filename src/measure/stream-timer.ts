@@ -14,7 +14,7 @@ export type StreamFailure =
   | 'http_error'
   /** An error event inside the stream (`data: {"error":…}` or llama.cpp's `error:` field). */
   | 'stream_error'
-  /** The connection ended without `[DONE]` (mlx_lm and llama.cpp end like this after an error). */
+  /** The stream ended without `[DONE]` or broke after the headers (mlx_lm and llama.cpp end so after an error). */
   | 'stream_cut'
   /** The transport failed (refused, reset, timeout); the caller names it. */
   | 'transport';
@@ -122,8 +122,10 @@ export class StreamTimer {
     return this.result(atMs);
   }
 
-  /** The transport failed (refused, reset, timeout). */
+  /** The transport failed (refused, reset, timeout). After a 2xx header it is a cut stream. */
   fail(message: string, atMs: number): StreamTiming {
+    if (this.status !== undefined && this.status >= 200 && this.status < 300)
+      return this.result(atMs, 'stream_cut', `the stream was cut: ${message}`);
     return this.result(atMs, 'transport', message);
   }
 
