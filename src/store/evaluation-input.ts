@@ -29,13 +29,11 @@ export function evaluationData(fleet: Fleet, store: FleetStore, range: Evaluatio
   const window = { fromMs, toMs: nowMs + 60_000 };
   const buckets = store.sloBuckets(window);
   const incidents = store.incidents({ fromMs, toMs: nowMs + 1 });
-  const calibrated: Fingerprint[] = store
-    .calibrationRuns(undefined, 10_000)
-    .map((run) => ({
-      ...run.fingerprint,
-      endpoint: run.endpoint,
-      atMs: run.fingerprint.atMs ?? run.startedAtMs,
-    }));
+  const calibrated: Fingerprint[] = store.calibrationRuns(undefined, 10_000).map((run) => ({
+    ...run.fingerprint,
+    endpoint: run.endpoint,
+    atMs: run.fingerprint.atMs ?? run.startedAtMs,
+  }));
   const observed = store.observedFingerprints();
   const marks = store.marks();
   const observedValues: Record<string, number> = {};

@@ -184,10 +184,37 @@ describe('SqliteStore', () => {
   });
 
   it('flushes on its own after the batch interval', async () => {
-    const store = new SqliteStore({ path: ':memory:', fleet, flushIntervalMs: 20 });
+    const store = new SqliteStore({ path: ':memory:', fleet, flushIntervalMs: 20, clock: () => T0 });
     store.write(record(1, 400));
     await new Promise((r) => setTimeout(r, 200));
     expect(store.records({ fromMs: T0, toMs: T0 + 60_000 })).toHaveLength(1);
+    store.close();
+  });
+
+  it('counts availability by local business hours across the daylight-saving change', () => {
+    const store = new SqliteStore({ path: ':memory:', fleet });
+    // Mon 2026-03-09, the first weekday after US clocks moved forward (PDT, UTC−7):
+    // 08:59 local = 15:59Z is outside, 09:00 local = 16:00Z inside, 17:59 local = 00:59Z (next day) inside.
+    // Fri 2026-03-06 (PST, UTC−8): 09:00 local = 17:00Z inside, 16:30Z (08:30 local) outside.
+    const probes = [
+      Date.UTC(2026, 2, 9, 15, 59),
+      Date.UTC(2026, 2, 9, 16, 0),
+      Date.UTC(2026, 2, 10, 0, 59),
+      Date.UTC(2026, 2, 10, 1, 0),
+      Date.UTC(2026, 2, 6, 17, 0),
+      Date.UTC(2026, 2, 6, 16, 30),
+    ];
+    for (const atMs of probes)
+      store.writeProbe({ endpoint: 'coder', kind: 'health', atMs, ok: false, latencyMs: 1, detail: '' });
+    store.flush();
+    const buckets = store.sloBuckets({ fromMs: Date.UTC(2026, 2, 1), toMs: Date.UTC(2026, 2, 31) }, [
+      'coder-availability',
+    ]);
+    expect(buckets.map((b) => new Date(b.minuteStartMs).toISOString())).toEqual([
+      '2026-03-06T17:00:00.000Z',
+      '2026-03-09T16:00:00.000Z',
+      '2026-03-10T00:59:00.000Z',
+    ]);
     store.close();
   });
 

@@ -40,6 +40,8 @@ const DAY_MS = 24 * 60 * MINUTE_MS;
 export const DEFAULT_STORE_PATH = '.llm-fleet/fleet.db';
 export const DEFAULT_FLUSH_INTERVAL_MS = 1_000;
 export const DEFAULT_RETENTION: RetentionPolicy = { rawMs: 14 * DAY_MS, aggregateMs: 400 * DAY_MS };
+/** Retention runs at most this often, after a flush (cheap: indexed range deletes). */
+const PRUNE_EVERY_MS = 60 * 60_000;
 
 /** Outcomes that count against the endpoint (the client's own mistakes and cancellations do not). */
 const ERROR_OUTCOMES = new Set(['upstream_error', 'timeout', 'rejected']);
@@ -105,6 +107,7 @@ export class SqliteStore implements FleetStore {
   #probes: ProbeResult[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #lastPruneMs = -Infinity;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(options: SqliteStoreOptions) {
@@ -176,12 +179,20 @@ export class SqliteStore implements FleetStore {
       this.#timer = undefined;
       try {
         this.flush();
+        this.#maybePrune();
       } catch (error) {
         // A failed batch must not crash the gateway; it is reported and the rows are dropped.
         process.emitWarning(`llm-fleet store: batch flush failed: ${(error as Error).message}`);
       }
     }, this.flushIntervalMs);
     this.#timer.unref();
+  }
+
+  #maybePrune(): void {
+    const nowMs = this.#clock();
+    if (nowMs - this.#lastPruneMs < PRUNE_EVERY_MS) return;
+    this.#lastPruneMs = nowMs;
+    this.prune(nowMs);
   }
 
   write(record: RequestRecord): void {
