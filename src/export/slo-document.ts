@@ -502,7 +502,7 @@ function calibrationSection(
       items: [
         `Hardware changes (new GPU, different host, different model quantization): the fleet file's hardware description differs from the one recorded at calibration${enabled(r.hardwareChange)}`,
         `Model is updated or swapped for a different checkpoint: the model, context length or server version the endpoint reports differs from calibration's${enabled(r.modelChange)}`,
-        `Sustained threshold violations: more than ${formatPercent(sv.rate)} of requests over the P95 target within ${formatMinutes(sv.windowMs)}, with at least ${sv.minRequests} requests`,
+        `Sustained threshold violations: more than ${formatPercent(sv.rate)} of requests over the P95 target within ${durationText(sv.windowMs)}, with at least ${sv.minRequests} requests`,
         `After optimization work (quantization, KV cache tuning, chunked prefill changes): a manual mark${enabled(r.optimizationWork)}`,
       ],
     },
@@ -680,6 +680,12 @@ function deprecatedSection(fleet: Fleet): Section {
 }
 
 // ---------------------------------------------------------------- dates
+
+function durationText(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  return formatMinutes(ms);
+}
 
 function isoDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
