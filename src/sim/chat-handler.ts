@@ -413,9 +413,12 @@ class ChatRun {
     this.emitTokenNow(i, scheduledMs, lateMs);
   }
 
-  private emitTokenNow(i: number, scheduledMs: number, lateMs: number): void {
+  private emitTokenNow(i: number, scheduledMs: number, _schedulerLateMs: number): void {
     const total = this.tokens.length;
-    const wall = toEpochMs(nowMs());
+    // Lateness as of this write (other writes due at the same moment may have gone first).
+    const nowMono = nowMs();
+    const lateMs = nowMono - scheduledMs;
+    const wall = toEpochMs(nowMono);
     if (i === 0) {
       if (this.job.stream && !this.res.headersSent) this.writeHeaders();
     }

@@ -29,12 +29,17 @@ class Histogram {
   observe(value: number): void {
     this.sum += value;
     this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] as number)) this.counts[i]!++;
+    // Counts per bucket (not cumulative) so one increment per observation; cumulated when rendered.
+    let i = 0;
+    while (i < this.buckets.length && value > (this.buckets[i] as number)) i++;
+    if (i < this.counts.length) this.counts[i]!++;
   }
   render(name: string, labels: string, help: string): string {
     let out = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`;
+    let cumulative = 0;
     this.buckets.forEach((b, i) => {
-      out += `${name}_bucket{${labels},le="${formatLe(b)}"} ${this.counts[i]}\n`;
+      cumulative += this.counts[i] as number;
+      out += `${name}_bucket{${labels},le="${formatLe(b)}"} ${cumulative}\n`;
     });
     out += `${name}_bucket{${labels},le="+Inf"} ${this.count}\n`;
     out += `${name}_count{${labels}} ${this.count}\n${name}_sum{${labels}} ${this.sum}\n`;

@@ -28,8 +28,18 @@ export function vllmErrorBody(version: string, message: string, type: string, co
 
 export function vllmWire(version: string): ChatWire {
   const keys = vllmReasoningKeys(version);
-  const head = (ids: StreamIds, object = 'chat.completion.chunk'): string =>
-    `{"id":${JSON.stringify(ids.id)},"object":"${object}","created":${ids.created},"model":${JSON.stringify(ids.model)}`;
+  // The chunk prefix is the same for every chunk of a response: built once per response and object.
+  const heads = new WeakMap<StreamIds, Map<string, string>>();
+  const head = (ids: StreamIds, object = 'chat.completion.chunk'): string => {
+    let byObject = heads.get(ids);
+    if (!byObject) heads.set(ids, (byObject = new Map()));
+    let h = byObject.get(object);
+    if (h === undefined) {
+      h = `{"id":${JSON.stringify(ids.id)},"object":"${object}","created":${ids.created},"model":${JSON.stringify(ids.model)}`;
+      byObject.set(object, h);
+    }
+    return h;
+  };
   const delta = (kind: TokenKind, text: string): string => {
     const t = JSON.stringify(text);
     if (kind === 'content')
