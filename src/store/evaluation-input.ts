@@ -3,6 +3,8 @@
 // and the measured values — exact percentiles from raw records while the raw retention covers the
 // range, else the minute histograms' estimate (±2.2%).
 import type { Fleet } from '../fleet/index.ts';
+import { BURN_RATE_WINDOWS_MS } from '../slo/burn-windows.ts';
+import { startOfMonthMs, windowByName } from '../slo/calendar.ts';
 import type { EvaluationData } from '../slo/evaluate.ts';
 import { samplesFromRecords } from '../slo/evaluate.ts';
 import type { Fingerprint } from '../slo/fingerprint.ts';
@@ -10,6 +12,7 @@ import { reportedObjectivesFor } from '../slo/objectives.ts';
 import type { FleetStore } from './types.ts';
 
 const DAY_MS = 24 * 60 * 60_000;
+const ROLLING_MS = 30 * DAY_MS;
 /** Availability figures look back a rolling 30 days and to the start of the calendar month. */
 const LOOKBACK_MS = 32 * DAY_MS;
 /** Above this many raw records the histograms' estimate is used instead of exact percentiles. */
@@ -27,7 +30,17 @@ export function evaluationData(fleet: Fleet, store: FleetStore, range: Evaluatio
   const fromMs = Math.min(sinceMs, nowMs - LOOKBACK_MS);
   // The minute in progress counts: its bucket starts before nowMs.
   const window = { fromMs, toMs: nowMs + 60_000 };
-  const buckets = store.sloBuckets(window);
+  // The evaluator needs minute resolution only where burn-rate and sustained-violation windows
+  // look (the last 3 days); older history only enters sums over [since, now], the calendar month
+  // and the rolling 30 days, so it is summed per day between exactly those edges — same answers,
+  // a fraction of the rows (see bench/store.ts).
+  const recentMs = Math.max(...BURN_RATE_WINDOWS_MS, fleet.recalibration.sustainedViolations.windowMs);
+  const fineFromMs = Math.max(fromMs, Math.floor((nowMs - recentMs) / 60_000) * 60_000);
+  const cuts = [sinceMs, nowMs - ROLLING_MS, ...monthStarts(fleet, nowMs)];
+  const buckets = [
+    ...store.sloBucketsCoarse({ fromMs, toMs: fineFromMs }, cuts),
+    ...store.sloBuckets({ fromMs: fineFromMs, toMs: window.toMs }),
+  ];
   const incidents = store.incidents({ fromMs, toMs: nowMs + 1 });
   const calibrated: Fingerprint[] = store.calibrationRuns(undefined, 10_000).map((run) => ({
     ...run.fingerprint,
@@ -57,4 +70,10 @@ export function evaluationData(fleet: Fleet, store: FleetStore, range: Evaluatio
     sinceMs,
     nowMs,
   };
+}
+
+/** The start of the current calendar month in each availability window's time zone. */
+function monthStarts(fleet: Fleet, nowMs: number): number[] {
+  const zones = new Set(fleet.endpoints.map((e) => windowByName(fleet, e.slo.availability.window).timeZone));
+  return [...zones].map((zone) => startOfMonthMs(zone, nowMs));
 }

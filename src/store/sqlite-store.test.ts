@@ -56,10 +56,13 @@ describe('SqliteStore', () => {
   it('migrates a database left at version 1 and keeps its rows', () => {
     const path = tempDb();
     const a = new SqliteStore({ path, fleet });
+    a.write(record(1, 400));
+    a.write(record(2, 900));
     a.close();
     // Rewind the file to version 1 as an older llm-fleet left it.
     const db = new DatabaseSync(path);
     db.exec('DROP TABLE observed_fingerprints');
+    db.exec('DROP TABLE endpoint_hours');
     db.exec('DELETE FROM schema_version WHERE version > 1');
     db.exec("INSERT INTO optimisation_marks (endpoint, at_ms, note) VALUES ('coder', 1, 'kept')");
     db.close();
@@ -67,6 +70,10 @@ describe('SqliteStore', () => {
     const b = new SqliteStore({ path, fleet });
     expect(b.schemaVersion()).toBe(SCHEMA_VERSION);
     expect(b.marks()).toEqual([{ endpoint: 'coder', atMs: 1, note: 'kept' }]);
+    // The hour rollup was rebuilt from the stored minutes.
+    expect(b.series('coder-fast', { fromMs: T0, toMs: T0 + 3_600_000, stepMs: 3_600_000 })).toMatchObject([
+      { requests: 2 },
+    ]);
     b.saveObservedFingerprint({ endpoint: 'coder', atMs: 5, model: 'a' });
     b.saveObservedFingerprint({ endpoint: 'coder', atMs: 9, model: 'b' });
     expect(b.observedFingerprints()).toEqual([{ endpoint: 'coder', atMs: 9, model: 'b' }]);
@@ -101,6 +108,29 @@ describe('SqliteStore', () => {
       [60_000, 36, 40],
     ]);
     expect(store.records(range, 'coder-fast')).toHaveLength(101);
+    store.close();
+  });
+
+  it('answers whole hours from the hour rollup and the edges from minutes, with the same totals', () => {
+    const store = new SqliteStore({ path: ':memory:', fleet, flushIntervalMs: 60_000 });
+    // Three hours of traffic, one request every 30 s, flushed in several batches.
+    for (let i = 0; i < 360; i++) {
+      store.write(record(i, 200 + (i % 50) * 20, { startedAtMs: T0 + i * 30_000 }));
+      if (i % 97 === 0) store.flush();
+    }
+    store.flush();
+    const range = { fromMs: T0 + 17 * 60_000, toMs: T0 + 2 * 3_600_000 + 23 * 60_000 };
+    const byMinute = store.series('coder-fast', { ...range, stepMs: 60_000 });
+    const byHour = store.series('coder-fast', { ...range, stepMs: 3_600_000 });
+    const sum = (points: { requests: number }[]) => points.reduce((n, p) => n + p.requests, 0);
+    expect(sum(byMinute)).toBe(2 * (2 * 60 + 6));
+    // Hour steps start at the hour: two whole hours from the rollup plus 23 minutes from minute rows.
+    expect(byHour).toHaveLength(3);
+    expect(sum(byHour)).toBe(
+      sum(store.series('coder-fast', { fromMs: T0, toMs: range.toMs, stepMs: 60_000 })),
+    );
+    const counts = store.objectiveCounts('coder-fast-ttft-p95', range);
+    expect(counts?.valid).toBe(sum(byMinute));
     store.close();
   });
 

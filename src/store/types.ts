@@ -113,6 +113,12 @@ export interface FleetStore extends RecordSink {
   objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined;
   /** Per-minute good/total counts for the evaluator (all objectives, or the ones named). */
   sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): MinuteBucket[];
+  /**
+   * Like `sloBuckets`, but each stretch between two consecutive `cuts` (and UTC day boundaries) is
+   * summed into one bucket dated at its last minute with data. Any count over a range whose edges
+   * are among the cuts is unchanged, with a fraction of the rows (the evaluator's old history).
+   */
+  sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[];
   /** Health-probe outcomes bucketed by `stepMs`. */
   availability(endpoint: string, query: SeriesQuery): AvailabilityPoint[];
   /** Recent probe results, newest first. */
