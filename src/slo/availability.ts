@@ -2,7 +2,7 @@
 // the window's time zone) and the rolling 30 days. Buckets only hold minutes inside the window
 // (the monitor counts nothing outside business hours), so these are plain sums.
 import type { BusinessHours, Fleet } from '../fleet/index.ts';
-import type { MinuteBucket } from './buckets.ts';
+import type { BucketSource } from './burn-rate.ts';
 import { countsIn } from './burn-rate.ts';
 import { describeWindow, startOfMonthMs, windowByName } from './calendar.ts';
 import type { Objective } from './objectives.ts';
@@ -31,7 +31,7 @@ const ROLLING_MS = 30 * 24 * 60 * 60_000;
 export function availabilitySummary(
   fleet: Fleet,
   objective: Objective,
-  buckets: readonly MinuteBucket[],
+  buckets: BucketSource,
   range: { readonly sinceMs: number; readonly nowMs: number },
 ): AvailabilitySummary {
   const window = windowByName(fleet, objective.window);

@@ -2,6 +2,7 @@
 // buckets. A window W ending at `nowMs` holds the minutes that start in [nowMs − W, nowMs): with
 // `nowMs` on a minute boundary that is exactly the increase Prometheus sees between the samples at
 // nowMs − W and nowMs, which is what the exported recording rules compute.
+import { BucketIndex } from './bucket-index.ts';
 import type { MinuteBucket } from './buckets.ts';
 import type { BurnSeverity, BurnWindowPair } from './burn-windows.ts';
 import { BURN_RATE_WINDOWS_MS, BURN_WINDOWS } from './burn-windows.ts';
@@ -11,13 +12,12 @@ export interface Counts {
   readonly total: number;
 }
 
+/** Buckets as given, or indexed once for many queries (`new BucketIndex(buckets)`). */
+export type BucketSource = readonly MinuteBucket[] | BucketIndex;
+
 /** Good and total for one objective over minutes starting in [fromMs, toMs). */
-export function countsIn(
-  buckets: readonly MinuteBucket[],
-  objectiveId: string,
-  fromMs: number,
-  toMs: number,
-): Counts {
+export function countsIn(buckets: BucketSource, objectiveId: string, fromMs: number, toMs: number): Counts {
+  if (buckets instanceof BucketIndex) return buckets.counts(objectiveId, fromMs, toMs);
   let good = 0;
   let total = 0;
   for (const b of buckets) {
@@ -76,7 +76,7 @@ export interface BurnStatus {
 }
 
 export function burnStatus(
-  buckets: readonly MinuteBucket[],
+  buckets: BucketSource,
   objectiveId: string,
   target: number,
   nowMs: number,

@@ -6,6 +6,7 @@ import type { RequestRecord } from '../measure/record.ts';
 import type { Incident } from '../probes/types.ts';
 import type { AvailabilitySummary } from './availability.ts';
 import { availabilitySummary } from './availability.ts';
+import { BucketIndex } from './bucket-index.ts';
 import type { MinuteBucket } from './buckets.ts';
 import type { BurnStatus, ErrorBudget } from './burn-rate.ts';
 import { burnStatus, countsIn, errorBudget } from './burn-rate.ts';
@@ -105,7 +106,8 @@ export interface FleetVerdict {
 }
 
 export function evaluateFleet(fleet: Fleet, data: EvaluationData): FleetVerdict {
-  const endpoints = fleet.endpoints.map((e) => evaluateEndpoint(fleet, e, data));
+  const index = new BucketIndex(data.buckets);
+  const endpoints = fleet.endpoints.map((e) => evaluateEndpoint(fleet, e, data, index));
   let lastDataMs: number | undefined;
   for (const b of data.buckets)
     if (b.total > 0 && b.minuteStartMs <= data.nowMs)
@@ -124,13 +126,18 @@ export function evaluateFleet(fleet: Fleet, data: EvaluationData): FleetVerdict 
   };
 }
 
-export function evaluateEndpoint(fleet: Fleet, endpoint: Endpoint, data: EvaluationData): EndpointVerdict {
+export function evaluateEndpoint(
+  fleet: Fleet,
+  endpoint: Endpoint,
+  data: EvaluationData,
+  index: BucketIndex = new BucketIndex(data.buckets),
+): EndpointVerdict {
   const samples = data.samples?.find((s) => s.endpoint === endpoint.name);
   const objectives = endpointReportedObjectives(endpoint).map((o) =>
-    evaluateObjective(fleet, endpoint, o, data, samples),
+    evaluateObjective(fleet, endpoint, o, data, samples, index),
   );
   const triggers = recalibrationTriggers(fleet, endpoint, {
-    buckets: data.buckets,
+    buckets: index,
     calibrated: data.fingerprints?.calibrated ?? [],
     observed: data.fingerprints?.observed ?? [],
     marks: data.marks ?? [],
@@ -150,6 +157,7 @@ function evaluateObjective(
   objective: Objective,
   data: EvaluationData,
   samples: EndpointSamples | undefined,
+  index: BucketIndex,
 ): ObjectiveVerdict {
   const range = { sinceMs: data.sinceMs, nowMs: data.nowMs };
   const target = { ratio: objective.target, threshold: objective.threshold, unit: objective.unit };
@@ -157,8 +165,7 @@ function evaluateObjective(
 
   if (objective.kind === 'recovery') {
     const recovery = judgeRecovery(endpoint, data.incidents, range);
-    const probed =
-      countsIn(data.buckets, `${endpoint.name}-availability`, data.sinceMs, data.nowMs + 1).total > 0;
+    const probed = countsIn(index, `${endpoint.name}-availability`, data.sinceMs, data.nowMs + 1).total > 0;
     const assessment: ObjectiveAssessment =
       recovery.exceeded > 0 ? 'breach' : recovery.count > 0 || probed ? 'ok' : 'no-data';
     const worst = recovery.worst ? ` worst ${formatMinutes(recovery.worst.durationMs)}` : '';
@@ -180,7 +187,7 @@ function evaluateObjective(
     };
   }
 
-  const c = countsIn(data.buckets, objective.id, data.sinceMs, data.nowMs + 1);
+  const c = countsIn(index, objective.id, data.sinceMs, data.nowMs + 1);
   const ratio = c.total > 0 ? c.good / c.total : undefined;
   const observed = data.observedValues?.[objective.id];
   const fromSamples = measuredValue(objective, samples);
@@ -193,9 +200,7 @@ function evaluateObjective(
       : fromSamples),
   };
   const availability =
-    objective.kind === 'availability'
-      ? availabilitySummary(fleet, objective, data.buckets, range)
-      : undefined;
+    objective.kind === 'availability' ? availabilitySummary(fleet, objective, index, range) : undefined;
 
   if (objective.bestEffort) {
     return {
@@ -213,7 +218,7 @@ function evaluateObjective(
   }
 
   const budget = errorBudget(c, objective.target);
-  const burn = burnStatus(data.buckets, objective.id, objective.target, data.nowMs);
+  const burn = burnStatus(index, objective.id, objective.target, data.nowMs);
   const assessment: ObjectiveAssessment =
     ratio === undefined ? 'no-data' : ratio < objective.target ? 'breach' : 'ok';
   const verdict: ObjectiveVerdictKind = ciSkip ? 'ci-skip' : assessment;

@@ -16,7 +16,8 @@ export type { MinuteBucket } from './buckets.ts';
 export { foldRecords, foldProbes, mergeBuckets, BucketAccumulator } from './buckets.ts';
 export type { BurnWindowPair, BurnSeverity } from './burn-windows.ts';
 export { BURN_WINDOWS, BURN_RATE_WINDOWS_MS, SLO_PERIOD_MS, promDuration } from './burn-windows.ts';
-export type { Counts, ErrorBudget, WindowBurn, BurnAlert, BurnStatus } from './burn-rate.ts';
+export type { Counts, ErrorBudget, WindowBurn, BurnAlert, BurnStatus, BucketSource } from './burn-rate.ts';
+export { BucketIndex } from './bucket-index.ts';
 export { countsIn, errorRatio, errorBudget, burnStatus } from './burn-rate.ts';
 export type { LocalTime } from './calendar.ts';
 export {

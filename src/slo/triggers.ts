@@ -2,7 +2,7 @@
 // model or server changes, sustained violations of the P95 target, and a manual mark after
 // optimisation work. Which ones apply is the fleet file's `recalibration` section.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
-import type { MinuteBucket } from './buckets.ts';
+import type { BucketSource } from './burn-rate.ts';
 import { countsIn } from './burn-rate.ts';
 import type { Fingerprint, FingerprintChange } from './fingerprint.ts';
 import { fingerprintChanges, hardwareDescription, latestByEndpoint } from './fingerprint.ts';
@@ -35,7 +35,7 @@ export interface RecalibrationTrigger {
 }
 
 export interface TriggerInputs {
-  readonly buckets: readonly MinuteBucket[];
+  readonly buckets: BucketSource;
   /** Fingerprints recorded by calibration runs (latest per endpoint wins). */
   readonly calibrated: readonly Fingerprint[];
   /** Fingerprints the endpoints report now (latest per endpoint wins). */
