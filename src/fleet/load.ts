@@ -361,6 +361,18 @@ function buildFleet(
         idleTimeoutMs: e.timeouts.idle ?? 30_000,
         totalTimeoutMs: e.timeouts.total ?? 600_000,
       },
+      sim:
+        e.sim === undefined
+          ? undefined
+          : {
+              faults:
+                e.sim.faults === undefined
+                  ? []
+                  : typeof e.sim.faults === 'string'
+                    ? [e.sim.faults]
+                    : e.sim.faults,
+              startupMs: e.sim.startup,
+            },
     };
   });
   const byName = new Map(endpoints.map((e) => [e.name, e]));
@@ -589,6 +601,9 @@ const FIELD_NAMES = [
   'maxQueue',
   'timeouts',
   'slo',
+  'sim',
+  'faults',
+  'startup',
   'ttft',
   'throughput',
   'availability',

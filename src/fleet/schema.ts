@@ -93,6 +93,14 @@ const endpoint = z.strictObject({
   maxQueue: z.number().int().nonnegative().default(256),
   timeouts: timeouts.prefault({}),
   slo: slo,
+  // How `llm-fleet sim` runs this endpoint: faults (the simulator's syntax, e.g. '503:first=2')
+  // and a loading phase at start-up.
+  sim: z
+    .strictObject({
+      faults: z.union([z.string(), z.array(z.string())]).optional(),
+      startup: duration.optional(),
+    })
+    .optional(),
 });
 
 const tokenCondition = z.string().transform((value, ctx): { min?: number; max?: number; label: string } => {

@@ -102,6 +102,14 @@ export interface Endpoint {
   readonly timeouts: EndpointTimeouts;
   /** The SLO targets as written in the fleet file, before the environment profile. */
   readonly baseSlo: EndpointSlo;
+  /** How `llm-fleet sim` runs this endpoint (faults in the simulator's syntax; loading phase). */
+  readonly sim?: EndpointSimSettings;
+}
+
+export interface EndpointSimSettings {
+  /** Fault specs such as '503:retry-after=2,first=3' (parsed by the simulator). */
+  readonly faults: readonly string[];
+  readonly startupMs?: number;
 }
 
 export interface RoutingRule {

@@ -5,7 +5,9 @@
 import type { Endpoint, Fleet } from '../fleet/types.ts';
 import type { SimServer } from './endpoint.ts';
 import { startSimEndpoint } from './endpoint.ts';
+import { FleetError } from '../errors.ts';
 import type { FaultSpec } from './faults.ts';
+import { parseFaults } from './faults.ts';
 import type { LatencyModel } from './latency.ts';
 import { sigmaForP99Ratio } from './latency.ts';
 
@@ -69,6 +71,21 @@ export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
   return out;
 }
 
+/** The faults the fleet file sets for this endpoint (`sim.faults`). */
+function fleetFileFaults(e: Endpoint): FaultSpec[] {
+  return (e.sim?.faults ?? []).flatMap((text) => {
+    try {
+      return parseFaults(text);
+    } catch (error) {
+      throw new FleetError(
+        'sim_bad_fault',
+        `endpoints.${e.name}.sim.faults: ${error instanceof Error ? error.message : String(error)}`,
+        { hint: "write kind[:key=value,…], e.g. '503:retry-after=2,first=3' or 'flap:down=5s,period=30s'" },
+      );
+    }
+  });
+}
+
 export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): Promise<SimFleet> {
   const chosen = fleet.endpoints.filter((e) => {
     if (opts.only && opts.only.length > 0) return opts.only.includes(e.name);
@@ -87,7 +104,8 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
         reasoning: e.reasoning,
         seed: opts.seed ?? 0,
         latency: { ...latencyForEndpoint(e), scale: opts.latencyScale ?? 1 },
-        faults: opts.faults?.[e.name] ?? [],
+        faults: [...fleetFileFaults(e), ...(opts.faults?.[e.name] ?? [])],
+        startupMs: e.sim?.startupMs,
         embeddingDimension: e.kind === 'embeddings' ? e.slo.dimension : undefined,
       });
       servers.set(e.name, server);

@@ -112,3 +112,48 @@ describe('llm-fleet sim', () => {
     expect(err).not.toContain('    at ');
   });
 });
+
+describe('faults and start-up from the fleet file', () => {
+  it('endpoint sim.faults and sim.startup apply when the fleet is simulated', async () => {
+    const { parseFleet } = await import('../../src/fleet/index.ts');
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(FLEET, 'utf8').replace(
+      '    notes: Mid-tier routing and classification\n',
+      "    notes: Mid-tier routing and classification\n    sim:\n      faults: ['503:retry-after=2,first=1']\n      startup: 300ms\n",
+    );
+    const fleet = parseFleet(text, 'inline.fleet.yaml', { env: {} });
+    expect(fleet.endpoints.find((e) => e.name === 'coder-fast')?.sim).toEqual({
+      faults: ['503:retry-after=2,first=1'],
+      startupMs: 300,
+    });
+    const s = await startSimFleet(fleet, { only: ['coder-fast'], latencyScale: 0.01 });
+    try {
+      const url = s.endpoints.get('coder-fast')?.url as string;
+      await expect(get(`${url}/health`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      await new Promise((r) => setTimeout(r, 400));
+      const first = await post(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'x' }] });
+      expect(first.status).toBe(503);
+      expect(first.headers['retry-after']).toBe('2');
+      expect(
+        (await post(`${url}/v1/chat/completions`, { messages: [{ role: 'user', content: 'x' }] })).status,
+      ).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a bad fault in the fleet file is a FleetError naming the field', async () => {
+    const { parseFleet } = await import('../../src/fleet/index.ts');
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(FLEET, 'utf8').replace(
+      '    notes: Mid-tier routing and classification\n',
+      "    notes: Mid-tier routing and classification\n    sim: { faults: 'explode' }\n",
+    );
+    await expect(
+      startSimFleet(parseFleet(text, 'inline.fleet.yaml', { env: {} }), { only: ['coder-fast'] }),
+    ).rejects.toMatchObject({
+      code: 'sim_bad_fault',
+      message: expect.stringContaining('endpoints.coder-fast.sim.faults'),
+    });
+  });
+});
