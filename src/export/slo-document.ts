@@ -503,7 +503,7 @@ function calibrationSection(
         `Hardware changes (new GPU, different host, different model quantization): the fleet file's hardware description differs from the one recorded at calibration${enabled(r.hardwareChange)}`,
         `Model is updated or swapped for a different checkpoint: the model, context length or server version the endpoint reports differs from calibration's${enabled(r.modelChange)}`,
         `Sustained threshold violations: more than ${formatPercent(sv.rate)} of requests over the P95 target within ${durationText(sv.windowMs)}, with at least ${sv.minRequests} requests`,
-        `After optimization work (quantization, KV cache tuning, chunked prefill changes): a manual mark${enabled(r.optimizationWork)}`,
+        `After optimization work (quantization, KV cache tuning, chunked prefill changes): a manual mark (\`llm-fleet mark <endpoint> --note …\`)${enabled(r.optimizationWork)}`,
       ],
     },
     verdict
