@@ -1,0 +1,100 @@
+// The concurrency model (max-num-seqs slots and a waiting queue), the prefix cache, and text
+// completions, seen from outside: usage, ground truth and /metrics.
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SimServer } from '../../src/sim/index.ts';
+import { startSimEndpoint, ttftMedianMs, latencyModel } from '../../src/sim/index.ts';
+import { get, guardedFetch, post } from './client.ts';
+
+let servers: SimServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+describe('sequence slots and the waiting queue', () => {
+  it('with max-num-seqs 1, a second request waits for the first and the metrics show it waiting', async () => {
+    const s = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: { maxNumSeqs: 1, prefillOverheadMs: 5, prefillMsPerToken: 0, decodeTokensPerSecond: 100 },
+    });
+    servers.push(s);
+    const body = { messages: [{ role: 'user', content: 'queue me' }], max_tokens: 20, ignore_eos: true };
+    const first = post(`${s.url}/v1/chat/completions`, body);
+    const second = post(`${s.url}/v1/chat/completions`, body);
+    // While both are in flight, one runs and one waits.
+    let metrics = '';
+    for (let i = 0; i < 200 && !/vllm:num_requests_waiting\{[^}]*\} 1\n/.test(metrics); i++) {
+      metrics = (await get(`${s.url}/metrics`)).text;
+    }
+    expect(metrics).toMatch(/vllm:num_requests_running\{[^}]*\} 1\n/);
+    expect(metrics).toMatch(/vllm:num_requests_waiting\{[^}]*\} 1\n/);
+    await Promise.all([first, second]);
+    const [a, b] = s.groundTruth();
+    // The second started only when the first ended (20 tokens at 100 tok/s ≈ 200 ms of decode).
+    expect(b?.queueMs).toBeGreaterThanOrEqual((a?.endAtMs ?? 0) - (b?.arrivalMs ?? 0) - 2);
+    expect(b?.queueMs).toBeGreaterThan(150);
+  });
+});
+
+describe('prefix cache', () => {
+  it('a repeated conversation prefix is served from the cache: cached tokens in usage, shorter scheduled TTFT', async () => {
+    const latency = { prefillOverheadMs: 10, prefillMsPerToken: 1, ttftJitterP99Ratio: 1 };
+    const s = await startSimEndpoint({ dialect: 'llamacpp', model: 'm', latency });
+    servers.push(s);
+    const system = { role: 'system', content: Array.from({ length: 120 }, (_, i) => `rule${i}`).join(' ') };
+    const one = JSON.parse(
+      (
+        await post(`${s.url}/v1/chat/completions`, {
+          messages: [system, { role: 'user', content: 'first question' }],
+          max_tokens: 2,
+        })
+      ).text,
+    );
+    const two = JSON.parse(
+      (
+        await post(`${s.url}/v1/chat/completions`, {
+          messages: [system, { role: 'user', content: 'second question' }],
+          max_tokens: 2,
+        })
+      ).text,
+    );
+    expect(one.usage.prompt_tokens_details.cached_tokens).toBe(0);
+    const cached = two.usage.prompt_tokens_details.cached_tokens as number;
+    expect(cached % 16).toBe(0);
+    expect(cached).toBeGreaterThan(100);
+    expect(two.timings.cache_n).toBe(cached);
+    const [t1, t2] = s.groundTruth();
+    const model = latencyModel(latency);
+    // Prefill time the model chose (TTFT minus time before a slot was free: body read, queue).
+    expect((t1?.scheduledTtftMs ?? 0) - (t1?.queueMs ?? 0)).toBeCloseTo(
+      ttftMedianMs(model, one.usage.prompt_tokens),
+      0,
+    );
+    expect((t2?.scheduledTtftMs ?? 0) - (t2?.queueMs ?? 0)).toBeCloseTo(
+      ttftMedianMs(model, two.usage.prompt_tokens, cached),
+      0,
+    );
+  });
+});
+
+describe('text completions', () => {
+  it('vLLM /v1/completions through the openai client, streaming and not', async () => {
+    const s = await startSimEndpoint({ dialect: 'vllm', model: 'm', seed: 2, latency: { scale: 0.01 } });
+    servers.push(s);
+    const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'x', fetch: guardedFetch, maxRetries: 0 });
+    const whole = await client.completions.create({ model: 'm', prompt: 'def add(a, b):', max_tokens: 12 });
+    expect(whole.object).toBe('text_completion');
+    expect(whole.usage?.completion_tokens).toBe(12);
+    const stream = await client.completions.create({
+      model: 'm',
+      prompt: 'def add(a, b):',
+      max_tokens: 12,
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+    expect(text).toBe(whole.choices[0]?.text);
+  });
+});
