@@ -13,9 +13,18 @@ export type { SeriesPoint, SeriesQuery, TimeRange, ObjectiveCounts } from '../st
 /** Window names the page offers. */
 export type WindowName = '1h' | '24h' | '7d' | '30d';
 
-/** The store as the dashboard reads it: traffic series and counts always, history when it has it. */
-export type DashboardStore = Pick<FleetStore, 'series' | 'objectiveCounts'> &
+/**
+ * The store as the dashboard reads it: the full FleetStore (sqlite), whose evaluation input is read
+ * exactly as `llm-fleet check` reads it, or a partial one (the in-process `createMemoryStore`).
+ */
+export type DashboardStore = FleetStore | PartialStore;
+
+export type PartialStore = Pick<FleetStore, 'series' | 'objectiveCounts'> &
   Partial<Pick<FleetStore, 'sloBuckets' | 'incidents' | 'calibrationRuns' | 'marks'>>;
+
+export function isFleetStore(store: DashboardStore): store is FleetStore {
+  return 'observedFingerprints' in store && 'records' in store;
+}
 
 /** Judges the fleet over [sinceMs, nowMs]; default: `evaluateFleet` over the store's buckets. */
 export type EvaluateFn = (input: {

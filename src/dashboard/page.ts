@@ -11,6 +11,7 @@ export function pageHtml(fleetName: string, assets: ReadonlyMap<AssetName, Asset
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/app.css?v=${v('app.css')}">
 <script type="module" src="/assets/app.js?v=${v('app.js')}"></script>
 </head>

@@ -60,6 +60,9 @@ export function endpointCard(card: EndpointCard, nowMs: number, linked: boolean)
       h('dd', {}, h('code', {}, card.env)),
       h('dt', {}, 'Host'),
       h('dd', {}, `${card.host.name} · ${hostLine || 'port TBD'}`),
+      card.urlFromEnv && card.url
+        ? [h('dt', {}, 'URL'), h('dd', {}, h('code', {}, card.url), ` (from ${card.env})`)]
+        : null,
       h('dt', {}, 'Hardware'),
       h('dd', {}, [card.hardware, card.host.description].filter(Boolean).join(' · ') || '—'),
       h('dt', {}, 'Model'),
@@ -189,13 +192,14 @@ function target(o: ObjectiveView): string {
   }
 }
 
-function measured(o: ObjectiveView): string {
+function measured(o: ObjectiveView): HTMLElement | string {
   if (o.kind === 'recovery')
     return o.total > 0 ? `${o.good}/${o.total} in time, worst ${duration(o.value ?? 0)}` : 'no outages';
   if (o.ratio === undefined) return o.kind === 'availability' ? 'no probes yet' : 'no requests yet';
-  if (o.kind === 'availability') return `${percent(o.ratio, 2)} of ${o.total} probes`;
-  const value = o.value === undefined ? '' : `${inUnit(o.value, o.unit)} · `;
-  return `${value}${percent(o.ratio)} of ${o.total} good`;
+  const what = o.kind === 'availability' ? 'probes' : 'requests';
+  const share = `${percent(o.ratio, o.kind === 'availability' ? 2 : 1)} of ${o.total.toLocaleString('en-US')} ${what} good`;
+  if (o.value === undefined || o.kind === 'availability') return share;
+  return h('span', {}, inUnit(o.value, o.unit), h('span', { class: 'sub' }, share));
 }
 
 function budget(left: number): HTMLElement {

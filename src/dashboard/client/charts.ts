@@ -31,7 +31,8 @@ export class Chart {
           width: l.width ?? 2,
           ...(l.dash ? { dash: l.dash } : {}),
           spanGaps: false,
-          points: { show: false },
+          // Data points are dotted so a lone minute with traffic is visible; target lines are not.
+          points: { show: !l.dash, size: 4 },
         })),
       ],
     };

@@ -213,24 +213,22 @@ function table(
 }
 
 function incidentsTable(d: EndpointDetail): HTMLElement {
-  const rows = [...d.availability.incidents]
-    .reverse()
-    .map((i) =>
-      h(
-        'tr',
-        {
-          'data-incident': i.startedAtMs,
-          'data-verdict': i.verdict,
-          class: i.verdict === 'exceeded' ? 'verdict-breach' : '',
-        },
-        h('td', {}, when(i.startedAtMs, d.nowMs)),
-        h('td', {}, i.endedAtMs === undefined ? 'ongoing' : clock(i.endedAtMs)),
-        h('td', {}, duration(i.durationMs)),
-        h('td', {}, i.recoveryMs === undefined ? '—' : duration(i.recoveryMs)),
-        h('td', {}, i.verdict === 'open' ? 'ongoing, within SLO so far' : i.verdict),
-        h('td', {}, i.cause),
-      ),
-    );
+  const rows = [...d.availability.incidents].reverse().map((i) =>
+    h(
+      'tr',
+      {
+        'data-incident': i.startedAtMs,
+        'data-verdict': i.verdict,
+        class: i.verdict === 'exceeded' ? 'verdict-breach' : '',
+      },
+      h('td', {}, when(i.startedAtMs, d.nowMs)),
+      h('td', {}, i.endedAtMs === undefined ? 'ongoing' : clock(i.endedAtMs)),
+      h('td', {}, duration(i.durationMs)),
+      h('td', {}, i.recoveryMs === undefined ? '—' : duration(i.recoveryMs)),
+      h('td', {}, i.verdict === 'open' ? 'ongoing, within SLO so far' : i.verdict),
+      h('td', {}, i.cause),
+    ),
+  );
   return table(
     'incidents',
     'Incidents',

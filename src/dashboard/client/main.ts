@@ -63,6 +63,8 @@ async function render(): Promise<void> {
       ...o.endpoints.map((c) => endpointCard(c, o.nowMs, true)),
       ...o.deprecated.map(deprecatedCard),
     ]);
+    // Which API answer the DOM shows (tests match the two exactly).
+    grid.setAttribute('data-now', String(o.nowMs));
     document.title = `${o.fleet.name} · llm-fleet`;
   } else if (r.view === 'endpoint' && r.name !== undefined) {
     const d = await getJson<EndpointDetail>(`/api/endpoints/${encodeURIComponent(r.name)}?window=${window}`);

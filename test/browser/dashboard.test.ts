@@ -1,0 +1,267 @@
+// The dashboard in a real browser against the demo fleet (simulators, monitor, store, gateway, all
+// on loopback): the overview shows what /api/ says, an outage injected through the simulator shows
+// as down and then up again, the endpoint page draws its targets, the routing form agrees with
+// `llm-fleet route`, and screenshots are saved for people (test-artifacts/, docs/dashboard.png).
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
+import type { EndpointDetail, Overview } from '../../src/dashboard/index.ts';
+import { HAVE_CHROMIUM, launchChromium } from './chromium.ts';
+import type { DemoFleet } from './demo-fleet.ts';
+import { FLEET_FILE, startDemoFleet } from './demo-fleet.ts';
+
+const ARTIFACTS = 'test-artifacts';
+const HAVE_CHECK = existsSync('src/cli/check.ts');
+if (HAVE_CHROMIUM && !HAVE_CHECK)
+  console.warn(
+    '[browser tests] the `llm-fleet check --json` comparison is SKIPPED: src/cli/check.ts does not exist yet',
+  );
+
+/** Runs `llm-fleet <args> --json` in process (the CLI's own code) against the demo's simulators and store. */
+async function cli(demo: DemoFleet, args: string[]): Promise<unknown> {
+  const io = memoryIo({
+    ...process.env,
+    ...demo.env,
+    LLM_FLEET_LOOPBACK_ONLY: '1',
+    LLM_FLEET_STORE: demo.storePath,
+  });
+  const code = await main(args, io);
+  // 0 ok, 1 findings (check on a breach, route with no endpoint) — both print their JSON.
+  expect(code, io.stderr).toBeLessThan(2);
+  return JSON.parse(io.stdout) as unknown;
+}
+
+/** Reads the JSON the page itself fetched for `path` during `action` (what the DOM must show). */
+async function pageJson<T>(page: Page, path: string, action: () => Promise<unknown>): Promise<T> {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === path && r.status() === 200, {
+      timeout: 30_000,
+    }),
+    action(),
+  ]);
+  return (await response.json()) as T;
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', { timeout: 120_000 }, () => {
+  let demo: DemoFleet;
+  let browser: { context: BrowserContext; close(): Promise<void> };
+  let page: Page;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    demo = await startDemoFleet();
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (error) => console.error(`[browser] page error: ${error.message}`));
+    // Nothing may be loaded from anywhere but the gateway.
+    await page.route(
+      (url) => url.hostname !== '127.0.0.1',
+      (route) => route.abort(),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  it('shows every endpoint with targets and measured values exactly as /api/overview gives them', async () => {
+    await page.goto(`${demo.url}/`);
+    await page.getByLabel('Window').selectOption('1h');
+    // Wait until traffic has reached the fast coder and the monitor has seen every endpoint up.
+    await expect.poll(async () => page.locator('[data-state="up"]').count(), { timeout: 20_000 }).toBe(4);
+    await expect
+      .poll(
+        async () =>
+          Number(await page.locator('[data-objective="coder-fast-ttft-p95"]').getAttribute('data-total')),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBeGreaterThan(5);
+    // Every overview answer the page receives, by its clock; the DOM says which one it shows.
+    const answers = new Map<number, Overview>();
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/api/overview' && r.ok())
+        void r.json().then(
+          (o: Overview) => answers.set(o.nowMs, o),
+          () => undefined,
+        );
+    });
+    type Row = { id: string | null; verdict: string | null; threshold: string | null; total: string | null };
+    let snapshot: { nowMs: number; rows: Row[] } = { nowMs: NaN, rows: [] };
+    await expect
+      .poll(
+        async () => {
+          snapshot = await page.evaluate(() => ({
+            nowMs: Number(document.querySelector('.cards')?.getAttribute('data-now')),
+            rows: [...document.querySelectorAll('[data-objective]')].map((r) => ({
+              id: r.getAttribute('data-objective'),
+              verdict: r.getAttribute('data-verdict'),
+              threshold: r.getAttribute('data-threshold'),
+              total: r.getAttribute('data-total'),
+            })),
+          }));
+          return answers.has(snapshot.nowMs);
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(true);
+    const overview = answers.get(snapshot.nowMs) as Overview;
+    const shown = snapshot.rows;
+    const expected = overview.endpoints.flatMap((e) => e.objectives);
+    expect(shown.map((s) => s.id)).toEqual(expected.map((o) => o.id));
+    for (const o of expected) {
+      const row = shown.find((s) => s.id === o.id);
+      expect(row?.verdict, o.id).toBe(o.verdict);
+      expect(row?.threshold ?? undefined, o.id).toBe(
+        o.threshold === undefined ? undefined : String(o.threshold),
+      );
+      expect(row?.total, o.id).toBe(String(o.total));
+    }
+    // The text a person reads carries the same target: coder-fast's P95 is ≤ 800 ms in the fleet file.
+    await expect
+      .poll(() => page.locator('[data-objective="coder-fast-ttft-p95"]').textContent(), { timeout: 20_000 })
+      .toContain('≤ 800 ms');
+    await expect
+      .poll(() => page.locator('[data-endpoint="small"]').textContent(), { timeout: 20_000 })
+      .toContain('planned');
+    await expect
+      .poll(() => page.locator('[data-key="deprecated-OLLAMA_BASE_URL"]').textContent(), { timeout: 20_000 })
+      .toContain('deprecated');
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-overview.png`, fullPage: true });
+  });
+
+  it('shows an endpoint going down (and its host degraded) and coming back, live, without reload', async () => {
+    const before = await page.evaluate(() => performance.getEntriesByType('navigation').length);
+    const fast = page.locator('[data-endpoint="coder-fast"]');
+    demo.sims.get('coder-fast')?.setFaults([{ kind: 'down' }]);
+    await expect.poll(() => fast.getAttribute('data-state'), { timeout: 20_000 }).toBe('down');
+    await expect
+      .poll(() => fast.locator('[data-role="status"]').textContent(), { timeout: 20_000 })
+      .toContain('down since');
+    // Same host, still up: degraded mode applies there.
+    await expect
+      .poll(() => page.locator('[data-endpoint="coder"]').getAttribute('data-state'), { timeout: 20_000 })
+      .toBe('degraded');
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-outage.png`, fullPage: true });
+    demo.sims.get('coder-fast')?.setFaults([]);
+    await expect.poll(() => fast.getAttribute('data-state'), { timeout: 20_000 }).toBe('up');
+    await expect
+      .poll(() => page.locator('[data-endpoint="coder"]').getAttribute('data-state'), { timeout: 20_000 })
+      .toBe('up');
+    await expect
+      .poll(() => fast.locator('[data-objective="coder-fast-recovery"]').textContent(), { timeout: 20_000 })
+      .toContain('1/1 in time');
+    // Still the same document: the page updated itself.
+    expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(before);
+  });
+
+  it('draws the endpoint page: target lines from the fleet file, the incident against its recovery SLO', async () => {
+    // By keyboard: the card's title is a link.
+    await page.locator('[data-endpoint="coder-fast"] h2 a').focus();
+    const detail = await pageJson<EndpointDetail>(page, '/api/endpoints/coder-fast', () =>
+      page.keyboard.press('Enter'),
+    );
+    expect(detail.targets).toMatchObject({ ttftP95Ms: 800, ttftP99Ms: 1500 });
+    await expect
+      .poll(() => page.locator('[data-chart="ttft"]').getAttribute('data-targets'), { timeout: 20_000 })
+      .toBe('800,1500');
+    await page.locator('[data-chart="ttft"] canvas').waitFor({ state: 'visible' });
+    await expect
+      .poll(() => page.locator('[data-chart="ttft"]').textContent(), { timeout: 20_000 })
+      .toContain('P95 target');
+    const incident = page.locator('[data-incident]').first();
+    await expect.poll(() => incident.getAttribute('data-verdict'), { timeout: 20_000 }).toBe('within');
+    await expect.poll(() => incident.textContent(), { timeout: 20_000 }).toContain('5 min');
+    expect(detail.availability.incidents.at(-1)).toMatchObject({ endpoint: 'coder-fast', verdict: 'within' });
+    await expect
+      .poll(() => page.locator('.timeline .bar .incident').count(), { timeout: 20_000 })
+      .toBe(detail.availability.incidents.length);
+    await expect
+      .poll(() => page.locator('[data-key="rules"]').textContent(), { timeout: 20_000 })
+      .toContain('first choice');
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-endpoint.png`, fullPage: true });
+    // The README's picture is refreshed on request only, so a test run leaves the work tree clean.
+    if (process.env.LLM_FLEET_UPDATE_SCREENSHOT === '1') {
+      mkdirSync('docs', { recursive: true });
+      copyFileSync(`${ARTIFACTS}/dashboard-overview.png`, 'docs/dashboard.png');
+    }
+  });
+
+  it('answers the routing form exactly as `llm-fleet route` does', async () => {
+    await page.getByRole('link', { name: 'Routing' }).click();
+    await expect
+      .poll(() => page.locator('table.matrix tbody tr').count(), { timeout: 20_000 })
+      .toBe(demo.fleet.routing.rules.length + 1);
+    for (const [task, tokens] of [
+      ['code', '52000'],
+      ['code', '1200'],
+      ['routing', '900'],
+      ['reasoning', '20000'],
+      ['embedding', '64'],
+    ] as const) {
+      await page.getByLabel('Task').selectOption(task);
+      await page.getByLabel('Prompt tokens').fill(tokens);
+      await page.getByRole('button', { name: 'Route' }).click();
+      const expected = (await cli(demo, [
+        'route',
+        '-f',
+        FLEET_FILE,
+        '--task',
+        task,
+        '--tokens',
+        tokens,
+        '--json',
+      ])) as {
+        endpoint: string | null;
+        reason: string;
+      };
+      await expect
+        .poll(() => page.locator('[data-route-endpoint]').getAttribute('data-route-endpoint'), {
+          timeout: 30_000,
+        })
+        .toBe(expected.endpoint ?? '');
+      await expect
+        .poll(() => page.locator('[data-route-reason]').textContent(), { timeout: 20_000 })
+        .toBe(expected.reason);
+    }
+  });
+
+  it.skipIf(!HAVE_CHECK)(
+    'shows the same targets and measured counts as `llm-fleet check --json`',
+    async () => {
+      // Freeze the data: no more requests or probes while the two readings are taken.
+      await demo.stopTraffic();
+      await demo.monitor.stop();
+      demo.store.flush();
+      const overview = (await (await fetch(`${demo.url}/api/overview?window=1h`)).json()) as Overview;
+      const check = (await cli(demo, ['check', '-f', FLEET_FILE, '--since', '1h', '--json'])) as {
+        endpoints: {
+          endpoint: string;
+          objectives: {
+            objective: { id: string };
+            target: { threshold?: number; ratio: number };
+            measured: { good: number; total: number };
+          }[];
+        }[];
+      };
+      for (const e of check.endpoints)
+        for (const o of e.objectives) {
+          const shown = overview.endpoints
+            .find((x) => x.name === e.endpoint)
+            ?.objectives.find((x) => x.id === o.objective.id);
+          expect(shown, o.objective.id).toMatchObject({
+            target: o.target.ratio,
+            good: o.measured.good,
+            total: o.measured.total,
+          });
+          if (o.target.threshold !== undefined)
+            expect(shown?.threshold, o.objective.id).toBe(o.target.threshold);
+        }
+    },
+  );
+});
