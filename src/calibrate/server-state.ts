@@ -2,6 +2,7 @@
 // later detects 'model swapped' and 'hardware changed'. Each server exposes different facts
 // (wire-formats.md §2, §3.2, §3.7, §5.1, §6.2); whatever it does not answer stays undefined.
 import type { Endpoint } from '../fleet/index.ts';
+import type { Fingerprint } from '../slo/fingerprint.ts';
 import type { HttpTarget } from './http.ts';
 import { timedRequest } from './http.ts';
 
@@ -18,6 +19,8 @@ export interface ServerFingerprint {
   readonly serverVersion?: string;
   /** Model ids the server lists. */
   readonly modelIds?: readonly string[];
+  /** The id of the served model card (the one the fleet names, else the first; mlx_lm: exact match only). */
+  readonly model?: string;
   /** vLLM `root` (model path), llama.cpp `model_path`, TEI `model_id`. */
   readonly modelRoot?: string;
   readonly contextWindowTokens?: number;
@@ -85,11 +88,15 @@ export async function readServerFacts(
   let modelRoot: string | undefined;
   let contextWindowTokens: number | undefined;
   let modelIds: string[] | undefined;
+  let model: string | undefined;
   if (endpoint.dialect !== 'tei') {
     const models = await getJson<ModelsJson>('/v1/models');
     const data = Array.isArray(models?.data) ? models.data : [];
     modelIds = data.map((m) => String(m.id));
-    const served = data.find((m) => m.id === endpoint.servedModel) ?? data[0];
+    // mlx_lm lists cached repos, not necessarily the served one: only an exact match counts.
+    const served =
+      data.find((m) => m.id === endpoint.servedModel) ?? (endpoint.dialect === 'mlx' ? undefined : data[0]);
+    if (typeof served?.id === 'string') model = served.id;
     if (typeof served?.root === 'string') modelRoot = served.root;
     if (typeof served?.max_model_len === 'number') contextWindowTokens = served.max_model_len;
     if (typeof served?.meta?.n_ctx === 'number') contextWindowTokens = served.meta.n_ctx;
@@ -122,6 +129,7 @@ export async function readServerFacts(
     dialect: endpoint.dialect,
     serverVersion,
     modelIds,
+    model,
     modelRoot,
     contextWindowTokens,
     before: await readLoadGauges(endpoint, target, timeoutMs),
@@ -139,4 +147,30 @@ export async function readLoadGauges(
   if (endpoint.dialect !== 'vllm') return undefined;
   const r = await timedRequest(target, 'GET', '/metrics', undefined, timeoutMs);
   return r.ok ? parseLoadGauges(r.text) : undefined;
+}
+
+/**
+ * The fingerprint in the form the SLO evaluator compares (slo/fingerprint.ts), written exactly as
+ * the monitor writes what it observes, so a difference means the server changed, not the writer.
+ */
+export function sloFingerprint(f: ServerFingerprint, hostHardware: string, atMs: number): Fingerprint {
+  const product =
+    f.dialect === 'vllm'
+      ? 'vllm'
+      : f.dialect === 'llamacpp'
+        ? 'llama.cpp'
+        : f.dialect === 'tei'
+          ? 'tei'
+          : undefined;
+  const out: { -readonly [K in keyof Fingerprint]?: Fingerprint[K] } = {
+    endpoint: f.endpoint,
+    atMs,
+    hostHardware,
+  };
+  if (f.model !== undefined) out.model = f.model;
+  if (f.contextWindowTokens !== undefined && f.dialect !== 'mlx') out.maxModelLen = f.contextWindowTokens;
+  if (f.serverVersion !== undefined && product !== undefined)
+    out.serverVersion = `${product} ${f.serverVersion}`;
+  if (f.systemFingerprint !== undefined) out.systemFingerprint = f.systemFingerprint;
+  return out as Fingerprint;
 }

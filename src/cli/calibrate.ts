@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import type { CalibrationRun, Progress } from '../calibrate/index.ts';
+import type { CalibrationRun, EndpointCalibration, Progress } from '../calibrate/index.ts';
 import {
   lineDiff,
   rewriteFleetText,
@@ -17,12 +17,19 @@ import { FleetError } from '../errors.ts';
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import { findEndpoint, routableEndpoints } from '../fleet/index.ts';
 import { DEFINITIONS } from '../measure/index.ts';
+import { sloFingerprint } from '../calibrate/server-state.ts';
+import { hardwareDescription } from '../slo/fingerprint.ts';
+import type { CalibrationRunInput } from '../store/types.ts';
+import type { StoreOptions } from './store-options.ts';
+import { openStoreFor, withStoreOption } from './store-options.ts';
 import type { RegisterCommand } from './commands.ts';
 import type { CliIo } from './io.ts';
 import type { FleetOptions } from './shared.ts';
 import { loadFleetFor, printJson, table, withFleetOptions } from './shared.ts';
 
-interface CalibrateFlags extends FleetOptions {
+interface CalibrateFlags extends FleetOptions, Omit<StoreOptions, 'store'> {
+  /** A path, or false with --no-store. */
+  store?: string | false;
   warmup?: number;
   iterations?: number;
   parallelHosts?: boolean;
@@ -49,7 +56,7 @@ export function definitionsHelp(): string {
 }
 
 export const register: RegisterCommand = (program, io) => {
-  const command = withFleetOptions(new Command('calibrate'))
+  const command = withStoreOption(withFleetOptions(new Command('calibrate')))
     .description("Measure endpoints by the seed's procedure and propose SLO targets")
     .argument('[endpoints...]', 'endpoint names (default: every running endpoint)')
     .option(
@@ -82,6 +89,10 @@ export const register: RegisterCommand = (program, io) => {
     .option('--json', 'print the whole run as JSON, every raw sample included')
     .option('--out <dir>', 'save the run (samples, fingerprint, proposals) as JSON in this directory')
     .option('--write', 'write the proposed targets into the fleet file in place (shows the diff first)')
+    .option(
+      '--no-store',
+      'do not record the run in the store (it is recorded by default: check compares fingerprints)',
+    )
     .addHelpText(
       'after',
       `
@@ -127,6 +138,7 @@ misses a current target · 2 usage or configuration error.`,
         onProgress: progressReporter(io, endpoints),
       });
       if (flags.out) saveRun(flags.out, run, io);
+      if (flags.store !== false) storeRun(fleet, run, flags.store, io);
       if (flags.json) printJson(io, run);
       else {
         io.out(table(SUMMARY_HEAD, summaryRows(run)));
@@ -217,6 +229,65 @@ function saveRun(dir: string, run: CalibrationRun, io: CliIo): void {
   const file = join(dir, `${run.id}.json`);
   writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`);
   io.err(`saved ${file}\n`);
+}
+
+/** One stored run per completed endpoint; a failed endpoint has nothing worth comparing against later. */
+export function storedRuns(fleet: Fleet, run: CalibrationRun): CalibrationRunInput[] {
+  return run.endpoints
+    .filter(
+      (e): e is EndpointCalibration & { metrics: NonNullable<EndpointCalibration['metrics']> } =>
+        e.status === 'completed' && e.metrics !== undefined,
+    )
+    .map((e) => {
+      const endpoint = fleet.endpoints.find((x) => x.name === e.endpoint) as Endpoint;
+      const m = e.metrics;
+      const numbers = (o: Record<string, number | undefined>): Record<string, number> =>
+        Object.fromEntries(Object.entries(o).filter((kv): kv is [string, number] => kv[1] !== undefined));
+      const p = e.proposal ?? {};
+      const startedAtMs = Date.parse(e.startedAt);
+      return {
+        endpoint: e.endpoint,
+        startedAtMs,
+        finishedAtMs: Date.parse(e.finishedAt),
+        iterations: e.measuredCompleted,
+        warmupIterations: e.warmupCompleted,
+        summary: numbers({
+          ttftP50Ms: m.ttftMs.p50,
+          ttftP95Ms: m.ttftMs.p95,
+          ttftP99Ms: m.ttftMs.p99,
+          decodeTokensPerSecondP50: m.decodeTokensPerSecond.p50,
+          burstTokensPerSecondP95: m.burstTokensPerSecond.p95,
+          embeddingsPerSecondP50: m.embeddingsPerSecond.p50,
+          networkOverheadMs: e.networkOverhead?.valueMs,
+        }),
+        proposed: numbers({
+          ttftP95Ms: p.ttftP95Ms?.value,
+          ttftP99Ms: p.ttftP99Ms?.value,
+          sustainedTokensPerSecond: p.sustainedTokensPerSecond?.value,
+          burstTokensPerSecond: p.burstTokensPerSecond?.value,
+          embeddingsPerSecond: p.embeddingsPerSecond?.value,
+        }),
+        fingerprint: sloFingerprint(
+          e.fingerprint ?? { endpoint: e.endpoint, dialect: e.dialect, unavailable: [] },
+          hardwareDescription(fleet, endpoint),
+          startedAtMs,
+        ),
+        note: run.note,
+        samples: e.samples,
+      };
+    });
+}
+
+function storeRun(fleet: Fleet, run: CalibrationRun, path: string | undefined, io: CliIo): void {
+  const rows = storedRuns(fleet, run);
+  if (rows.length === 0) return;
+  const store = openStoreFor(fleet, { store: path }, io, 'write');
+  try {
+    for (const row of rows) store.saveCalibrationRun(row);
+  } finally {
+    store.close();
+  }
+  io.err(`recorded ${rows.length} calibration run(s) in the store\n`);
 }
 
 function writeTargets(fleet: Fleet, run: CalibrationRun, io: CliIo, json: boolean): void {

@@ -9,6 +9,8 @@ import type { CalibrationRun } from '../../src/calibrate/index.ts';
 import { memoryIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import { loadFleet } from '../../src/fleet/index.ts';
+import { observeFingerprint } from '../../src/probes/fingerprint.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { SimFleet } from '../../src/sim/index.ts';
 import { EXAMPLE_TEXT, isInference, simFleet } from './helpers.ts';
 
@@ -45,6 +47,7 @@ describe('llm-fleet calibrate', () => {
         '--network-overhead',
         '0',
         '--json',
+        '--no-store',
       ],
       sims.env,
     );
@@ -84,6 +87,7 @@ describe('llm-fleet calibrate', () => {
         'fleet',
         '--json',
         '--write',
+        '--no-store',
       ],
       sims.env,
     );
@@ -130,6 +134,8 @@ describe('llm-fleet calibrate', () => {
         dir,
         '--note',
         'VRAM 21/32 GB',
+        '--store',
+        join(dir, 'fleet.db'),
       ],
       sims.env,
     );
@@ -145,6 +151,29 @@ describe('llm-fleet calibrate', () => {
     const run2 = JSON.parse(readFileSync(saved, 'utf8')) as CalibrationRun;
     expect(run2.endpoints[0]?.fingerprint).toMatchObject({ serverVersion: '0.11.0', note: 'VRAM 21/32 GB' });
     expect(run2.endpoints[0]?.fingerprint?.before).toBeDefined();
+    // Recorded in the store with the fingerprint exactly as the monitor would observe it now.
+    expect(r.stderr).toContain('recorded 1 calibration run(s) in the store');
+    const store = openSqliteStore({ path: join(dir, 'fleet.db'), fleet: sims.fleet });
+    try {
+      const [stored] = store.calibrationRuns('coder');
+      expect(stored).toMatchObject({
+        endpoint: 'coder',
+        iterations: 10,
+        warmupIterations: 1,
+        note: 'VRAM 21/32 GB',
+      });
+      expect(stored?.proposed.ttftP95Ms).toBe(run2.endpoints[0]?.proposal?.ttftP95Ms?.value);
+      const coder = sims.fleet.endpoints.find((e) => e.name === 'coder');
+      const observed = await observeFingerprint(sims.fleet, coder as NonNullable<typeof coder>, {
+        timeoutMs: 5_000,
+      });
+      const { atMs: _a, ...calibrated } = stored?.fingerprint ?? { atMs: 0 };
+      const { atMs: _b, ...now } = observed;
+      expect(calibrated).toEqual(now);
+      expect(now).toMatchObject({ serverVersion: 'vllm 0.11.0', model: coder?.servedModel });
+    } finally {
+      store.close();
+    }
   });
 
   it('a user mistake is exit 2 with a hint, no stack trace', async () => {

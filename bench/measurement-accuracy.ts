@@ -1,0 +1,286 @@
+// How accurate is llm-fleet's TTFT? The simulator runs in a separate process (so the client's event
+// loop never delays the server's writes, and the other way round) and logs, per request, when the
+// request arrived and when its first token was written. llm-fleet's client measures TTFT from the
+// moment the request was written to the arrival of the first token-bearing SSE event. Per request:
+//   TTFT error       = client TTFT − server TTFT (what the client adds: both network legs + parsing)
+//   receive delay    = client's first-token time − server's first-token write (the response leg)
+// at 1, 64, 256 and 512 concurrent streams. Baseline of the same run: a bare socket client (through
+// the same guarded connector) that stamps the first byte of each response and does no SSE or JSON
+// work — the floor any HTTP client on this machine can reach.
+// Second part: calibrate's P50/P95/P99 against the simulator's closed-form TTFT percentiles, within
+// the sampling error of 200 draws (distribution-free interval from the binomial ranks).
+// Run: node bench/measurement-accuracy.ts   (LLM_FLEET_LOOPBACK_ONLY=1 is set for you)
+import { fork } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+process.env.LLM_FLEET_LOOPBACK_ONLY = '1';
+
+const CHILD_FLAG = '--sim-child';
+
+const ACCURACY_LATENCY = {
+  prefillOverheadMs: 20,
+  prefillMsPerToken: 0.02,
+  ttftJitterP99Ratio: 2,
+  decodeTokensPerSecond: 50,
+  maxNumSeqs: 1024,
+};
+const CALIBRATE_LATENCY = {
+  prefillOverheadMs: 30,
+  prefillMsPerToken: 0.03,
+  ttftJitterP99Ratio: 2,
+  decodeTokensPerSecond: 2000,
+  maxNumSeqs: 8,
+};
+
+interface ChildReady {
+  type: 'ready';
+  accuracyUrl: string;
+  calibrateUrl: string;
+}
+
+if (process.argv.includes(CHILD_FLAG)) {
+  const { startSimEndpoint } = await import('../src/sim/index.ts');
+  const accuracy = await startSimEndpoint({
+    dialect: 'vllm',
+    model: 'acc',
+    latency: ACCURACY_LATENCY,
+    name: 'acc',
+    seed: 1,
+  });
+  const calibrate = await startSimEndpoint({
+    dialect: 'vllm',
+    model: 'cal',
+    latency: CALIBRATE_LATENCY,
+    name: 'cal',
+    seed: 2,
+  });
+  process.on('message', (m: { type: string; which?: string }) => {
+    const sim = m.which === 'cal' ? calibrate : accuracy;
+    if (m.type === 'truth') {
+      process.send?.({ type: 'truth', truth: sim.groundTruth() });
+      sim.clearGroundTruth();
+    } else if (m.type === 'exit') {
+      void Promise.all([accuracy.close(), calibrate.close()]).then(() => process.exit(0));
+    }
+  });
+  process.send?.({
+    type: 'ready',
+    accuracyUrl: accuracy.url,
+    calibrateUrl: calibrate.url,
+  } satisfies ChildReady);
+} else {
+  await parent();
+}
+
+async function parent(): Promise<void> {
+  const { httpTarget, timedStream, chatBody, runCalibration } = await import('../src/calibrate/index.ts');
+  const { summarize } = await import('../src/measure/index.ts');
+  const { ttftQuantileMs, latencyModel } = await import('../src/sim/index.ts');
+  const { guardedConnector } = await import('../src/upstream/guard.ts');
+  const { parseFleet } = await import('../src/fleet/index.ts');
+  type Truth = import('../src/sim/index.ts').SimRequestTruth;
+
+  const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<ChildReady>((resolve) =>
+    child.once('message', (m) => resolve(m as ChildReady)),
+  );
+  const truthOf = (which: 'acc' | 'cal') =>
+    new Promise<Truth[]>((resolve) => {
+      child.once('message', (m) => resolve((m as { truth: Truth[] }).truth));
+      child.send({ type: 'truth', which });
+    });
+  const f = (v: number | undefined, d = 3): string => (v === undefined ? '—' : v.toFixed(d));
+
+  console.log(
+    `measurement accuracy — node ${process.version}, simulator in a separate process (pid ${child.pid})`,
+  );
+  console.log(
+    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms)\n',
+  );
+  console.log(
+    'streams  requests   TTFT error P50 / P99 / max   receive delay P50 / P99   bare-socket delay P50 / P99',
+  );
+
+  const url = new URL(ready.accuracyUrl);
+  const levels = [1, 64, 256, 512];
+  const results: { level: number; p99: number }[] = [];
+  for (const level of levels) {
+    const perWorker = level === 1 ? 200 : 2;
+    // ---- llm-fleet's client
+    const target = httpTarget(ready.accuracyUrl, { connections: level });
+    const measured = new Map<string, { ttftMs: number; firstTokenEpochMs: number }>();
+    let n = 0;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; i < perWorker; i++) {
+        const id = `acc-${level}-${w}-${i}-${n++}`;
+        const t = await timedStream(
+          target,
+          '/v1/chat/completions',
+          chatBody({ model: 'acc', promptTokens: 64, maxTokens: 16 }, 'vllm', id),
+          60_000,
+          id,
+        );
+        if (t.ok && t.ttftMs !== undefined)
+          measured.set(id, { ttftMs: t.ttftMs, firstTokenEpochMs: t.startedAtMs + t.ttftMs });
+      }
+    };
+    await Promise.all(Array.from({ length: level }, (_, w) => worker(w)));
+    await target.close();
+    const truth = await truthOf('acc');
+    const errors: number[] = [];
+    const receive: number[] = [];
+    for (const t of truth) {
+      const m = t.clientRequestId === undefined ? undefined : measured.get(t.clientRequestId);
+      if (!m || t.ttftMs === undefined || t.tokenTimesMs[0] === undefined) continue;
+      errors.push(m.ttftMs - t.ttftMs);
+      receive.push(m.firstTokenEpochMs - t.tokenTimesMs[0]);
+    }
+    // ---- baseline: bare sockets through the guarded connector, first response byte after the headers
+    const bare = await bareSocketDelays(url, level, perWorker, truthOf, guardedConnector);
+    const e = summarize(errors);
+    const r = summarize(receive);
+    const b = summarize(bare);
+    results.push({ level, p99: e.p99 ?? NaN });
+    console.log(
+      `${String(level).padStart(7)}  ${String(errors.length).padStart(8)}   ${f(e.p50)} / ${f(e.p99)} / ${f(e.max)}`.padEnd(
+        48,
+      ) +
+        `${f(r.p50)} / ${f(r.p99)}`.padEnd(26) +
+        `${f(b.p50)} / ${f(b.p99)}`.padEnd(30) +
+        loadavg()[0]?.toFixed(2),
+    );
+  }
+  const within = results.filter((x) => x.level <= 256).every((x) => x.p99 <= 1);
+  console.log(`\ntarget: TTFT error P99 ≤ 1 ms up to 256 streams — ${within ? 'MET' : 'NOT MET'}\n`);
+
+  // ---- calibrate vs closed form
+  const fleetText = `version: 1
+name: accuracy
+hosts: { sim: { address: 127.0.0.1, description: sim, hardware: none } }
+endpoints:
+  cal:
+    env: ACC_CAL_URL
+    host: sim
+    port: ${new URL(ready.calibrateUrl).port}
+    model: cal
+    dialect: vllm
+    slo: { ttft: { p95: 1000ms, p99: 2000ms }, throughput: { sustained: 10, burst: 20 }, availability: { target: 99%, window: always } }
+routing: { rules: [ { task: code, endpoint: cal } ], default: cal }
+`;
+  const fleet = parseFleet(fleetText, 'accuracy.fleet.yaml', { env: { ACC_CAL_URL: ready.calibrateUrl } });
+  const t0 = performance.now();
+  const run = await runCalibration(fleet, fleet.endpoints, {
+    warmupIterations: 50,
+    iterations: 200,
+    parallelHosts: false,
+    promptTokens: 512,
+    maxTokens: 8,
+    networkOverheadMs: 0,
+  });
+  const cal = run.endpoints[0];
+  const truth = (await truthOf('cal')).filter((t) => t.path.includes('chat'));
+  const promptTokens = truth[0]?.promptTokens ?? 512;
+  const model = latencyModel(CALIBRATE_LATENCY);
+  const n = 200;
+  console.log(
+    `calibrate vs closed form: 50 warm-up + ${cal?.metrics?.ttftMs.count} measured in ${((performance.now() - t0) / 1000).toFixed(1)} s, prompt ${promptTokens} tokens (server count)`,
+  );
+  console.log(
+    'percentile  measured (client)  closed form  95% interval for 200 draws  server-side sample  verdict',
+  );
+  const serverTtft = summarize(truth.slice(-n).map((t) => t.ttftMs ?? NaN));
+  for (const [name, q] of [
+    ['P50', 0.5],
+    ['P95', 0.95],
+    ['P99', 0.99],
+  ] as const) {
+    const measuredQ = cal?.metrics?.ttftMs[name.toLowerCase() as 'p50' | 'p95' | 'p99'];
+    const exact = ttftQuantileMs(model, promptTokens, q);
+    // Distribution-free: the sample q-quantile lies between the true quantiles at q ± 1.96·√(q(1−q)/n).
+    const half = 1.96 * Math.sqrt((q * (1 - q)) / n);
+    const lo = ttftQuantileMs(model, promptTokens, Math.max(1e-6, q - half));
+    const hi = ttftQuantileMs(model, promptTokens, Math.min(1 - 1e-6, q + half));
+    const ok = measuredQ !== undefined && measuredQ >= lo && measuredQ <= hi;
+    console.log(
+      `${name.padEnd(10)}  ${f(measuredQ, 2).padStart(16)}  ${f(exact, 2).padStart(11)}  ${`[${f(lo, 2)}, ${f(hi, 2)}]`.padStart(26)}  ${f(serverTtft[name.toLowerCase() as 'p50' | 'p95' | 'p99'], 2).padStart(18)}  ${ok ? 'within' : 'OUTSIDE'}`,
+    );
+  }
+  child.send({ type: 'exit' });
+}
+
+/**
+ * Baseline: `level` bare sockets from the guarded connector, each sending `perWorker` requests
+ * one after another and stamping the first body byte after the response headers (no SSE, no JSON).
+ * Returns client receive time − server first-token write, per request.
+ */
+async function bareSocketDelays(
+  url: URL,
+  level: number,
+  perWorker: number,
+  truthOf: (which: 'acc' | 'cal') => Promise<import('../src/sim/index.ts').SimRequestTruth[]>,
+  guardedConnector: typeof import('../src/upstream/guard.ts').guardedConnector,
+): Promise<number[]> {
+  const { chatBody } = await import('../src/calibrate/index.ts');
+  const connect = guardedConnector();
+  const firstBody = new Map<string, number>();
+  const worker = async (w: number): Promise<void> => {
+    const socket = await new Promise<import('node:net').Socket>((resolve, reject) =>
+      connect(
+        {
+          hostname: url.hostname,
+          host: url.host,
+          protocol: url.protocol,
+          port: url.port,
+          servername: undefined,
+        },
+        (err, s) =>
+          err || !s ? reject(err ?? new Error('no socket')) : resolve(s as import('node:net').Socket),
+      ),
+    );
+    for (let i = 0; i < perWorker; i++) {
+      const id = `bare-${level}-${w}-${i}`;
+      const body = JSON.stringify(chatBody({ model: 'acc', promptTokens: 64, maxTokens: 16 }, 'vllm', id));
+      await new Promise<void>((resolve) => {
+        let seenHeaders = false;
+        let buffered = '';
+        let stamped = false;
+        const onData = (chunk: Buffer): void => {
+          const at = performance.timeOrigin + performance.now();
+          buffered += chunk.toString('latin1');
+          if (!seenHeaders) {
+            const end = buffered.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            seenHeaders = true;
+            buffered = buffered.slice(end + 4);
+          }
+          // The first event carrying a token (the simulator writes role and first token together).
+          if (!stamped && buffered.includes('"content"') && /"content":"[^"]/.test(buffered)) {
+            stamped = true;
+            firstBody.set(id, at);
+          }
+          if (buffered.includes('data: [DONE]')) {
+            socket.off('data', onData);
+            resolve();
+          }
+        };
+        socket.on('data', onData);
+        socket.write(
+          `POST ${url.pathname.replace(/\/$/, '')}/v1/chat/completions HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\nx-request-id: ${id}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      });
+    }
+    socket.destroy();
+  };
+  await Promise.all(Array.from({ length: level }, (_, w) => worker(w)));
+  const truth = await truthOf('acc');
+  const out: number[] = [];
+  for (const t of truth) {
+    const at = t.clientRequestId === undefined ? undefined : firstBody.get(t.clientRequestId);
+    if (at !== undefined && t.tokenTimesMs[0] !== undefined) out.push(at - t.tokenTimesMs[0]);
+  }
+  return out;
+}
