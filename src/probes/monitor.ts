@@ -20,6 +20,8 @@ import type { Incident, ProbeResult } from './types.ts';
 
 export const DEFAULT_REQUEST_PROBE_EVERY = 4;
 export const DEFAULT_FINGERPRINT_EVERY = 40;
+/** Longest a real request probe may take (a reasoning model's thinking included). */
+export const REQUEST_PROBE_MAX_MS = 120_000;
 /** How far back incidents are loaded into a new state (the dashboard lists them). */
 const RESTORE_INCIDENTS_MS = 31 * 24 * 60 * 60_000;
 
@@ -105,10 +107,8 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
   const endpoints = routableEndpoints(fleet);
   const byName = new Map(fleet.endpoints.map((e) => [e.name, e]));
   const dispatcher: Dispatcher = createProbeDispatcher(timeoutMs, options.env ?? process.env);
-  /** Endpoints whose last real request failed: /health alone cannot bring them back up. */
-  const requestFailing = new Set<string>();
   let tickCount = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
   let inFlight: Promise<ProbeResult[]> | undefined;
   let stopped = false;
 
@@ -141,45 +141,57 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
     store.saveObservedFingerprint(fingerprint);
   }
 
-  async function probeEndpoint(
+  /** The last real request's failure, while it lasts: /health alone cannot bring the endpoint back. */
+  const requestFailure = new Map<string, ProbeResult>();
+
+  function observe(result: ProbeResult, ok: boolean, failure?: ProbeResult): void {
+    const cause = ok ? undefined : (failure ?? result).cause;
+    state.observe({
+      endpoint: result.endpoint,
+      ok,
+      atMs: result.atMs,
+      source: 'probe',
+      ...(cause !== undefined ? { cause } : {}),
+      detail: (failure ?? result).detail,
+    });
+  }
+
+  async function requestRound(endpoint: Endpoint): Promise<ProbeResult[]> {
+    const probe = await probeRequest(endpoint, {
+      // A reasoning model may think for a while before it answers; bounded so a hung server
+      // cannot hold the probe for the endpoint's whole request timeout.
+      timeoutMs: Math.max(timeoutMs, Math.min(endpoint.timeouts.totalTimeoutMs, REQUEST_PROBE_MAX_MS)),
+      dispatcher,
+      clock,
+      ...(options.requestMaxTokens !== undefined ? { maxTokens: options.requestMaxTokens } : {}),
+    });
+    record(probe);
+    if (probe.ok) requestFailure.delete(endpoint.name);
+    else requestFailure.set(endpoint.name, probe);
+    observe(probe, probe.ok);
+    return [probe];
+  }
+
+  async function healthRound(
     endpoint: Endpoint,
     withRequest: boolean,
     withFingerprint: boolean,
   ): Promise<ProbeResult[]> {
     const health = await checkHealth(endpoint, { timeoutMs, dispatcher, clock });
     record(health);
-    const results = [health];
-    let ok = health.ok;
-    let cause = health.cause;
-    let detail = health.detail;
-    // A failing real request keeps the endpoint failing until a real request succeeds again.
-    if (health.ok && (withRequest || requestFailing.has(endpoint.name))) {
-      const probe = await probeRequest(endpoint, {
-        timeoutMs: Math.max(timeoutMs, endpoint.timeouts.ttftTimeoutMs),
-        dispatcher,
-        clock,
-        ...(options.requestMaxTokens !== undefined ? { maxTokens: options.requestMaxTokens } : {}),
-      });
-      record(probe);
-      results.push(probe);
-      if (probe.ok) requestFailing.delete(endpoint.name);
-      else {
-        requestFailing.add(endpoint.name);
-        ok = false;
-        cause = probe.cause;
-        detail = probe.detail;
-      }
-    }
+    const failure = requestFailure.get(endpoint.name);
+    observe(health, health.ok && !failure, health.ok ? failure : undefined);
     if (health.ok && withFingerprint) await recordFingerprint(endpoint);
-    state.observe({
-      endpoint: endpoint.name,
-      ok,
-      atMs: health.atMs,
-      source: 'probe',
-      ...(cause !== undefined ? { cause } : {}),
-      detail,
-    });
-    return results;
+    // A real request runs beside the health rounds (a reasoning model may take tens of seconds),
+    // due every `requestProbeEvery` rounds and every round while the last one failed.
+    if (health.ok && (withRequest || failure) && !busyRequest.has(endpoint.name)) {
+      const request = requestRound(endpoint)
+        .catch((): ProbeResult[] => [])
+        .finally(() => busyRequest.delete(endpoint.name));
+      busyRequest.set(endpoint.name, request);
+      return [health, ...(await request)];
+    }
+    return [health];
   }
 
   function updateGauges(): void {
@@ -191,34 +203,41 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
     }
   }
 
-  async function round(): Promise<ProbeResult[]> {
+  /** Health probes in flight per endpoint: a slow one skips its own next round, never the others'. */
+  const busy = new Map<string, Promise<ProbeResult[]>>();
+  const busyRequest = new Map<string, Promise<ProbeResult[]>>();
+
+  function tick(): Promise<ProbeResult[]> {
     const withRequest = requestEvery > 0 && tickCount % requestEvery === 0;
     const withFingerprint = fingerprintEvery > 0 && tickCount % fingerprintEvery === 0;
     tickCount += 1;
-    const results = (
-      await Promise.all(endpoints.map((e) => probeEndpoint(e, withRequest, withFingerprint)))
-    ).flat();
-    updateGauges();
-    return results;
-  }
-
-  function tick(): Promise<ProbeResult[]> {
-    if (inFlight) return inFlight;
-    inFlight = round().finally(() => {
-      inFlight = undefined;
+    const started = endpoints.map((e) => {
+      const running = busy.get(e.name);
+      if (running) return running.then(() => []);
+      const probe = healthRound(e, withRequest, withFingerprint)
+        .catch((): ProbeResult[] => [])
+        .finally(() => {
+          busy.delete(e.name);
+          updateGauges();
+        });
+      busy.set(e.name, probe);
+      return probe;
     });
-    return inFlight;
+    const round = Promise.all(started).then((r) => r.flat());
+    inFlight = round;
+    return round;
   }
 
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
-      void tick().finally(schedule);
-    }, intervalMs);
+    timer = setInterval(() => void tick(), intervalMs);
   }
 
   updateGauges();
-  if (options.autoStart ?? true) void tick().finally(schedule);
+  if (options.autoStart ?? true) {
+    void tick();
+    schedule();
+  }
 
   return {
     state,
@@ -228,8 +247,10 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
     tick,
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await inFlight?.catch(() => undefined);
+      if (timer) clearInterval(timer);
+      await Promise.all(
+        [inFlight, ...busy.values(), ...busyRequest.values()].map((p) => p?.catch(() => undefined)),
+      );
       unsubscribeIncidents();
       await dispatcher.close().catch(() => undefined);
     },
