@@ -1,5 +1,5 @@
-// The demo fleet for browser tests: one simulator per running endpoint of the example fleet, the
-// fleet file pointed at them through its env vars, the sqlite store, the monitor probing every
+// The demo fleet for browser tests: the simulated example fleet (`startSimFleet`, as `llm-fleet demo`
+// uses), the fleet file pointed at it through its env vars, the sqlite store, the monitor probing every
 // half second, the gateway with the dashboard mounted, and a trickle of real traffic through it.
 // Everything listens on 127.0.0.1 with ephemeral ports.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { buildGateway } from '../../src/gateway/index.ts';
 import type { Gateway } from '../../src/gateway/index.ts';
 import { startMonitor } from '../../src/probes/monitor.ts';
 import type { Monitor } from '../../src/probes/monitor.ts';
-import { startSimEndpoint } from '../../src/sim/endpoint.ts';
+import { startSimFleet } from '../../src/sim/fleet.ts';
 import type { SimServer } from '../../src/sim/endpoint.ts';
 import { openSqliteStore } from '../../src/store/index.ts';
 import type { SqliteStore } from '../../src/store/index.ts';
@@ -39,27 +39,13 @@ export interface DemoFleet {
 
 export async function startDemoFleet(): Promise<DemoFleet> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-browser-'));
-  const base = loadFleet(FLEET_FILE, { env: {}, environment: 'development' });
-  const sims = new Map<string, SimServer>();
-  const env: Record<string, string> = {};
-  let seed = 1;
-  for (const e of base.endpoints) {
-    if (e.status !== 'running') continue;
-    const sim = await startSimEndpoint({
-      name: e.name,
-      dialect: e.dialect,
-      kind: e.kind,
-      model: e.servedModel,
-      contextWindowTokens: e.contextWindowTokens,
-      reasoning: e.reasoning,
-      seed: seed++,
-      // Quick enough that a test sees traffic within seconds; TTFT still in the hundreds of ms.
-      latency: { prefillOverheadMs: 120, decodeTokensPerSecond: 150 },
-    });
-    sims.set(e.name, sim);
-    env[e.env] = sim.url;
-  }
-  const fleet = loadFleet(FLEET_FILE, { env, environment: 'development' });
+  // The demo's simulated fleet: latencies derived from each endpoint's targets. The planned
+  // endpoint stays planned (not simulated), as on a real fleet with a port still TBD.
+  const simFleet = await startSimFleet(loadFleet(FLEET_FILE, { env: {}, environment: 'development' }), {
+    seed: 1,
+  });
+  const { fleet, env } = simFleet;
+  const sims = simFleet.endpoints;
   const storePath = join(dir, 'fleet.db');
   const store = openSqliteStore({ path: storePath, fleet, flushIntervalMs: 200 });
   const monitor = startMonitor(fleet, {
@@ -134,7 +120,7 @@ export async function startDemoFleet(): Promise<DemoFleet> {
       await monitor.stop();
       await gateway.close();
       store.close();
-      await Promise.all([...sims.values()].map((s) => s.close()));
+      await simFleet.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
