@@ -33,6 +33,7 @@ interface SimOptions extends FleetOptions {
   ttftP99Ratio?: string;
   decodeTps?: string;
   maxNumSeqs?: string;
+  ssePingMs?: string;
   json?: boolean;
 }
 
@@ -85,6 +86,10 @@ export const register: RegisterCommand = (program, io) => {
     .option('--ttft-p99-ratio <x>', 'single mode: TTFT jitter, P99 / median (log-normal)')
     .option('--decode-tps <n>', 'single mode: median decode tokens/s of one sequence')
     .option('--max-num-seqs <n>', 'single mode: sequences decoded at once; more wait in a queue')
+    .option(
+      '--sse-ping-ms <ms>',
+      'single mode, llama.cpp: write a `:` comment after this much stream silence',
+    )
     .option('--json', 'print the URL map as JSON instead of a table')
     .addHelpText(
       'after',
@@ -229,6 +234,7 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     faults,
     startupMs: optionalNumber(options.startupMs, '--startup-ms'),
     version: options.serverVersion,
+    ssePingIntervalMs: optionalNumber(options.ssePingMs, '--sse-ping-ms'),
   }).catch((error: unknown) => {
     throw listenError(error);
   });

@@ -283,6 +283,8 @@ class ChatRun {
   private startedAtMs = 0;
   private firstTokenAtMs = 0;
   private lastTokenAtMs = 0;
+  /** Monotonic time of the last write on the stream (for llama.cpp keep-alive pings). */
+  private lastWriteMs = 0;
   private finishSent = false;
   private readonly cancel = (): void => this.abort('server-closed');
 
@@ -391,6 +393,7 @@ class ChatRun {
         // Silent but open until the client gives up (or the simulator closes).
         this.truth.outcome = 'fault';
         this.endpoint.held.add(this.res);
+        this.res.on('close', () => this.endpoint.held.delete(this.res));
         this.releaseSlot();
         this.finishTruth(200);
         return;
@@ -448,6 +451,7 @@ class ChatRun {
         : this.wire.textEvent(this.ids, token.text, finishHere ? 'length' : null);
       if (finishHere) this.finishSent = true;
       this.res.write(out);
+      this.lastWriteMs = nowMono;
     }
     if (i === 0) {
       this.truth.ttftMs = wall - this.truth.arrivalMs;
@@ -568,12 +572,28 @@ class ChatRun {
 
   private writeHeaders(): void {
     this.truth.headersAtMs = toEpochMs(nowMs());
+    this.lastWriteMs = nowMs();
+    const pingMs = this.endpoint.options.ssePingIntervalMs ?? 0;
+    if (this.endpoint.dialect === 'llamacpp' && pingMs > 0) this.schedulePing(pingMs);
     this.res.writeHead(200, {
       'content-type': this.wire.streamContentType,
       'cache-control': 'no-cache',
     });
     // Send the headers now (vLLM and mlx_lm answer 200 before the first token).
     this.res.flushHeaders();
+  }
+
+  /** llama.cpp writes `:\n\n` when the stream has been silent for the ping interval (stalls too). */
+  private schedulePing(intervalMs: number): void {
+    const at = this.lastWriteMs + intervalMs;
+    runAt(at, () => {
+      if (this.res.destroyed || this.res.writableEnded) return;
+      if (nowMs() - this.lastWriteMs >= intervalMs - 0.001) {
+        this.res.write(':\n\n');
+        this.lastWriteMs = nowMs();
+      }
+      this.schedulePing(intervalMs);
+    });
   }
 
   private at(atMs: number, run: (lateMs: number) => void): void {

@@ -44,6 +44,11 @@ export interface SimEndpointOptions {
   startupMs?: number;
   /** Server version, e.g. vLLM '0.11.0' (selects the reasoning key and error wording). */
   version?: string;
+  /**
+   * llama.cpp `sse_ping_interval`: once a stream has started, a `:` comment is written whenever
+   * nothing else was for this long (default 0: off, as in builds without the option).
+   */
+  ssePingIntervalMs?: number;
   /** Embedding vector length (default 1024). */
   embeddingDimension?: number;
   /** Endpoint name in a fleet (for messages and truth records). */

@@ -290,4 +290,22 @@ describe('stream faults', () => {
       expect((scheduled[i] as number) - (scheduled[i - 1] as number)).toBeCloseTo(50, 2);
     }
   });
+
+  it('llama.cpp with sse_ping_interval: a stalled stream keeps sending `:` comments and no data', async () => {
+    const s = await sim([{ kind: 'stall', afterTokens: 2 }], { dialect: 'llamacpp', ssePingIntervalMs: 50 });
+    const r = await request(`${s.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify(chat()),
+      dispatcher: agent,
+      signal: AbortSignal.timeout(500),
+    });
+    let text = '';
+    await (async () => {
+      for await (const c of r.body) text += (c as Buffer).toString();
+    })().catch(() => undefined);
+    const events = splitEvents(text);
+    expect(events.filter((e) => e.startsWith('data: ')).length).toBe(3);
+    expect(events.filter((e) => e === ':').length).toBeGreaterThanOrEqual(2);
+    expect(events.at(-1)).toBe(':');
+  });
 });
