@@ -330,5 +330,6 @@ export function formatPercent(ratio: number): string {
 
 export function formatMinutes(ms: number): string {
   const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
   return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
