@@ -5,7 +5,7 @@ import type { RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import { foldProbes, foldRecords } from './buckets.ts';
 import type { EvaluationData, FleetVerdict, ObjectiveVerdict } from './evaluate.ts';
-import { evaluateFleet, samplesFromRecords } from './evaluate.ts';
+import { evaluateFleet, formatMinutes, formatPercent, samplesFromRecords } from './evaluate.ts';
 import { probe, record } from './test-data.ts';
 
 const MIN = 60_000;
@@ -145,5 +145,24 @@ describe('evaluateFleet', () => {
     );
     expect(objective(w, 'coder-ttft-p95').measured).toMatchObject({ value: 1234, valuePercentile: 0.95 });
     expect(objective(w, 'coder-ttft-p99').measured.value).toBeUndefined();
+  });
+});
+
+describe('figures as people read them', () => {
+  it.each([
+    [6_000, '6 s'],
+    [60_000, '1 min'],
+    [400_000, '6 min 40 s'],
+    [1_800_000, '30 min'],
+  ])('%s ms reads %s', (ms, text) => {
+    expect(formatMinutes(ms)).toBe(text);
+  });
+
+  it.each([
+    [0.995, '99.5%'],
+    [0.8174, '81.74%'],
+    [1, '100%'],
+  ])('%s reads %s', (ratio, text) => {
+    expect(formatPercent(ratio)).toBe(text);
   });
 });
