@@ -96,7 +96,7 @@ async function parent(): Promise<void> {
   const f = (v: number | undefined, d = 3): string => (v === undefined ? '—' : v.toFixed(d));
 
   console.log(
-    `measurement accuracy — node ${process.version}, simulator in a separate process (pid ${child.pid})`,
+    `measurement accuracy — node ${process.version}, ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(2)}, simulator in a separate process (pid ${child.pid})`,
   );
   console.log(
     'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms)\n',

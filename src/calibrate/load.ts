@@ -164,7 +164,7 @@ export async function closedLoop(
 
 /**
  * Open loop on an absolute schedule: request i goes at start + offsets[i] whatever happened to
- * the ones before. A timer wakes the generator just before each send and it then yields with
+ * the ones before. A timer wakes the generator shortly before each send and it then yields with
  * setImmediate until the due time, so sends are not quantised to the timer's millisecond.
  */
 export async function openLoop(
@@ -193,8 +193,16 @@ export async function openLoop(
   return { samples, durationMs: lastEnd - start };
 }
 
+/**
+ * How long before a send the generator stops sleeping and turns the event loop instead (timers are
+ * late by up to ~1 ms). A longer turn does not help on an overloaded machine (measured: at load 9 on
+ * 2 CPUs a turning process is preempted as late as a sleeping one wakes) and costs CPU; the lag is
+ * measured and reported instead.
+ */
+const SPIN_MS = 2;
+
 async function waitUntil(due: number): Promise<void> {
-  const early = due - now() - 1.5;
+  const early = due - now() - SPIN_MS;
   if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
   while (now() < due) await new Promise((resolve) => setImmediate(resolve));
 }
