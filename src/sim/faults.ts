@@ -33,7 +33,10 @@ export type FaultKind =
   | 'no-done'
   /** The dialect's context-length error (400; TEI 422). */
   | 'context-400'
-  /** After `afterTokens` fast tokens, decode drops to `tokensPerSecond` (default 1). */
+  /**
+   * After `afterTokens` fast tokens, decode drops to `tokensPerSecond` (default 1). The rate is in
+   * model time, so `latency.scale` shrinks it like every other model duration.
+   */
   | 'slow-decode';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
@@ -64,6 +67,7 @@ export interface FaultSpec {
   /** 500/503/429: the Retry-After header value. */
   readonly retryAfterSeconds?: number;
   readonly afterTokens?: number;
+  /** slow-first-token, stall: wall-clock milliseconds (not scaled by `latency.scale`). */
   readonly delayMs?: number;
   readonly tokensPerSecond?: number;
   /** down: how long (then up again); flap: how long each outage lasts. */
