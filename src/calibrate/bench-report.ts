@@ -98,10 +98,10 @@ export function benchHtml(steps: readonly BenchStep[], ctx: ReportContext): stri
           P99: series((s) => s.e2eMs.p99),
         },
       },
+      { title: 'Output tokens/s', series: { 'output tok/s': series((s) => s.outputTokensPerSecond) } },
       {
-        title: 'Throughput',
+        title: 'Requests/s: completed and good (goodput)',
         series: {
-          'output tok/s': series((s) => s.outputTokensPerSecond),
           'req/s': series((s) => s.requestsPerSecond),
           'goodput req/s': series((s) => s.goodput.perSecond),
         },

@@ -287,7 +287,7 @@ async function renderPng(html: string, png: string, io: CliIo): Promise<void> {
           '--no-first-run',
           `--user-data-dir=${join(dir, 'profile')}`,
           `--screenshot=${resolve(png)}`,
-          '--window-size=1140,1300',
+          '--window-size=1140,1650',
           '--virtual-time-budget=3000',
           pathToFileURL(page).href,
         ],
