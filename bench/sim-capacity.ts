@@ -139,6 +139,8 @@ interface LevelResult {
   readonly latenessMaxMs: number;
   readonly errors: number;
   readonly simCpuPercent: number;
+  /** Server CPU time per delivered token: robust to other processes taking the core. */
+  readonly cpuMicrosPerToken: number;
 }
 
 async function main(): Promise<void> {
@@ -172,11 +174,11 @@ async function main(): Promise<void> {
   }
   console.log('\nCapacity (server timing error = actual write − scheduled time, from its own ground truth):');
   console.log(
-    'server  streams  tok/s/stream  offered tok/s  delivered tok/s  error P50   error P99   error max  errors  server CPU',
+    'server  streams  tok/s/stream  offered tok/s  delivered tok/s  error P50   error P99   error max  errors  server CPU  CPU µs/token',
   );
   for (const r of results) {
     console.log(
-      `${r.server.padEnd(6)}  ${String(r.streams).padStart(7)}  ${String(r.perStreamTps).padStart(12)}  ${r.offeredTps.toFixed(0).padStart(13)}  ${r.deliveredTps.toFixed(0).padStart(15)}  ${fmt(r.latenessP50Ms)}  ${fmt(r.latenessP99Ms)}  ${fmt(r.latenessMaxMs)}  ${String(r.errors).padStart(6)}  ${r.simCpuPercent.toFixed(0).padStart(9)}%`,
+      `${r.server.padEnd(6)}  ${String(r.streams).padStart(7)}  ${String(r.perStreamTps).padStart(12)}  ${r.offeredTps.toFixed(0).padStart(13)}  ${r.deliveredTps.toFixed(0).padStart(15)}  ${fmt(r.latenessP50Ms)}  ${fmt(r.latenessP99Ms)}  ${fmt(r.latenessMaxMs)}  ${String(r.errors).padStart(6)}  ${r.simCpuPercent.toFixed(0).padStart(9)}%  ${r.cpuMicrosPerToken.toFixed(1).padStart(12)}`,
     );
   }
   const ok = results.filter(
@@ -185,6 +187,20 @@ async function main(): Promise<void> {
   );
   const bestStreams = Math.max(0, ...ok.map((r) => r.streams));
   const bestTps = Math.max(0, ...ok.map((r) => r.deliveredTps));
+  const simRuns = results.filter((r) => r.server === 'sim' && Number.isFinite(r.cpuMicrosPerToken));
+  const micros = simRuns.map((r) => r.cpuMicrosPerToken).sort((a, b) => a - b)[
+    Math.floor(simRuns.length / 2)
+  ];
+  if (micros !== undefined) {
+    console.log(
+      `\nServer CPU per streamed token (median over levels): ${micros.toFixed(1)} µs → one dedicated core could stream about ${(1e6 / micros).toFixed(0)} tokens/s.`,
+    );
+  }
+  if (probe.p99Ms >= 1) {
+    console.log(
+      `Machine noise P99 is ${probe.p99Ms.toFixed(1)} ms with no load at all: other processes hold the cores, so the timing-error figures above measure the machine, not the simulator. Re-run on a quiet machine to verify the < 1 ms target.`,
+    );
+  }
   console.log(
     `\nSustained with timing error P99 < 1 ms: up to ${bestStreams} concurrent streams, up to ${bestTps.toFixed(0)} streamed tokens/s (targets: ≥ 1000 streams, ≥ 50,000 tokens/s).`,
   );
@@ -323,6 +339,7 @@ async function runLevel(
     latenessMaxMs: lateness.at(-1) ?? NaN,
     errors,
     simCpuPercent: ((cpuAfter - cpuBefore) / elapsedS) * 100,
+    cpuMicrosPerToken: tokens > 0 ? ((cpuAfter - cpuBefore) / tokens) * 1e6 : NaN,
   };
 }
 
