@@ -42,7 +42,10 @@ const rules = prometheusRules(fleet);
  * take a minute on a busy machine. `promtool check rules` above covers the whole file.
  */
 const groupsFor = (name: string): string =>
-  stringify({ groups: rules.groups.filter((g) => g.name === name) }, { lineWidth: 0 });
+  stringify(
+    { groups: rules.groups.filter((g) => g.name === name) },
+    { lineWidth: 0, aliasDuplicateObjects: false },
+  );
 const objective = (id: string): Objective => {
   const o = objectivesFor(fleet).find((x) => x.id === id);
   if (!o) throw new Error(id);

@@ -99,7 +99,7 @@ export function runRuleTests(
     evaluation_interval: '1m',
     tests: cases.map((c) => ({ interval: '1m', ...c })),
   };
-  writeFileSync(join(dir, 'test.yaml'), stringify(tests, { lineWidth: 0 }));
+  writeFileSync(join(dir, 'test.yaml'), stringify(tests, { lineWidth: 0, aliasDuplicateObjects: false }));
   return { ...runPromtool(['test', 'rules', 'test.yaml'], dir), dir };
 }
 
