@@ -51,6 +51,8 @@ export interface SimEndpointOptions {
   ssePingIntervalMs?: number;
   /** Embedding vector length (default 1024). */
   embeddingDimension?: number;
+  /** Ground-truth records kept (oldest dropped first; default 10,000). */
+  maxTruthRecords?: number;
   /** Endpoint name in a fleet (for messages and truth records). */
   name?: string;
 }
@@ -62,13 +64,14 @@ export interface SimServer {
   /** Replaces the active faults (also POST /admin/faults on the endpoint, loopback only). */
   setFaults(faults: FaultSpec[]): void;
   faults(): readonly FaultSpec[];
-  /** One record per finished request, oldest first (bounded to the last 100,000). */
+  /** One record per finished request, oldest first (the last `maxTruthRecords`, default 10,000). */
   groundTruth(): readonly SimRequestTruth[];
   clearGroundTruth(): void;
   close(): Promise<void>;
 }
 
-const MAX_TRUTH_RECORDS = 100_000;
+/** Each record keeps its token times (~8 KB for 256 tokens): bound the log for long-running sims. */
+const DEFAULT_MAX_TRUTH_RECORDS = 10_000;
 const DEFAULT_CONTEXT_TOKENS = 32_768;
 const DEFAULT_EMBEDDING_DIMENSION = 1024;
 /** mlx_lm and vLLM read any body; TEI's axum payload limit is 2 MB. */
@@ -290,7 +293,8 @@ export class SimEndpoint implements SimServer {
 
   recordTruth(draft: TruthDraft): void {
     this.truths.push(draft);
-    if (this.truths.length > MAX_TRUTH_RECORDS) this.truths.splice(0, this.truths.length - MAX_TRUTH_RECORDS);
+    const max = this.options.maxTruthRecords ?? DEFAULT_MAX_TRUTH_RECORDS;
+    if (this.truths.length > max) this.truths.splice(0, this.truths.length - max);
   }
 
   newTruth(req: IncomingMessage, id: string, path: string, arrivalMs: number, stream: boolean): TruthDraft {
