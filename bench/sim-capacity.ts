@@ -54,6 +54,7 @@ if (args.serve !== undefined) {
       model: 'bench',
       seed: 1,
       latency: benchLatency(tps),
+      maxTruthRecords: 1_000_000,
     });
     process.stdout.write(`${sim.url}\n`);
   } else {
