@@ -21,7 +21,7 @@ import type { LatencyModel } from './latency.ts';
 import { latencyModel } from './latency.ts';
 import { SimMetrics } from './metrics.ts';
 import type { SimRequestTruth, TruthDraft } from './truth.ts';
-import { DEFAULT_VERSIONS } from './version.ts';
+import { atLeast, DEFAULT_VERSIONS } from './version.ts';
 
 export interface SimEndpointOptions {
   dialect: Dialect;
@@ -40,7 +40,10 @@ export interface SimEndpointOptions {
   seed?: number;
   latency?: Partial<LatencyModel>;
   faults?: FaultSpec[];
-  /** llama.cpp answers 503 "Loading model" this long; vLLM, mlx_lm and TEI refuse connections. */
+  /**
+   * Loading phase: llama.cpp answers 503 "Loading model"; vLLM, TEI and mlx_lm ≤ 0.31.2 refuse
+   * connections; mlx_lm ≥ 0.31.3 accepts them and holds requests until loaded.
+   */
   startupMs?: number;
   /** Server version, e.g. vLLM '0.11.0' (selects the reasoning key and error wording). */
   version?: string;
@@ -108,6 +111,8 @@ export class SimEndpoint implements SimServer {
   private listening = false;
   private closed = false;
   private loadingUntilMs = 0;
+  /** mlx_lm ≥ 0.31.3 start-up: requests are accepted but generation waits until then. */
+  private generationReadyAtMs = 0;
   /** vLLM / TEI / mlx_lm start-up: the listener stays closed until then. */
   private refuseUntilMs = 0;
   private transition: Promise<void> = Promise.resolve();
@@ -171,6 +176,9 @@ export class SimEndpoint implements SimServer {
       if (this.dialect === 'llamacpp') {
         // llama-server listens before it loads and answers 503 "Loading model" meanwhile.
         this.loadingUntilMs = nowMs() + startupMs;
+      } else if (this.dialect === 'mlx' && atLeast(this.version, '0.31.3')) {
+        // mlx_lm ≥ 0.31.3 opens the socket at once: /health says ok, requests wait for the model.
+        this.generationReadyAtMs = nowMs() + startupMs;
       } else {
         // vLLM, TEI and mlx_lm (≤ 0.31.2) bind only after the model is loaded: refuse until then.
         this.refuseUntilMs = nowMs() + startupMs;
@@ -242,6 +250,20 @@ export class SimEndpoint implements SimServer {
 
   /** Takes a sequence slot now or when one frees up; returns a cancel for the wait. */
   acquireSlot(start: () => void): () => void {
+    const loadingMs = this.generationReadyAtMs - nowMs();
+    if (loadingMs > 0) {
+      let cancelInner: (() => void) | undefined;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        cancelInner = this.acquireSlot(start);
+      }, loadingMs);
+      this.timers.add(timer);
+      return () => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        cancelInner?.();
+      };
+    }
     if (this.running < this.latency.maxNumSeqs) {
       this.running++;
       this.metrics.running = this.running;

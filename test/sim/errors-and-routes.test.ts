@@ -174,6 +174,20 @@ describe('mlx_lm errors and routes', () => {
   });
 });
 
+it('mlx_lm ≤ 0.31.2 refuses connections while loading; ≥ 0.31.3 answers /health and holds requests', async () => {
+  const old = await sim({ dialect: 'mlx', startupMs: 300 });
+  await expect(get(`${old.url}/health`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  const fresh = await sim({ dialect: 'mlx', version: '0.31.3', startupMs: 300, latency: { scale: 0.01 } });
+  expect((await get(`${fresh.url}/health`)).text).toBe('{"status": "ok"}');
+  const res = await post(`${fresh.url}/v1/chat/completions`, {
+    messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 2,
+  });
+  expect(res.status).toBe(200);
+  const truth = fresh.groundTruth().at(-1);
+  expect(truth?.queueMs).toBeGreaterThanOrEqual(250);
+});
+
 describe('llama.cpp errors and routes', () => {
   it('exceed_context_size_error with n_prompt_tokens and n_ctx; max_tokens is not checked (length at the edge)', async () => {
     const s = await sim({ dialect: 'llamacpp', contextWindowTokens: 40 });
