@@ -4,6 +4,8 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, fetch as undiciFetch, request } from 'undici';
 import { guardedConnector } from '../../src/upstream/guard.ts';
+import type { SseEvent } from '../../src/upstream/sse.ts';
+import { SseDecoder } from '../../src/upstream/sse.ts';
 
 export const agent = new Agent({ connect: guardedConnector(), keepAliveTimeout: 1_000 });
 
@@ -117,22 +119,20 @@ function valueShape(v: unknown): string {
   return typeof v;
 }
 
-/** The shape of one SSE event. */
-export function eventShape(raw: string): string {
-  if (raw.startsWith(':')) return 'comment';
-  if (raw === 'data: [DONE]') return 'done';
-  if (raw.startsWith('data: ')) {
-    const json = raw.slice(6);
-    const spaced = /^\{"[^"]*": /.test(json);
-    return `${spaced ? 'spaced' : 'compact'} ${valueShape(JSON.parse(json))}`;
-  }
-  return `field ${raw.split(':')[0]}`;
+/** The shape of one SSE event as the project's decoder sees it. */
+export function eventShape(event: SseEvent): string {
+  if (event.type === 'comment') return 'comment';
+  if (event.type === 'error-field') return 'field error';
+  if (event.data === '[DONE]') return 'done';
+  const spaced = /^\{"[^"]*": /.test(event.data);
+  return `${spaced ? 'spaced' : 'compact'} ${valueShape(JSON.parse(event.data))}`;
 }
 
 /** Shapes of a transcript with runs of the same shape collapsed (token chunks repeat). */
 export function transcriptShape(text: string): string[] {
+  const decoder = new SseDecoder();
   const out: string[] = [];
-  for (const e of splitEvents(text)) {
+  for (const e of [...decoder.push(text), ...decoder.end()]) {
     const s = eventShape(e);
     if (out.at(-1) !== s) out.push(s);
   }
