@@ -22,6 +22,11 @@ export function packageVersion(): string {
 
 export function processIo(): CliIo {
   let code = 0;
+  // `llm-fleet export prometheus | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(code);
+    throw error;
+  });
   return {
     version: packageVersion(),
     env: process.env,
