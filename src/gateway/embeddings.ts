@@ -108,7 +108,22 @@ export async function handleEmbeddings(
     failures,
   } = await runWithFailover(ctx, trace, routed.candidates, { signal, attemptBudget: budget }, async (e) => {
     const batches = splitBatches(inputs, e.maxBatchSize ?? inputs.length);
-    return Promise.all(batches.map((b) => embedBatch(ctx, e, body, b, signal, trace.id)));
+    // One failed part fails the attempt: its siblings are cancelled rather than left running.
+    const siblings = new AbortController();
+    const onAbort = (): void => siblings.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.all(
+        batches.map((b) =>
+          embedBatch(ctx, e, body, b, siblings.signal, trace.id).catch((error: unknown) => {
+            siblings.abort();
+            throw error;
+          }),
+        ),
+      );
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   });
   lease.finish(undefined, 200);
   const upstreamMs = performance.now() - lease.startedMono;
@@ -124,20 +139,12 @@ export async function handleEmbeddings(
   const promptTokens = parts.reduce((s, p) => s + p.promptTokens, 0);
   trace.promptTokens = promptTokens;
   const endpoint = lease.endpoint;
-  const text =
-    parts.length === 1 && parts[0]
-      ? JSON.stringify({
-          object: 'list',
-          data,
-          model: parts[0].model ?? endpoint.servedModel,
-          usage: { prompt_tokens: promptTokens, total_tokens: parts[0].totalTokens },
-        })
-      : JSON.stringify({
-          object: 'list',
-          data,
-          model: parts[0]?.model ?? endpoint.servedModel,
-          usage: { prompt_tokens: promptTokens, total_tokens: parts.reduce((s, p) => s + p.totalTokens, 0) },
-        });
+  const text = JSON.stringify({
+    object: 'list',
+    data,
+    model: parts[0]?.model ?? endpoint.servedModel,
+    usage: { prompt_tokens: promptTokens, total_tokens: parts.reduce((s, p) => s + p.totalTokens, 0) },
+  });
   trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
   const headers = fleetHeaders(trace, routed, endpoint, failures);
   headers['x-llm-fleet-attempts'] = String(trace.attempts.length);

@@ -296,8 +296,21 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
     return `data: ${ev.data}\n\n`;
   };
 
+  // Events decoded from one upstream read arrive in one tick: corking until the next tick sends
+  // them to the client in one write instead of one syscall each.
+  let corked = false;
+  const uncork = (): void => {
+    if (!corked) return;
+    corked = false;
+    res.uncork();
+  };
   const write = async (text: string): Promise<void> => {
     if (text === '' || res.destroyed) return;
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
     if (!res.write(text)) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -330,6 +343,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
         if (next.value.chunk.kind === 'done') ended = true;
       }
       lease.finish(undefined, 200);
+      uncork();
       res.end();
       return { status: 200, outcome: 'ok', endpoint: lease.endpoint, model };
     } catch (error) {
@@ -388,6 +402,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
   await write(
     `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: original.cause } })}\n\n`,
   );
+  uncork();
   res.end();
   return {
     status: 200,

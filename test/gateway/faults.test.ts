@@ -80,6 +80,12 @@ const cases: { name: string; fault: FaultSpec; cause: string; afterContent: bool
     cause: 'malformed_chunk',
     afterContent: true,
   },
+  {
+    name: 'error event mid-stream',
+    fault: { kind: 'midstream-error', afterTokens: 5 },
+    cause: 'stream_error',
+    afterContent: true,
+  },
   { name: 'missing [DONE]', fault: { kind: 'no-done' }, cause: 'stream_cut', afterContent: true },
   {
     name: 'slow decode after 5 tokens',
@@ -126,6 +132,16 @@ describe('every simulator fault on the first candidate (coder-fast → coder)', 
       expect(choice?.message.content).toBe(expectedAnswer(messages, { maxTokens: MAX_TOKENS }).content);
     });
   }
+
+  it('flapping: every request of a series completes, whichever phase it meets', async () => {
+    h = await startHarness({ faults: { 'coder-fast': [{ kind: 'flap', downMs: 150, periodMs: 300 }] } });
+    for (let i = 0; i < 8; i++) {
+      const messages = [{ role: 'user', content: `flap ${i}` }];
+      const r = await streamChat(h.url, { model: 'auto', messages, max_tokens: 40 });
+      expect(r.error).toBeUndefined();
+      expect(r.content).toBe(expectedAnswer(messages, { maxTokens: 40 }).content);
+    }
+  });
 
   it('after content with no endpoint able to continue, the stream ends with an explicit error naming the cause', async () => {
     h = await startHarness({
