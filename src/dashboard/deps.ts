@@ -20,7 +20,7 @@ export type WindowName = '1h' | '24h' | '7d' | '30d';
 export type DashboardStore = FleetStore | PartialStore;
 
 export type PartialStore = Pick<FleetStore, 'series' | 'objectiveCounts'> &
-  Partial<Pick<FleetStore, 'sloBuckets' | 'incidents' | 'calibrationRuns' | 'marks'>>;
+  Partial<Pick<FleetStore, 'sloBuckets' | 'sloBucketsCoarse' | 'incidents' | 'calibrationRuns' | 'marks'>>;
 
 export function isFleetStore(store: DashboardStore): store is FleetStore {
   return 'observedFingerprints' in store && 'records' in store;

@@ -8,51 +8,65 @@ import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import type { MinuteBucket, SloEvent } from '../slo/index.ts';
 import { minuteStart, probeEvents, reportedObjectivesFor, requestEvents } from '../slo/index.ts';
-import type { DashboardStore, ObjectiveCounts, SeriesPoint, SeriesQuery, TimeRange } from './deps.ts';
+import type { ObjectiveCounts, PartialStore, SeriesPoint, SeriesQuery, TimeRange } from './deps.ts';
 import { LogHistogram } from './log-histogram.ts';
+import { Rollup } from './rollup.ts';
 
 const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
 const DEFAULT_RETENTION_MS = 31 * 24 * 60 * MINUTE_MS;
 
 /** Outcomes that count against the endpoint (the client's own mistakes and cancellations do not). */
 const ERROR_OUTCOMES: ReadonlySet<string> = new Set(['upstream_error', 'timeout', 'rejected']);
 
-interface TrafficMinute {
+interface Traffic {
   requests: number;
   errors: number;
   readonly ttftMs: LogHistogram;
   readonly decodeTokensPerSecond: LogHistogram;
 }
 
-interface ObjectiveMinute {
+interface ObjectiveCountsAcc {
   good: number;
   total: number;
+  /** Last minute with an event (coarse buckets are dated there, as the sqlite store dates them). */
+  lastMinuteMs: number;
   /** The per-request value the objective is about, for the percentile shown beside the target. */
   readonly values: LogHistogram;
 }
 
 export interface MemoryStore
-  extends Required<Pick<DashboardStore, 'series' | 'objectiveCounts' | 'sloBuckets'>>, RecordSink {
+  extends Required<Pick<PartialStore, 'series' | 'objectiveCounts' | 'sloBuckets'>>, RecordSink {
   writeProbe(result: ProbeResult): void;
-  /** Minute aggregates held (for tests and the benchmark). */
+  /** Like the sqlite store's: old history summed per UTC day between the cuts (exact for sums over them). */
+  sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[];
+  /** Aggregates held, minutes and hours (for tests and the benchmark). */
   bucketCount(): number;
 }
 
 export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number } = {}): MemoryStore {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const objectives = new Map(reportedObjectivesFor(fleet).map((o) => [o.id, o]));
-  /** endpoint → minute → traffic. */
-  const traffic = new Map<string, Map<number, TrafficMinute>>();
-  /** objective id → minute → counts. */
-  const slo = new Map<string, Map<number, ObjectiveMinute>>();
-  let newestMinuteMs = 0;
+  const newTraffic = (): Traffic => ({
+    requests: 0,
+    errors: 0,
+    ttftMs: new LogHistogram(),
+    decodeTokensPerSecond: new LogHistogram(),
+  });
+  const newCounts = (): ObjectiveCountsAcc => ({
+    good: 0,
+    total: 0,
+    lastMinuteMs: 0,
+    values: new LogHistogram(),
+  });
+  const traffic = new Map<string, Rollup<Traffic>>();
+  const slo = new Map<string, Rollup<ObjectiveCountsAcc>>();
+  let newestMs = 0;
 
-  function minuteOf<T>(map: Map<string, Map<number, T>>, key: string, minuteMs: number, make: () => T): T {
-    let inner = map.get(key);
-    if (!inner) map.set(key, (inner = new Map()));
-    let value = inner.get(minuteMs);
-    if (!value) inner.set(minuteMs, (value = make()));
-    return value;
+  function rollup<T>(map: Map<string, Rollup<T>>, key: string, make: () => T): Rollup<T> {
+    let r = map.get(key);
+    if (!r) map.set(key, (r = new Rollup(make)));
+    return r;
   }
 
   function count(
@@ -62,54 +76,36 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
   ): void {
     const minuteMs = minuteStart(atMs);
     for (const e of events) {
-      const m = minuteOf(slo, e.objectiveId, minuteMs, () => ({
-        good: 0,
-        total: 0,
-        values: new LogHistogram(),
-      }));
-      m.total += 1;
-      if (e.outcome === 'good') m.good += 1;
       const value = valueOf(objectives.get(e.objectiveId)?.kind ?? '');
-      if (value !== undefined) m.values.add(value);
-    }
-    advance(minuteMs);
-  }
-
-  function advance(minuteMs: number): void {
-    if (minuteMs <= newestMinuteMs) return;
-    const crossedHour = Math.floor(minuteMs / 3_600_000) !== Math.floor(newestMinuteMs / 3_600_000);
-    newestMinuteMs = minuteMs;
-    if (!crossedHour) return;
-    const oldest = newestMinuteMs - retentionMs;
-    for (const map of [traffic, slo] as Map<string, Map<number, unknown>>[])
-      for (const inner of map.values()) for (const m of inner.keys()) if (m < oldest) inner.delete(m);
-  }
-
-  /** Minutes of `inner` inside the range, walking whichever is smaller. */
-  function* within<T>(inner: Map<number, T> | undefined, range: TimeRange): Generator<[number, T]> {
-    if (!inner) return;
-    if ((range.toMs - range.fromMs) / MINUTE_MS < inner.size) {
-      for (let m = Math.ceil(range.fromMs / MINUTE_MS) * MINUTE_MS; m < range.toMs; m += MINUTE_MS) {
-        const v = inner.get(m);
-        if (v) yield [m, v];
+      for (const c of rollup(slo, e.objectiveId, newCounts).at(atMs)) {
+        c.total += 1;
+        if (e.outcome === 'good') c.good += 1;
+        c.lastMinuteMs = Math.max(c.lastMinuteMs, minuteMs);
+        if (value !== undefined) c.values.add(value);
       }
-    } else for (const entry of inner) if (entry[0] >= range.fromMs && entry[0] < range.toMs) yield entry;
+    }
+    advance(atMs);
+  }
+
+  function advance(atMs: number): void {
+    if (atMs <= newestMs) return;
+    const crossedHour = Math.floor(atMs / 3_600_000) !== Math.floor(newestMs / 3_600_000);
+    newestMs = atMs;
+    if (!crossedHour) return;
+    for (const r of traffic.values()) r.prune(newestMs - retentionMs);
+    for (const r of slo.values()) r.prune(newestMs - retentionMs);
   }
 
   return {
     write(record: RequestRecord): void {
-      const t = minuteOf(traffic, record.endpoint, minuteStart(record.startedAtMs), () => ({
-        requests: 0,
-        errors: 0,
-        ttftMs: new LogHistogram(),
-        decodeTokensPerSecond: new LogHistogram(),
-      }));
-      t.requests += 1;
-      if (ERROR_OUTCOMES.has(record.outcome)) t.errors += 1;
-      if (record.outcome === 'ok') {
-        if (record.ttftMs !== undefined) t.ttftMs.add(record.ttftMs);
-        if (record.decodeTokensPerSecond !== undefined)
-          t.decodeTokensPerSecond.add(record.decodeTokensPerSecond);
+      for (const t of rollup(traffic, record.endpoint, newTraffic).at(record.startedAtMs)) {
+        t.requests += 1;
+        if (ERROR_OUTCOMES.has(record.outcome)) t.errors += 1;
+        if (record.outcome === 'ok') {
+          if (record.ttftMs !== undefined) t.ttftMs.add(record.ttftMs);
+          if (record.decodeTokensPerSecond !== undefined)
+            t.decodeTokensPerSecond.add(record.decodeTokensPerSecond);
+        }
       }
       count(requestEvents(fleet, record), record.startedAtMs, (kind) => requestValue(kind, record));
     },
@@ -126,14 +122,18 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
         ttft: new LogHistogram(),
         decode: new LogHistogram(),
       }));
-      for (const [minuteMs, m] of within(traffic.get(endpoint), query)) {
-        const slot = acc[Math.floor((minuteMs - query.fromMs) / query.stepMs)];
-        if (!slot) continue;
-        slot.requests += m.requests;
-        slot.errors += m.errors;
-        slot.ttft.merge(m.ttftMs);
-        slot.decode.merge(m.decodeTokensPerSecond);
-      }
+      const r = traffic.get(endpoint);
+      if (r)
+        acc.forEach((slot, i) => {
+          const stepFromMs = query.fromMs + i * query.stepMs;
+          // Whole hours inside the step come from the hourly copy, the edges from minutes.
+          for (const [, , t] of r.cover(stepFromMs, Math.min(query.toMs, stepFromMs + query.stepMs))) {
+            slot.requests += t.requests;
+            slot.errors += t.errors;
+            slot.ttft.merge(t.ttftMs);
+            slot.decode.merge(t.decodeTokensPerSecond);
+          }
+        });
       return acc.map((slot, i) => ({
         atMs: query.fromMs + i * query.stepMs,
         requests: slot.requests,
@@ -151,10 +151,10 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
       let good = 0;
       let valid = 0;
       const values = new LogHistogram();
-      for (const [, m] of within(slo.get(objectiveId), range)) {
-        good += m.good;
-        valid += m.total;
-        values.merge(m.values);
+      for (const [, , c] of slo.get(objectiveId)?.cover(range.fromMs, range.toMs) ?? []) {
+        good += c.good;
+        valid += c.total;
+        values.merge(c.values);
       }
       // Latency targets name their own percentile; floors are judged at 1 − target (see slo/evaluate.ts).
       const latency = objective.kind === 'ttft-p95' || objective.kind === 'ttft-p99';
@@ -166,21 +166,45 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
       const out: MinuteBucket[] = [];
       for (const id of objectiveIds ?? slo.keys()) {
         const endpoint = objectives.get(id)?.endpoint ?? '';
-        for (const [minuteStartMs, m] of within(slo.get(id), range))
-          out.push({ endpoint, objectiveId: id, minuteStartMs, good: m.good, total: m.total });
+        for (const [minuteStartMs, c] of slo.get(id)?.minutes(range.fromMs, range.toMs) ?? [])
+          out.push({ endpoint, objectiveId: id, minuteStartMs, good: c.good, total: c.total });
+      }
+      return out.sort((a, b) => a.minuteStartMs - b.minuteStartMs);
+    },
+
+    sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[] {
+      const from = Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS;
+      const edges = [...new Set([from, ...cuts.map((c) => Math.ceil(c / MINUTE_MS) * MINUTE_MS), range.toMs])]
+        .filter((e) => e >= from && e <= range.toMs)
+        .sort((a, b) => a - b);
+      const out: MinuteBucket[] = [];
+      for (const [id, r] of slo) {
+        const endpoint = objectives.get(id)?.endpoint ?? '';
+        for (let i = 0; i + 1 < edges.length; i++) {
+          const days = new Map<number, { good: number; total: number; last: number }>();
+          for (const [startMs, , c] of r.cover(edges[i] as number, edges[i + 1] as number)) {
+            const day = Math.floor(startMs / DAY_MS);
+            const d = days.get(day) ?? { good: 0, total: 0, last: 0 };
+            d.good += c.good;
+            d.total += c.total;
+            d.last = Math.max(d.last, Math.min(c.lastMinuteMs, (edges[i + 1] as number) - MINUTE_MS));
+            days.set(day, d);
+          }
+          for (const d of days.values())
+            out.push({ endpoint, objectiveId: id, minuteStartMs: d.last, good: d.good, total: d.total });
+        }
       }
       return out.sort((a, b) => a.minuteStartMs - b.minuteStartMs);
     },
 
     bucketCount(): number {
       let n = 0;
-      for (const map of [traffic, slo] as Map<string, Map<number, unknown>>[])
-        for (const inner of map.values()) n += inner.size;
+      for (const r of traffic.values()) n += r.size;
+      for (const r of slo.values()) n += r.size;
       return n;
     },
   };
 }
-
 function requestValue(kind: string, record: RequestRecord): number | undefined {
   switch (kind) {
     case 'ttft-p95':

@@ -5,17 +5,24 @@ import type { Endpoint, Fleet, RoutingRule } from '../fleet/index.ts';
 import type { Incident } from '../probes/types.ts';
 import type { EndpointHealth, RouteDecision } from '../routing/index.ts';
 import { selectEndpoint } from '../routing/index.ts';
-import type { FleetVerdict, ObjectiveVerdict } from '../slo/index.ts';
-import { evaluateFleet, judgeRecovery, reportedObjectivesFor, windowByName } from '../slo/index.ts';
+import type { FleetVerdict, MinuteBucket, ObjectiveVerdict } from '../slo/index.ts';
+import {
+  BURN_RATE_WINDOWS_MS,
+  evaluateFleet,
+  judgeRecovery,
+  reportedObjectivesFor,
+  startOfMonthMs,
+  windowByName,
+} from '../slo/index.ts';
 import { evaluationData } from '../store/index.ts';
 import { businessHourIntervals } from './business-hours.ts';
 import type { Interval } from './business-hours.ts';
-import type { DashboardDeps, SeriesPoint, SeriesQuery, WindowName } from './deps.ts';
+import type { DashboardDeps, PartialStore, SeriesPoint, SeriesQuery, WindowName } from './deps.ts';
 import { isFleetStore } from './deps.ts';
 import { windowQuery } from './window.ts';
 
-/** Availability figures need the rolling 30 days whatever window the page shows. */
-const AVAILABILITY_LOOKBACK_MS = 30 * 24 * 3_600_000;
+/** Availability figures need the rolling 30 days and the calendar month whatever window the page shows. */
+const AVAILABILITY_LOOKBACK_MS = 32 * 24 * 3_600_000;
 
 export type CardState = 'up' | 'down' | 'degraded' | 'planned' | 'unknown';
 
@@ -331,7 +338,6 @@ export class Views {
         incidents: await this.#incidents({ fromMs: sinceMs, toMs: nowMs }),
       });
     }
-    const from = Math.min(sinceMs, nowMs - AVAILABILITY_LOOKBACK_MS);
     const runs = (await store?.calibrationRuns?.()) ?? [];
     const observedValues: Record<string, number> = {};
     for (const o of reportedObjectivesFor(fleet)) {
@@ -339,8 +345,8 @@ export class Views {
       if (value !== undefined) observedValues[o.id] = value;
     }
     return evaluateFleet(fleet, {
-      buckets: (await store?.sloBuckets?.({ fromMs: from, toMs: nowMs + 1 })) ?? [],
-      incidents: await this.#incidents({ fromMs: from, toMs: nowMs }),
+      buckets: store ? await partialBuckets(fleet, store, sinceMs, nowMs) : [],
+      incidents: await this.#incidents({ fromMs: sinceMs, toMs: nowMs }),
       fingerprints: { calibrated: runs.map((r) => r.fingerprint), observed: [] },
       marks: (await store?.marks?.()) ?? [],
       observedValues,
@@ -416,6 +422,30 @@ export class Views {
         : {}),
     };
   }
+}
+
+/**
+ * The evaluator's buckets from a partial store, read the way the store's `evaluationData` reads the
+ * sqlite store: minutes where burn rates and sustained violations look, older history summed per day
+ * between the edges the evaluator sums over (the window start, the rolling 30 days, the month start).
+ */
+async function partialBuckets(
+  fleet: Fleet,
+  store: PartialStore,
+  sinceMs: number,
+  nowMs: number,
+): Promise<MinuteBucket[]> {
+  const fromMs = Math.min(sinceMs, nowMs - AVAILABILITY_LOOKBACK_MS);
+  const toMs = nowMs + 60_000;
+  if (!store.sloBucketsCoarse) return (await store.sloBuckets?.({ fromMs, toMs })) ?? [];
+  const recentMs = Math.max(...BURN_RATE_WINDOWS_MS, fleet.recalibration.sustainedViolations.windowMs);
+  const fineFromMs = Math.max(fromMs, Math.floor((nowMs - recentMs) / 60_000) * 60_000);
+  const zones = new Set(fleet.endpoints.map((e) => windowByName(fleet, e.slo.availability.window).timeZone));
+  const cuts = [sinceMs, nowMs - 30 * 86_400_000, ...[...zones].map((zone) => startOfMonthMs(zone, nowMs))];
+  return [
+    ...(await store.sloBucketsCoarse({ fromMs, toMs: fineFromMs }, cuts)),
+    ...((await store.sloBuckets?.({ fromMs: fineFromMs, toMs })) ?? []),
+  ];
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
