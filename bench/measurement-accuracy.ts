@@ -104,7 +104,14 @@ async function parent(): Promise<void> {
     'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms)\n',
   );
   console.log(
-    'streams  requests   TTFT error P50 / P99 / max   receive delay P50 / P99   bare-socket delay P50 / P99',
+    [
+      'streams',
+      'requests',
+      'TTFT error P50 / P99 / max'.padEnd(28),
+      'receive delay P50 / P99'.padEnd(24),
+      'bare-socket delay P50 / P99'.padEnd(28),
+      'load avg',
+    ].join('  '),
   );
 
   const url = new URL(ready.accuracyUrl);
