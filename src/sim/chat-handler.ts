@@ -8,7 +8,7 @@ import type { SimEndpoint } from './endpoint.ts';
 import type { WireError } from './errors-wire.ts';
 import { contextError, dialectError } from './errors-wire.ts';
 import type { FaultSpec } from './faults.ts';
-import { planOutput, simAnswer } from './generator.ts';
+import { applyStop, planOutput, simAnswer } from './generator.ts';
 import type { OutputPlan } from './generator.ts';
 import { logNormalFactor, meanItlMs, sigmaForP99Ratio, ttftMedianMs } from './latency.ts';
 import { llamacppWire, llamacppFingerprint } from './llamacpp.ts';
@@ -275,7 +275,14 @@ function validate(
   );
   const ignoreEos = dialect !== 'mlx' && body.ignore_eos === true;
   const minTokens = dialect === 'vllm' && typeof body.min_tokens === 'number' ? body.min_tokens : 0;
-  const plan = planOutput(answer, { maxTokens, ignoreEos, minTokens, prefill });
+  const stops =
+    typeof body.stop === 'string'
+      ? [body.stop]
+      : Array.isArray(body.stop)
+        ? body.stop.filter((x): x is string => typeof x === 'string')
+        : [];
+  const planned = planOutput(answer, { maxTokens, ignoreEos, minTokens, prefill });
+  const plan = stops.length > 0 && !ignoreEos ? applyStop(planned, stops) : planned;
   const prefixes = chat ? messagePrefixes(messages) : [{ hash: fnv1a(prompt), tokens: promptTokens }];
   const cachedPromptTokens = Math.min(endpoint.cachedPromptTokens(prefixes), Math.max(0, promptTokens - 1));
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined | null;
@@ -347,7 +354,13 @@ class ChatRun {
         : endpoint.dialect === 'llamacpp'
           ? llamacppFingerprint(endpoint.version)
           : '';
-    this.ids = { id, created: Math.floor(Date.now() / 1000), model, fingerprint };
+    this.ids = {
+      id,
+      created: Math.floor(Date.now() / 1000),
+      model,
+      fingerprint,
+      stopReason: job.plan.stopReason,
+    };
     const l = endpoint.latency;
     this.rateFactor = logNormalFactor(endpoint.rand, sigmaForP99Ratio(l.decodeRateJitterP99Ratio));
     this.itlSigma = sigmaForP99Ratio(l.itlJitterP99Ratio);

@@ -119,6 +119,39 @@ export interface OutputPlan {
   readonly reasoning: readonly string[];
   readonly content: readonly string[];
   readonly finishReason: 'stop' | 'length';
+  /** The stop string that ended the content (vLLM reports it as stop_reason). */
+  readonly stopReason?: string;
+}
+
+/**
+ * Cuts the content at the first occurrence of any stop string (the string itself is not
+ * emitted), as the servers do with `stop`; a token the cut falls inside is emitted up to the cut.
+ */
+export function applyStop(plan: OutputPlan, stops: readonly string[]): OutputPlan {
+  const text = plan.content.join('');
+  let at = -1;
+  let matched: string | undefined;
+  for (const stop of stops) {
+    if (stop === '') continue;
+    const i = text.indexOf(stop);
+    if (i >= 0 && (at < 0 || i < at)) {
+      at = i;
+      matched = stop;
+    }
+  }
+  if (matched === undefined) return plan;
+  const content: string[] = [];
+  let length = 0;
+  for (const token of plan.content) {
+    if (length + token.length <= at) {
+      content.push(token);
+      length += token.length;
+      continue;
+    }
+    if (at > length) content.push(token.slice(0, at - length));
+    break;
+  }
+  return { reasoning: plan.reasoning, content, finishReason: 'stop', stopReason: matched };
 }
 
 /**

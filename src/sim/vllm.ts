@@ -26,6 +26,10 @@ export function vllmErrorBody(version: string, message: string, type: string, co
   return JSON.stringify({ error: { message, type, param: null, code } });
 }
 
+function stopReason(ids: StreamIds): string {
+  return ids.stopReason === undefined ? 'null' : JSON.stringify(ids.stopReason);
+}
+
 export function vllmWire(version: string): ChatWire {
   const keys = vllmReasoningKeys(version);
   // The chunk prefix is the same for every chunk of a response: built once per response and object.
@@ -68,7 +72,7 @@ export function vllmWire(version: string): ChatWire {
       if (!finishAlreadySent) {
         // EOS decodes to "": vLLM's last chunk is an empty content delta carrying finish_reason.
         out += sseData(
-          `${head(ids)},"choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"${finish}","stop_reason":null,"token_ids":null}]}`,
+          `${head(ids)},"choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"${finish}","stop_reason":${stopReason(ids)},"token_ids":null}]}`,
         );
       }
       if (includeUsage) out += sseData(`${head(ids)},"choices":[],"usage":${usageJson(usage)}}`);
@@ -95,7 +99,7 @@ export function vllmWire(version: string): ChatWire {
       return (
         `${head(ids, 'chat.completion')},"choices":[{"index":0,"message":{"role":"assistant","content":${content === '' ? 'null' : JSON.stringify(content)},` +
         `"refusal":null,"annotations":null,"audio":null,"function_call":null,"tool_calls":[]${reasoningPart}},` +
-        `"logprobs":null,"finish_reason":"${finish}","stop_reason":null,"token_ids":null}],` +
+        `"logprobs":null,"finish_reason":"${finish}","stop_reason":${stopReason(ids)},"token_ids":null}],` +
         `"service_tier":null,"system_fingerprint":null,` +
         `"usage":{"prompt_tokens":${usage.promptTokens},"total_tokens":${usage.promptTokens + usage.completionTokens},"completion_tokens":${usage.completionTokens},"prompt_tokens_details":null},` +
         `"prompt_logprobs":null,"prompt_token_ids":null,"kv_transfer_params":null}`
@@ -103,12 +107,12 @@ export function vllmWire(version: string): ChatWire {
     },
     textEvent: (ids, text, finish) =>
       sseData(
-        `${head(ids, 'text_completion')},"choices":[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${finish === null ? 'null' : `"${finish}"`},"stop_reason":null}]}`,
+        `${head(ids, 'text_completion')},"choices":[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":${finish === null ? 'null' : `"${finish}"`},"stop_reason":${finish === null ? 'null' : stopReason(ids)}}]}`,
       ),
     textUsageEvent: (ids, usage) =>
       sseData(`${head(ids, 'text_completion')},"choices":[],"usage":${usageJson(usage)}}`),
     textBody: (ids, text, finish, usage) =>
-      `${head(ids, 'text_completion')},"choices":[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":"${finish}","stop_reason":null,"prompt_logprobs":null}],` +
+      `${head(ids, 'text_completion')},"choices":[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":"${finish}","stop_reason":${stopReason(ids)},"prompt_logprobs":null}],` +
       `"service_tier":null,"system_fingerprint":null,"usage":{"prompt_tokens":${usage.promptTokens},"total_tokens":${usage.promptTokens + usage.completionTokens},"completion_tokens":${usage.completionTokens},"prompt_tokens_details":null},"kv_transfer_params":null}`,
   };
 }

@@ -10,6 +10,8 @@ export interface StreamIds {
   /** The model string the response carries (served name, or the requested string for mlx). */
   readonly model: string;
   readonly fingerprint: string;
+  /** The stop string that ended this response, if one did (vLLM's stop_reason). */
+  readonly stopReason?: string;
 }
 
 export interface SimUsage {

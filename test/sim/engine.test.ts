@@ -98,3 +98,24 @@ describe('text completions', () => {
     expect(text).toBe(whole.choices[0]?.text);
   });
 });
+
+describe('stop strings', () => {
+  it.each(['vllm', 'mlx', 'llamacpp'] as const)(
+    '%s stops before the first stop string (vLLM reports it as stop_reason)',
+    async (dialect) => {
+      const s = await startSimEndpoint({ dialect, model: 'm', seed: 6, latency: { scale: 0.01 } });
+      servers.push(s);
+      const messages = [{ role: 'user', content: 'one sentence only' }];
+      const full = JSON.parse(
+        (await post(`${s.url}/v1/chat/completions`, { messages, max_tokens: 300 })).text,
+      );
+      const fullText = full.choices[0].message.content as string;
+      const stopped = JSON.parse(
+        (await post(`${s.url}/v1/chat/completions`, { messages, max_tokens: 300, stop: ['.'] })).text,
+      );
+      expect(stopped.choices[0].message.content).toBe(fullText.slice(0, fullText.indexOf('.')));
+      expect(stopped.choices[0].finish_reason).toBe('stop');
+      if (dialect === 'vllm') expect(stopped.choices[0].stop_reason).toBe('.');
+    },
+  );
+});
