@@ -51,6 +51,8 @@ describe('defaults from the seed figures', () => {
     const m = latencyModel(latencyForEndpoint(byName('coder')));
     expect(ttftQuantileMs(m, 512, 0.95)).toBeCloseTo(800, 6);
     expect(m.decodeTokensPerSecond).toBe(115);
+    // A 4K-token prompt stays under the 2 s P95 target.
+    expect(ttftQuantileMs(m, 4096, 0.95)).toBeLessThan(2000);
   });
 
   it('coder-fast answers faster, R1 slower; embeddings do 5000/s in batches of 32', () => {
