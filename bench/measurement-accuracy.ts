@@ -101,7 +101,7 @@ async function parent(): Promise<void> {
     `measurement accuracy — node ${process.version}, ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(2)}, simulator in a separate process (pid ${child.pid})`,
   );
   console.log(
-    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms)\n',
+    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms);\nCPU µs/token = client process CPU time (user + system) per token event received\n',
   );
   console.log(
     [
@@ -110,6 +110,7 @@ async function parent(): Promise<void> {
       'TTFT error P50 / P99 / max'.padEnd(28),
       'receive delay P50 / P99'.padEnd(24),
       'bare-socket delay P50 / P99'.padEnd(28),
+      'CPU µs/token ours / bare'.padEnd(16),
       'load avg',
     ].join('  '),
   );
@@ -124,6 +125,8 @@ async function parent(): Promise<void> {
     const perWorker = level === 1 ? 201 : 3;
     // ---- llm-fleet's client
     const target = httpTarget(ready.accuracyUrl, { connections: level });
+    const cpu0 = process.cpuUsage();
+    let tokens = 0;
     const measured = new Map<string, { ttftMs: number; firstTokenEpochMs: number }>();
     const warmups = new Set<string>();
     let n = 0;
@@ -141,9 +144,13 @@ async function parent(): Promise<void> {
         );
         if (t.ok && t.ttftMs !== undefined)
           measured.set(id, { ttftMs: t.ttftMs, firstTokenEpochMs: t.startedAtMs + t.ttftMs });
+        tokens += t.tokenTimesMs.length;
       }
     };
     await Promise.all(Array.from({ length: level }, (_, w) => worker(w)));
+    const cpu = process.cpuUsage(cpu0);
+    // Client CPU per token event: what the client costs, whatever the machine's load.
+    const cpuPerToken = (cpu.user + cpu.system) / Math.max(1, tokens);
     await target.close();
     const truth = await truthOf('acc');
     const errors: number[] = [];
@@ -156,7 +163,10 @@ async function parent(): Promise<void> {
       receive.push(m.firstTokenEpochMs - t.tokenTimesMs[0]);
     }
     // ---- baseline: bare sockets through the guarded connector, first response byte after the headers
+    const bareCpu0 = process.cpuUsage();
     const bare = await bareSocketDelays(url, level, perWorker, truthOf, guardedConnector);
+    const bareCpu = process.cpuUsage(bareCpu0);
+    const bareCpuPerToken = (bareCpu.user + bareCpu.system) / Math.max(1, level * perWorker * 16);
     const e = summarize(errors);
     const r = summarize(receive);
     const b = summarize(bare);
@@ -167,6 +177,7 @@ async function parent(): Promise<void> {
       `${f(e.p50)} / ${f(e.p99)} / ${f(e.max)}`.padEnd(28),
       `${f(r.p50)} / ${f(r.p99)}`.padEnd(24),
       `${f(b.p50)} / ${f(b.p99)}`.padEnd(28),
+      `${cpuPerToken.toFixed(1)} / ${bareCpuPerToken.toFixed(1)}`.padEnd(16),
       loadavg()[0]?.toFixed(2) ?? '',
     ];
     console.log(cells.join('  '));
