@@ -169,6 +169,13 @@ function pathMs(samples: Sample[], t: Map<string, Truth>): number[] {
   return out;
 }
 
+/** The gateway's own report of its V8 heap in use (prom-client default metrics). */
+async function heapUsedMb(url: string): Promise<number> {
+  const r = await request(`${url}/metrics`, { dispatcher: agent });
+  const text = await r.body.text();
+  return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -290,16 +297,21 @@ routing:
   if (SOAK_MS > 0 && gateway.pid !== undefined && args.workers === '1') {
     const pid = gateway.pid;
     const samples: number[] = [];
+    const heapBefore = await heapUsedMb(gwUrl);
     const sampler = setInterval(() => samples.push(rssMb(pid)), 1000);
     const soak = await load(gwUrl, 'soak', 256, SOAK_MS);
     clearInterval(sampler);
     await truth(simUrl);
+    // Idle a moment so the young generation is collected before the heap is read again.
+    await new Promise((r) => setTimeout(r, 3000));
+    const heapAfter = await heapUsedMb(gwUrl);
     const first = samples.slice(0, Math.max(1, Math.floor(samples.length / 5)));
     const last = samples.slice(-Math.max(1, Math.floor(samples.length / 5)));
     const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     console.log(
       `\nsoak: ${SOAK_MS / 1000} s at 256 streams through the gateway, ${soak.samples.length} requests; gateway RSS ` +
-        `first fifth ${avg(first).toFixed(1)} MB, last fifth ${avg(last).toFixed(1)} MB, max ${Math.max(...samples).toFixed(1)} MB`,
+        `first fifth ${avg(first).toFixed(1)} MB, last fifth ${avg(last).toFixed(1)} MB, max ${Math.max(...samples).toFixed(1)} MB; ` +
+        `V8 heap in use ${heapBefore.toFixed(1)} MB before, ${heapAfter.toFixed(1)} MB after`,
     );
   }
 }

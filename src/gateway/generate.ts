@@ -148,6 +148,7 @@ async function whole(info: RequestInfo): Promise<Outcome> {
           if (next.value.chunk.kind === 'done') break;
         }
       }
+      await opened.iterator.return?.();
       return { answer: answer.result(), tokenTimes };
     },
   );
@@ -342,6 +343,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
         if (f) await write(f);
         if (next.value.chunk.kind === 'done') ended = true;
       }
+      await opened.iterator.return?.();
       lease.finish(undefined, 200);
       uncork();
       res.end();

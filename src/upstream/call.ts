@@ -206,7 +206,10 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
           if (chunk.kind === 'error') fail('stream_error', chunk.message);
           if (chunk.kind === 'invalid') fail('malformed_chunk', chunk.message);
           if (chunk.kind === 'done') {
+            // Cleaned up before the last yield: a consumer may stop at [DONE] without resuming
+            // the generator, and the timers would otherwise hold the request until totalTimeoutMs.
             done = true;
+            cleanup();
             yield { data: ev.data, chunk, atMs };
             return;
           }
@@ -222,6 +225,7 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
       for (const ev of decoder.end()) {
         if (ev.type === 'event' && ev.data === '[DONE]') {
           done = true;
+          cleanup();
           yield { data: ev.data, chunk: { kind: 'done' }, atMs: now() };
           return;
         }
@@ -242,7 +246,9 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
       });
     } finally {
       cleanup();
-      if (!done) body.destroy();
+      // After [DONE], read the response's end so the keep-alive connection goes back to the pool.
+      if (done) body.dump().catch(() => undefined);
+      else body.destroy();
     }
   }
 
