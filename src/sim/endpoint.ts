@@ -569,6 +569,9 @@ export class SimEndpoint implements SimServer {
         new Promise<void>((resolve) => {
           if (!this.listening) return resolve();
           this.listening = false;
+          // Requests in flight die with the server (their truth says server-closed).
+          for (const cancel of [...this.inFlight]) cancel();
+          for (const res of this.held) res.destroy();
           this.server.close(() => resolve());
           this.server.closeAllConnections();
           for (const s of this.sockets) s.destroy();

@@ -82,6 +82,25 @@ describe('endpoint faults', () => {
     ).toBe(200);
   });
 
+  it('going down drops streams in flight; their ground truth says server-closed', async () => {
+    const s = await sim([], {
+      latency: { scale: 1, prefillOverheadMs: 1, prefillMsPerToken: 0, decodeTokensPerSecond: 50 },
+    });
+    const pending = post(`${s.url}/v1/chat/completions`, chat({ max_tokens: 200, ignore_eos: true }));
+    await until(
+      async () =>
+        s.groundTruth().length +
+        (await get(`${s.url}/metrics`)).text.indexOf(
+          'vllm:num_requests_running{engine="0",model_name="m"} 1',
+        ),
+      (v) => v > 0,
+    );
+    s.setFaults([{ kind: 'down' }]);
+    const res = await pending;
+    expect(res.error).toBeDefined();
+    expect(s.groundTruth()[0]).toMatchObject({ outcome: 'server-closed' });
+  });
+
   it('down for a while comes back by itself', async () => {
     const s = await sim([{ kind: 'down', downMs: 300 }]);
     expect(
