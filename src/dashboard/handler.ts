@@ -111,7 +111,10 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
         return true;
       }
     },
-    close: () => hub.close(),
+    close: () => {
+      hub.close();
+      views.close();
+    },
   };
 }
 

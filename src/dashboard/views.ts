@@ -19,7 +19,7 @@ import { businessHourIntervals } from './business-hours.ts';
 import type { Interval } from './business-hours.ts';
 import type { DashboardDeps, PartialStore, SeriesPoint, SeriesQuery, WindowName } from './deps.ts';
 import { isFleetStore } from './deps.ts';
-import { windowQuery } from './window.ts';
+import { WINDOWS, windowQuery } from './window.ts';
 
 /** Availability figures need the rolling 30 days and the calendar month whatever window the page shows. */
 const AVAILABILITY_LOOKBACK_MS = 32 * 24 * 3_600_000;
@@ -176,12 +176,18 @@ export interface RouteAnswer {
 export class Views {
   readonly #deps: DashboardDeps;
   readonly #now: () => number;
-  /** One evaluation per window and clock second: several tabs refreshing together share it. */
+  /** The last verdict per window (see #verdict). */
+  readonly #unsubscribe: (() => void) | undefined;
   readonly #cache = new Map<string, { atMs: number; verdict: Promise<FleetVerdict> }>();
 
   constructor(deps: DashboardDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#unsubscribe = deps.health?.subscribe(() => this.#cache.clear());
+  }
+
+  close(): void {
+    this.#unsubscribe?.();
   }
 
   nowMs(): number {
@@ -203,7 +209,7 @@ export class Views {
       },
       window,
       range,
-      sinceMs,
+      sinceMs: verdict.sinceMs,
       nowMs,
       breach: verdict.breach,
       endpoints,
@@ -316,12 +322,18 @@ export class Views {
     return [...merged.values()].sort((a, b) => a.startedAtMs - b.startedAtMs);
   }
 
+  /**
+   * Verdicts are reused for a while that grows with the window (1 s for 1 h, 24 s for 24 h, at most
+   * 60 s): reading 30 days of history can take the store seconds of synchronous work, and the gateway
+   * shares this event loop. Up/down state is read live on every request, and a health change drops
+   * the cache, so an outage still shows at once.
+   */
   #verdict(window: WindowName, sinceMs: number, nowMs: number): Promise<FleetVerdict> {
-    const second = Math.floor(nowMs / 1000);
+    const ttlMs = Math.min(60_000, Math.max(1000, WINDOWS[window].lengthMs / 3600));
     const cached = this.#cache.get(window);
-    if (cached && cached.atMs === second) return cached.verdict;
+    if (cached && nowMs >= cached.atMs && nowMs - cached.atMs < ttlMs) return cached.verdict;
     const verdict = this.#evaluate(sinceMs, nowMs);
-    this.#cache.set(window, { atMs: second, verdict });
+    this.#cache.set(window, { atMs: nowMs, verdict });
     verdict.catch(() => this.#cache.delete(window));
     return verdict;
   }
