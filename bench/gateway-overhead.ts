@@ -80,6 +80,8 @@ interface Sample {
   readonly sentMs: number;
   readonly firstTokenMs?: number;
   readonly tokens: number;
+  /** The gateway's own time for this request (server-timing `gateway;dur`), when through it. */
+  readonly gatewayMs?: number;
 }
 
 let seq = 0;
@@ -98,6 +100,8 @@ async function oneStream(url: string, tag: string): Promise<Sample> {
       messages: [{ role: 'user', content: `benchmark prompt ${id}` }],
     }),
   });
+  const timing = /gateway;dur=([\d.]+)/.exec(String(r.headers['server-timing'] ?? ''));
+  const gatewayMs = timing ? Number(timing[1]) : undefined;
   let firstTokenMs: number | undefined;
   let tokens = 0;
   let buffer = '';
@@ -115,7 +119,7 @@ async function oneStream(url: string, tag: string): Promise<Sample> {
       }
     }
   }
-  return { id, sentMs, firstTokenMs, tokens };
+  return { id, sentMs, firstTokenMs, tokens, gatewayMs };
 }
 
 /** `concurrency` loops each running streams back to back for `durationMs`. */
@@ -174,6 +178,11 @@ async function heapUsedMb(url: string): Promise<number> {
   const r = await request(`${url}/metrics`, { dispatcher: agent });
   const text = await r.body.text();
   return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
+}
+
+function ownTime(samples: Sample[]): string {
+  const own = samples.flatMap((x) => (x.gatewayMs === undefined ? [] : [x.gatewayMs]));
+  return `${pct(own, 0.5).toFixed(2)} / ${pct(own, 0.99).toFixed(2)}`;
 }
 
 function rssMb(pid: number): number {
@@ -276,6 +285,7 @@ routing:
       (pct(gPath, 0.99) - pct(dPath, 0.99)).toFixed(2),
       `${dTps.toFixed(0)} / ${gTps.toFixed(0)}`,
       `${((100 * gTps) / dTps).toFixed(1)}%`,
+      ownTime(via.samples),
     ]);
     console.log(`  level ${c} done`);
   }
@@ -287,12 +297,16 @@ routing:
     'added P99 ms',
     'tok/s d/g',
     'throughput',
+    'own P50/P99 ms',
   ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] as number)).join('  ');
   console.log(`\n${line(head)}`);
   for (const r of rows) console.log(line(r));
   console.log('\nadded = P(client TTFT − simulator TTFT) through the gateway − the same percentile direct.');
+  console.log(
+    "own = the gateway's own time to the first token (server-timing gateway;dur): parse, route, relay.",
+  );
 
   if (SOAK_MS > 0 && gateway.pid !== undefined && args.workers === '1') {
     const pid = gateway.pid;
