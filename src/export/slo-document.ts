@@ -3,7 +3,7 @@
 // calibration runs. `Last Updated` is the newest data behind it, not the time it was printed.
 import type { Endpoint, Fleet, RoutingRule, Task } from '../fleet/index.ts';
 import { effectiveRoundingStep } from '../fleet/index.ts';
-import { healthUrl } from '../probes/health.ts';
+import { healthUrl } from '../fleet/index.ts';
 import type {
   EndpointVerdict,
   Fingerprint,

@@ -13,4 +13,11 @@ export {
 export type { LoadOptions } from './load.ts';
 export { applyEnvironment, tighten, degradeTtft } from './environments.ts';
 export * from './units.ts';
-export { routableEndpoints, endpointByName, findEndpoint, hostOf, defaultFleetPath } from './lookup.ts';
+export {
+  routableEndpoints,
+  endpointByName,
+  findEndpoint,
+  hostOf,
+  defaultFleetPath,
+  healthUrl,
+} from './lookup.ts';

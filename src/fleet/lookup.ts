@@ -28,3 +28,13 @@ export function hostOf(fleet: Fleet, endpoint: Endpoint): Host {
 export function defaultFleetPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   return flag ?? env.LLM_FLEET_FILE ?? 'fleet.yaml';
 }
+
+/**
+ * The health-check URL of an endpoint (the seed's `curl -s http://host:port/health`). Every dialect
+ * in the fleet serves /health; the base URL may carry a path prefix (/v1 is common).
+ */
+export function healthUrl(endpoint: Endpoint): string {
+  const base = new URL(endpoint.url ?? 'http://invalid');
+  const prefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+  return `${base.origin}${prefix}/health`;
+}

@@ -6,8 +6,11 @@
 import type { Dispatcher } from 'undici';
 import { Agent, request } from 'undici';
 import type { Endpoint } from '../fleet/index.ts';
+import { healthUrl } from '../fleet/index.ts';
 import { guardedConnector } from '../upstream/guard.ts';
 import type { ProbeResult } from './types.ts';
+
+export { healthUrl };
 
 export interface CheckOptions {
   /** Whole check, connect included. */
@@ -45,18 +48,6 @@ export function causeOfError(error: unknown): { cause: string; detail: string } 
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return { cause: 'connect_reset', detail: message };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { cause: 'dns', detail: message };
   return { cause: 'connect_error', detail: code ? `${code}: ${message}` : message };
-}
-
-function healthPath(endpoint: Endpoint): string {
-  // Every dialect in the fleet serves /health; the base URL may carry a path prefix (/v1 is common).
-  void endpoint;
-  return '/health';
-}
-
-export function healthUrl(endpoint: Endpoint): string {
-  const base = new URL(endpoint.url ?? 'http://invalid');
-  const prefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
-  return `${base.origin}${prefix}${healthPath(endpoint)}`;
 }
 
 /** Judges a health answer by the endpoint's dialect. Pure, so every server's quirks are unit-tested. */
