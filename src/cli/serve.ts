@@ -6,6 +6,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { FleetError } from '../errors.ts';
 import type { Fleet } from '../fleet/index.ts';
 import { buildGateway, type Gateway, type GatewayDeps } from '../gateway/index.ts';
+import { startMonitor } from '../probes/monitor.ts';
+import { createHealthState } from '../probes/state.ts';
 import { isLoopbackHost } from '../upstream/guard.ts';
 import type { RegisterCommand } from './commands.ts';
 import type { CliIo } from './io.ts';
@@ -17,6 +19,7 @@ export interface ServeOptions extends FleetOptions {
   host: string;
   workers: number;
   apiKey?: string[];
+  monitor: boolean;
   json?: boolean;
 }
 
@@ -48,15 +51,6 @@ export function untilSignal(stop: () => Promise<void>): Promise<void> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-}
-
-/** Optional modules of other parts (monitor, dashboard), wired when they exist. */
-export async function optionalModule(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return (await import(new URL(path, import.meta.url).href)) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function startGateway(
@@ -106,6 +100,7 @@ export const register: RegisterCommand = (program, io) => {
     )
     .option('-w, --workers <n>', 'worker processes sharing the port', positive, 1)
     .option('--api-key <key>', 'accept this Bearer key (repeatable; also LLM_FLEET_API_KEYS=a,b)', collect)
+    .option('--no-monitor', 'do not probe the endpoints (route on traffic and circuit breakers only)')
     .option('--json', 'print the listening address as JSON')
     .addHelpText(
       'after',
@@ -130,15 +125,25 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
         });
         return;
       }
+      // With the monitor, the gateway routes on probe-backed health (a down endpoint is tried last
+      // and comes back when its probes pass); without it, circuit breakers alone steer around.
+      const health = options.monitor ? createHealthState(fleet) : undefined;
       const { gateway, url } = await startGateway(fleet, io, {
         port: options.port,
         host: options.host,
         apiKeys: options.apiKey,
+        deps: { health },
       });
+      const monitor = health
+        ? startMonitor(fleet, { state: health, registry: gateway.metrics, env: io.env })
+        : undefined;
       if (options.json) printJson(io, { url, fleet: fleet.name, pid: process.pid });
       else if (cluster.isPrimary)
         io.out(`llm-fleet gateway for fleet '${fleet.name}' on ${url} (Ctrl-C to stop)\n`);
-      await untilSignal(() => gateway.close());
+      await untilSignal(async () => {
+        await monitor?.stop();
+        await gateway.close();
+      });
     });
   program.addCommand(command);
 };
