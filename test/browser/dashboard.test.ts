@@ -156,6 +156,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', { timeout: 120_000 }, (
     await expect
       .poll(() => fast.locator('[data-objective="coder-fast-recovery"]').textContent(), { timeout: 20_000 })
       .toContain('1/1 in time');
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-recovered.png`, fullPage: true });
     // Still the same document: the page updated itself.
     expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(before);
   });
@@ -188,7 +189,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', { timeout: 120_000 }, (
     // The README's picture is refreshed on request only, so a test run leaves the work tree clean.
     if (process.env.LLM_FLEET_UPDATE_SCREENSHOT === '1') {
       mkdirSync('docs', { recursive: true });
-      copyFileSync(`${ARTIFACTS}/dashboard-overview.png`, 'docs/dashboard.png');
+      copyFileSync(`${ARTIFACTS}/dashboard-recovered.png`, 'docs/dashboard.png');
     }
   });
 
