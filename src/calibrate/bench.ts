@@ -8,7 +8,7 @@ import { arrivalOffsetsMs } from './arrivals.ts';
 import type { BenchStep } from './bench-summary.ts';
 import { summarizeStep } from './bench-summary.ts';
 import { httpTarget } from './http.ts';
-import type { BenchRequestOptions } from './load.ts';
+import type { BenchRequestOptions, BenchSample } from './load.ts';
 import { benchRequest, closedLoop, openLoop } from './load.ts';
 import { idSource } from './workload.ts';
 
@@ -39,6 +39,11 @@ export interface BenchOptions {
   readonly onStep?: (step: BenchStep) => void;
 }
 
+/** A step's summary plus every request of it (one RequestRecord each, with the generator's timing). */
+export interface BenchStepWithSamples extends BenchStep {
+  readonly samples: readonly BenchSample[];
+}
+
 export interface BenchRun {
   readonly id: string;
   readonly startedAt: string;
@@ -51,7 +56,7 @@ export interface BenchRun {
   readonly requestsPerStep: number;
   readonly objectives: readonly Objective[];
   readonly definitions: typeof DEFINITIONS;
-  readonly steps: readonly BenchStep[];
+  readonly steps: readonly BenchStepWithSamples[];
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchRun> {
@@ -71,7 +76,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
     viaGateway: o.viaGateway,
   };
   const send = (id: string) => benchRequest(target, req, id);
-  const steps: BenchStep[] = [];
+  const steps: BenchStepWithSamples[] = [];
   try {
     // Warm-up: connections open, caches of the server's own (not prefix: prompts stay unique) warm.
     if (o.warmupRequests > 0) await closedLoop(send, maxConcurrency ?? 1, o.warmupRequests, nextId);
@@ -83,7 +88,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
           mode: 'closed',
           concurrency: c,
         });
-        steps.push(step);
+        steps.push({ ...step, samples: run.samples });
         o.onStep?.(step);
       }
     } else {
@@ -99,7 +104,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
         ratePerSecond,
         burstiness,
       });
-      steps.push(step);
+      steps.push({ ...step, samples: run.samples });
       o.onStep?.(step);
     }
   } finally {

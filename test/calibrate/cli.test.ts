@@ -219,6 +219,14 @@ describe('llm-fleet bench', () => {
     expect(out.steps.map((s) => s.concurrency)).toEqual([1, 2, 4]);
     expect(out.steps.every((s) => s.completed === 8 && s.errors === 0)).toBe(true);
     expect(out.steps[0]?.goodput.share).toBe(1);
+    // --json carries every request: its record and the generator's timing.
+    expect(out.steps[2]?.samples).toHaveLength(8);
+    expect(out.steps[2]?.samples[0]?.record).toMatchObject({
+      source: 'bench',
+      endpoint: 'coder',
+      outcome: 'ok',
+      stream: true,
+    });
     // 1 warm-up + 3 steps × 8 requests reached the server.
     expect(sims.endpoints.get('coder')?.groundTruth().filter(isInference)).toHaveLength(25);
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
