@@ -102,7 +102,6 @@ export class SimEndpoint implements SimServer {
   readonly metrics = new SimMetrics();
   /** Seeded source for jitter and fault fractions. */
   readonly rand: () => number;
-  readonly fingerprintBuild: string;
   private readonly picker: FaultPicker;
   private readonly host: string;
   private readonly server: Server;
@@ -146,7 +145,6 @@ export class SimEndpoint implements SimServer {
     this.embeddingDimension = options.embeddingDimension ?? DEFAULT_EMBEDDING_DIMENSION;
     this.rand = mulberry32(this.seed ^ 0x5eed);
     this.picker = new FaultPicker(mulberry32(this.seed ^ 0xfa17));
-    this.fingerprintBuild = this.version;
     this.host = options.host ?? '127.0.0.1';
     if (!isLoopbackHost(this.host)) {
       throw new RangeError(`the simulator listens on loopback only, not on ${this.host}`);
@@ -323,6 +321,7 @@ export class SimEndpoint implements SimServer {
     const clientRequestId = req.headers['x-request-id'];
     return {
       id,
+      endpoint: this.options.name,
       clientRequestId: typeof clientRequestId === 'string' ? clientRequestId : undefined,
       path,
       stream,

@@ -6,6 +6,8 @@
 export interface SimRequestTruth {
   /** Response id (`chatcmpl-…`, `cmpl-…`, `embd-…`). */
   readonly id: string;
+  /** The fleet endpoint this simulator stands in for (SimEndpointOptions.name). */
+  readonly endpoint?: string;
   /** The `x-request-id` the client sent, if any (to join with client records). */
   readonly clientRequestId?: string;
   readonly path: string;
