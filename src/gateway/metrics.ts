@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Fleet } from '../fleet/index.ts';
 import { METRICS } from '../measure/metric-names.ts';
 import type { RequestRecord } from '../measure/record.ts';
+import { objectivesFor, requestEvents } from '../slo/index.ts';
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const ITL_BUCKETS_S = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -100,6 +101,18 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     registers: [registry],
   });
   for (const e of fleet.endpoints) if (e.status === 'running') up.set({ endpoint: e.name, host: e.host }, 1);
+  // The one source of SLO events the exported Prometheus rules read (the monitor adds availability
+  // to the same counter). Both outcomes start at 0 so ratios exist before the first bad request.
+  const sloEvents = new Counter({
+    name: METRICS.sloEvents,
+    help: 'SLO events (good|bad) per objective; availability events only inside the objective window',
+    labelNames: ['slo', 'endpoint', 'outcome'],
+    registers: [registry],
+  });
+  for (const o of objectivesFor(fleet)) {
+    if (o.kind === 'availability' || o.kind === 'recovery') continue;
+    for (const outcome of ['good', 'bad']) sloEvents.inc({ slo: o.id, endpoint: o.endpoint, outcome }, 0);
+  }
 
   return {
     registry,
@@ -116,6 +129,8 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
         decode.observe({ endpoint: r.endpoint, host }, r.decodeTokensPerSecond);
       if (r.gatewayOverheadMs !== undefined) overhead.observe(r.gatewayOverheadMs / 1000);
       requests.inc({ endpoint: r.endpoint, route: r.route, operation: r.operation, outcome: r.outcome });
+      for (const e of requestEvents(fleet, r))
+        sloEvents.inc({ slo: e.objectiveId, endpoint: e.endpoint, outcome: e.outcome });
       if (r.promptTokens) tokens.inc({ endpoint: r.endpoint, type: 'input' }, r.promptTokens);
       if (r.completionTokens) tokens.inc({ endpoint: r.endpoint, type: 'output' }, r.completionTokens);
     },

@@ -44,6 +44,8 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     if (apiKeys.length === 0) return true;
     if (path === '/health' && !fleet.gateway.protectHealth) return true;
     if (path === '/metrics' && !fleet.gateway.protectMetrics) return true;
+    // The dashboard's page and assets hold no fleet data; they must load to ask for the key.
+    if (path === '/' || path.startsWith('/assets/')) return true;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
     const key =

@@ -248,6 +248,10 @@ describe('protection', () => {
     expect((await fetch(`${h.url}/health`)).status).toBe(200);
     expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
     expect((await fetch(`${h.url}/fleet/health`)).status).toBe(401);
+    // The dashboard page and its assets carry no fleet data; they load so the page can ask for a key.
+    expect((await fetch(`${h.url}/`)).status).not.toBe(401);
+    expect((await fetch(`${h.url}/assets/app.js`)).status).not.toBe(401);
+    expect((await fetch(`${h.url}/api/overview`)).status).toBe(401);
   });
 
   it('bad input gets an OpenAI-shaped 400 naming the field, and nothing goes upstream', async () => {
@@ -326,6 +330,16 @@ describe('measurement', () => {
       'llm_fleet_requests_total{endpoint="coder-fast",route="auto",operation="chat",outcome="ok"} 1',
     );
     expect(metrics).toMatch(/gen_ai_client_token_usage_total\{endpoint="coder-fast",type="output"\} \d+/);
+    // One SLO event per objective the request counts for, judged like the evaluator judges it.
+    const p95 = rec.ttftMs! <= 800 ? 'good' : 'bad';
+    const other = p95 === 'good' ? 'bad' : 'good';
+    expect(metrics).toContain(
+      `llm_slo_events_total{slo="coder-fast-ttft-p95",endpoint="coder-fast",outcome="${p95}"} 1`,
+    );
+    expect(metrics).toContain(
+      `llm_slo_events_total{slo="coder-fast-ttft-p95",endpoint="coder-fast",outcome="${other}"} 0`,
+    );
+    expect(metrics).toContain('llm_slo_events_total{slo="coder-ttft-p95",endpoint="coder",outcome="good"} 0');
   });
 
   it('degraded mode: while an endpoint is down its host is marked degraded in records', async () => {
