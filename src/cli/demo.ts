@@ -5,15 +5,16 @@
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadFleet, type Fleet } from '../fleet/index.ts';
-import type { Gateway } from '../gateway/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
-import { createHealthState } from '../probes/state.ts';
 import { startSimFleet, type SimFleet } from '../sim/index.ts';
 import type { RegisterCommand } from './commands.ts';
 import type { CliIo } from './io.ts';
-import { portNumber, startGateway, untilSignal } from './serve.ts';
+import { portNumber } from './serve.ts';
+import { startStack, untilSignal } from './stack.ts';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
+/** The demo keeps its own store, so `llm-fleet check/report --store .llm-fleet/demo.db` read what it saw. */
+const DEMO_STORE = '.llm-fleet/demo.db';
 
 interface DemoOptions {
   port: number;
@@ -24,6 +25,7 @@ interface DemoOptions {
   outageForSeconds: number;
   outageEndpoint: string;
   seed: number;
+  store?: string;
 }
 
 function seconds(value: string): number {
@@ -49,7 +51,8 @@ async function backgroundRequest(url: string, i: number): Promise<void> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'embedding',
-        input: Array.from({ length: 8 + (i % 40) }, (_, k) => `doc ${i}.${k}`),
+        // RAG-style batches: mostly the seed's batch of 32 texts, sometimes more (the gateway splits them).
+        input: Array.from({ length: i % 3 === 0 ? 70 : 32 }, (_, k) => `doc ${i}.${k}`),
       }),
     }).then((r) => r.arrayBuffer());
     return;
@@ -125,6 +128,7 @@ export const register: RegisterCommand = (program, io) => {
     .option('--outage-for <seconds>', 'how long each staged outage lasts', seconds, 60)
     .option('--outage-endpoint <name>', 'endpoint taken down by the staged outage', 'coder-fast')
     .option('--seed <n>', 'simulator seed (same answers on every endpoint)', (v) => Number(v), 0)
+    .option('-s, --store <path>', `store file (default: ${DEMO_STORE}; check and report read it afterwards)`)
     .addHelpText(
       'after',
       `
@@ -132,6 +136,7 @@ Examples:
   llm-fleet demo                      # or: npm start
   llm-fleet demo --port 4100 --outage-every 120 --outage-for 30
   llm-fleet demo --no-traffic --no-outage
+  llm-fleet report -f examples/onex.fleet.yaml --store .llm-fleet/demo.db   # afterwards: the SLO document with the demo's numbers
 
 Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
     )
@@ -141,30 +146,20 @@ Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
       const source = loadFleet(options.fleet ?? EXAMPLE_FLEET, { env: {} });
       const sims: SimFleet = await startSimFleet(source, { includePlanned: true, seed: options.seed });
       const fleet = sims.fleet;
-      const health = createHealthState(fleet);
-      const extras = await wireOptionalParts(fleet, health);
-      let gateway: Gateway;
-      let url: string;
+      let stack;
       try {
-        ({ gateway, url } = await startGateway(
-          fleet,
-          { ...io, env },
-          {
-            port: options.port,
-            host: '127.0.0.1',
-            deps: {
-              health,
-              sink: extras.sink,
-              dashboard: extras.dashboard,
-              onRecord: (r) => logRecord(io, r),
-            },
-          },
-        ));
+        stack = await startStack(fleet, io, {
+          port: options.port,
+          host: '127.0.0.1',
+          store: options.store ?? DEMO_STORE,
+          env,
+          onRecord: (r) => logRecord(io, r),
+        });
       } catch (error) {
         await sims.close();
         throw error;
       }
-      const monitor = await extras.startMonitor(gateway);
+      const { url } = stack;
       io.out(howToCall(url, fleet));
 
       const timers: NodeJS.Timeout[] = [];
@@ -204,50 +199,9 @@ Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
       await untilSignal(async () => {
         io.out('\nllm-fleet demo: stopping\n');
         for (const t of timers) clearTimeout(t);
-        await monitor?.stop();
-        await gateway.close();
-        extras.close();
+        await stack.stop();
         await sims.close();
       });
     });
   program.addCommand(command);
 };
-
-interface OptionalParts {
-  sink?: import('../measure/record.ts').RecordSink;
-  dashboard?: {
-    handle(
-      req: import('node:http').IncomingMessage,
-      res: import('node:http').ServerResponse,
-    ): Promise<boolean>;
-  };
-  startMonitor(gateway: Gateway): Promise<{ stop(): Promise<void> } | undefined>;
-  close(): void;
-}
-
-/** The monitor, the in-memory store and the dashboard, when their modules are present. */
-async function wireOptionalParts(
-  fleet: Fleet,
-  health: ReturnType<typeof createHealthState>,
-): Promise<OptionalParts> {
-  const dashboardModule = await import('../dashboard/index.ts').catch(() => undefined);
-  const monitorModule = await import('../probes/monitor.ts').catch(() => undefined);
-  const store = dashboardModule?.createMemoryStore(fleet);
-  const dashboard = dashboardModule?.createDashboard({ fleet, store, health });
-  return {
-    sink: store,
-    dashboard,
-    async startMonitor(gateway) {
-      if (!monitorModule) return undefined;
-      return monitorModule.startMonitor(fleet, {
-        state: health,
-        registry: gateway.metrics,
-        env: { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' },
-        onProbe: (result) => store?.writeProbe(result),
-      });
-    },
-    close() {
-      dashboard?.close();
-    },
-  };
-}

@@ -3,18 +3,14 @@
 // breaker and health view.
 import cluster from 'node:cluster';
 import { Command, InvalidArgumentError } from 'commander';
-import { FleetError } from '../errors.ts';
-import type { Fleet } from '../fleet/index.ts';
-import { buildGateway, type Gateway, type GatewayDeps } from '../gateway/index.ts';
-import { startMonitor } from '../probes/monitor.ts';
-import { createHealthState } from '../probes/state.ts';
-import { isLoopbackHost } from '../upstream/guard.ts';
 import type { RegisterCommand } from './commands.ts';
-import type { CliIo } from './io.ts';
+import { startStack, untilSignal } from './stack.ts';
+import type { StoreOptions } from './store-options.ts';
+import { withStoreOption } from './store-options.ts';
 import type { FleetOptions } from './shared.ts';
 import { loadFleetFor, printJson, withFleetOptions } from './shared.ts';
 
-export interface ServeOptions extends FleetOptions {
+export interface ServeOptions extends FleetOptions, StoreOptions {
   port: number;
   host: string;
   workers: number;
@@ -40,57 +36,8 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Waits for SIGINT/SIGTERM, then runs `stop`. */
-export function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    const onSignal = (): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      void stop().finally(resolve);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-}
-
-export async function startGateway(
-  fleet: Fleet,
-  io: CliIo,
-  options: { port: number; host: string; apiKeys?: readonly string[]; deps?: GatewayDeps },
-): Promise<{ gateway: Gateway; url: string }> {
-  if (!isLoopbackHost(options.host)) {
-    io.err(
-      `llm-fleet: listening on ${options.host}: the gateway is reachable from other machines${
-        fleet.gateway.apiKeys.length + (options.apiKeys?.length ?? 0) === 0 ? ' and no API key is set' : ''
-      }\n`,
-    );
-  }
-  const envKeys = (io.env.LLM_FLEET_API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
-  const gateway = buildGateway(fleet, {
-    env: io.env,
-    processMetrics: true,
-    ...options.deps,
-    apiKeys: [...(options.apiKeys ?? []), ...envKeys, ...(options.deps?.apiKeys ?? [])],
-  });
-  try {
-    const url = await gateway.listen(options.port, options.host);
-    return { gateway, url };
-  } catch (error) {
-    await gateway.close();
-    const code = (error as { code?: string }).code;
-    throw new FleetError(
-      'listen_failed',
-      `cannot listen on ${options.host}:${options.port}: ${code ?? String(error)}`,
-      { hint: code === 'EADDRINUSE' ? 'another process uses the port: pick one with --port' : undefined },
-    );
-  }
-}
-
 export const register: RegisterCommand = (program, io) => {
-  const command = withFleetOptions(new Command('serve'))
+  const command = withStoreOption(withFleetOptions(new Command('serve')))
     .description('Run the OpenAI-compatible gateway in front of the fleet (routing, failover, measurement)')
     .option('-p, --port <port>', 'port to listen on', portNumber, 4000)
     .option(
@@ -125,25 +72,21 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
         });
         return;
       }
-      // With the monitor, the gateway routes on probe-backed health (a down endpoint is tried last
-      // and comes back when its probes pass); without it, circuit breakers alone steer around.
-      const health = options.monitor ? createHealthState(fleet) : undefined;
-      const { gateway, url } = await startGateway(fleet, io, {
+      const stack = await startStack(fleet, io, {
         port: options.port,
         host: options.host,
         apiKeys: options.apiKey,
-        deps: { health },
+        store: options.store,
+        monitor: options.monitor,
+        env: io.env,
       });
-      const monitor = health
-        ? startMonitor(fleet, { state: health, registry: gateway.metrics, env: io.env })
-        : undefined;
-      if (options.json) printJson(io, { url, fleet: fleet.name, pid: process.pid });
+      if (options.json)
+        printJson(io, { url: stack.url, fleet: fleet.name, pid: process.pid, store: stack.store.path });
       else if (cluster.isPrimary)
-        io.out(`llm-fleet gateway for fleet '${fleet.name}' on ${url} (Ctrl-C to stop)\n`);
-      await untilSignal(async () => {
-        await monitor?.stop();
-        await gateway.close();
-      });
+        io.out(
+          `llm-fleet gateway for fleet '${fleet.name}' on ${stack.url} (dashboard ${stack.url}/, store ${stack.store.path}; Ctrl-C to stop)\n`,
+        );
+      await untilSignal(() => stack.stop());
     });
   program.addCommand(command);
 };

@@ -27,6 +27,11 @@ export interface Objective {
   readonly window?: string;
   /** True for latency and throughput objectives (the CI environment never fails on these). */
   readonly performance: boolean;
+  /**
+   * Embeddings objectives are stated for a batch size (seed: 32). Only requests of at least that
+   * many inputs count: a single text answers faster and would flatter the latency and rate.
+   */
+  readonly batchSize?: number;
   readonly description: string;
   /** Reported, never judged (a best-effort endpoint's availability; `target` is then 0). */
   readonly bestEffort?: boolean;
@@ -152,7 +157,10 @@ export function endpointObjectives(e: Endpoint): Objective[] {
       description: `every outage recovered within ${slo.recoveryMs / 60_000} min`,
     });
   }
-  return out;
+  const batch = e.kind === 'embeddings' ? (slo.batchSize ?? e.maxBatchSize ?? 32) : undefined;
+  return batch === undefined
+    ? out
+    : out.map((o) => (o.kind === 'availability' || o.kind === 'recovery' ? o : { ...o, batchSize: batch }));
 }
 
 /**
@@ -163,6 +171,7 @@ export function judgeRecord(objective: Objective, record: RequestRecord): 'good'
   if (record.endpoint !== objective.endpoint || record.outcome !== 'ok') return 'invalid';
   const threshold = objective.threshold;
   if (threshold === undefined) return 'invalid';
+  if (objective.batchSize !== undefined && (record.inputCount ?? 0) < objective.batchSize) return 'invalid';
   switch (objective.kind) {
     case 'ttft-p95':
     case 'ttft-p99':

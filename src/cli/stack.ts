@@ -1,0 +1,127 @@
+// The running llm-fleet: gateway + monitor + store + dashboard, wired the same way for `serve`
+// (real endpoints) and `demo` (simulated ones). The store persists request records, probes and
+// incidents, so `check`, `report` and the dashboard read what the gateway and monitor saw, and a
+// restart resumes open incidents.
+import { createDashboard } from '../dashboard/index.ts';
+import { FleetError } from '../errors.ts';
+import type { Fleet } from '../fleet/index.ts';
+import type { Gateway, GatewayDeps } from '../gateway/index.ts';
+import { buildGateway } from '../gateway/index.ts';
+import type { RequestRecord } from '../measure/record.ts';
+import type { Monitor } from '../probes/monitor.ts';
+import { createHealthStateFromStore, startMonitor } from '../probes/monitor.ts';
+import { defaultStorePath, SqliteStore } from '../store/sqlite-store.ts';
+import { isLoopbackHost } from '../upstream/guard.ts';
+import type { CliIo } from './io.ts';
+
+export interface StackOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly apiKeys?: readonly string[];
+  /** Store file; default $LLM_FLEET_STORE or .llm-fleet/fleet.db. */
+  readonly store?: string;
+  /** Probe the endpoints (default true). Without it the gateway steers on its circuit breakers. */
+  readonly monitor?: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  readonly onRecord?: (record: RequestRecord) => void;
+}
+
+export interface Stack {
+  readonly gateway: Gateway;
+  readonly url: string;
+  readonly store: SqliteStore;
+  readonly monitor?: Monitor;
+  stop(): Promise<void>;
+}
+
+export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions): Promise<Stack> {
+  const storePath = defaultStorePath(options.store, options.env);
+  const store = new SqliteStore({ path: storePath, fleet });
+  // With the monitor, the gateway routes on probe-backed health (a down endpoint is tried last and
+  // comes back when its probes pass); without it, circuit breakers alone steer around failures.
+  const health = options.monitor === false ? undefined : createHealthStateFromStore(fleet, store);
+  const dashboard = createDashboard({ fleet, store, health });
+  let started: { gateway: Gateway; url: string };
+  try {
+    started = await startGateway(
+      fleet,
+      { ...io, env: options.env },
+      {
+        port: options.port,
+        host: options.host,
+        apiKeys: options.apiKeys,
+        deps: { health, sink: store, dashboard, onRecord: options.onRecord },
+      },
+    );
+  } catch (error) {
+    dashboard.close();
+    store.close();
+    throw error;
+  }
+  const { gateway, url } = started;
+  const monitor = health
+    ? startMonitor(fleet, { store, state: health, registry: gateway.metrics, env: options.env })
+    : undefined;
+  return {
+    gateway,
+    url,
+    store,
+    monitor,
+    async stop() {
+      await monitor?.stop();
+      // Live event streams first, or the server would wait for them to end.
+      dashboard.close();
+      await gateway.close();
+      store.close();
+    },
+  };
+}
+
+/** Waits for SIGINT/SIGTERM, then runs `stop`. */
+export function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      void stop().finally(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export async function startGateway(
+  fleet: Fleet,
+  io: CliIo,
+  options: { port: number; host: string; apiKeys?: readonly string[]; deps?: GatewayDeps },
+): Promise<{ gateway: Gateway; url: string }> {
+  if (!isLoopbackHost(options.host)) {
+    io.err(
+      `llm-fleet: listening on ${options.host}: the gateway is reachable from other machines${
+        fleet.gateway.apiKeys.length + (options.apiKeys?.length ?? 0) === 0 ? ' and no API key is set' : ''
+      }\n`,
+    );
+  }
+  const envKeys = (io.env.LLM_FLEET_API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  const gateway = buildGateway(fleet, {
+    env: io.env,
+    processMetrics: true,
+    ...options.deps,
+    apiKeys: [...(options.apiKeys ?? []), ...envKeys, ...(options.deps?.apiKeys ?? [])],
+  });
+  try {
+    const url = await gateway.listen(options.port, options.host);
+    return { gateway, url };
+  } catch (error) {
+    await gateway.close();
+    const code = (error as { code?: string }).code;
+    throw new FleetError(
+      'listen_failed',
+      `cannot listen on ${options.host}:${options.port}: ${code ?? String(error)}`,
+      { hint: code === 'EADDRINUSE' ? 'another process uses the port: pick one with --port' : undefined },
+    );
+  }
+}
