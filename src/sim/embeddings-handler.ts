@@ -14,31 +14,62 @@ import { atLeast } from './version.ts';
 export const TEI_MAX_CLIENT_BATCH_SIZE = 32;
 export const TEI_MAX_CONCURRENT_REQUESTS = 512;
 
-const vectorCache = new Map<string, { json: string; values: Float32Array }>();
-const VECTOR_CACHE_SIZE = 4096;
+/**
+ * One random unit vector per dimension, encoded once. A text's embedding is that vector rotated by
+ * a hash of the text: deterministic, unit length, near-orthogonal for different texts, and served
+ * as a slice of a pre-encoded string. Encoding 32 fresh 4096-float vectors per batch took 100–400 ms
+ * and blocked every endpoint in the simulator's process; a slice costs microseconds.
+ */
+interface Basis {
+  /** `v0,v1,…,v(d-1),v0,…,v(d-1),` */
+  readonly doubled: string;
+  /** Start offset in `doubled` of element i, for i in 0..2d. */
+  readonly offsets: Int32Array;
+  readonly values: Float32Array;
+}
+const bases = new Map<number, Basis>();
 
-/** A deterministic unit vector for a text (same text, same vector; cached as JSON). */
-export function simEmbedding(text: string, dimension: number): { json: string; values: Float32Array } {
-  const key = `${dimension}\u0000${text}`;
-  const hit = vectorCache.get(key);
+function basis(dimension: number): Basis {
+  const hit = bases.get(dimension);
   if (hit) return hit;
-  const rand = mulberry32(fnv1a(text));
-  const values = new Float32Array(dimension);
+  const rand = mulberry32(fnv1a(`basis:${dimension}`));
+  const one = new Float32Array(dimension);
   let norm = 0;
   for (let i = 0; i < dimension; i++) {
     const v = rand() * 2 - 1;
-    values[i] = v;
+    one[i] = v;
     norm += v * v;
   }
   norm = Math.sqrt(norm) || 1;
-  for (let i = 0; i < dimension; i++) values[i] = (values[i] as number) / norm;
-  const entry = { json: `[${Array.from(values, (v) => Number(v.toPrecision(7))).join(',')}]`, values };
-  vectorCache.set(key, entry);
-  if (vectorCache.size > VECTOR_CACHE_SIZE) {
-    const oldest = vectorCache.keys().next().value;
-    if (oldest !== undefined) vectorCache.delete(oldest);
+  const values = new Float32Array(2 * dimension);
+  const parts: string[] = [];
+  for (let i = 0; i < dimension; i++) {
+    const v = (one[i] as number) / norm;
+    values[i] = v;
+    values[i + dimension] = v;
+    parts.push(String(Number(Math.fround(v).toPrecision(7))));
   }
-  return entry;
+  const offsets = new Int32Array(2 * dimension + 1);
+  let doubled = '';
+  let at = 0;
+  for (let i = 0; i < 2 * dimension; i++) {
+    offsets[i] = at;
+    const piece = `${parts[i % dimension]},`;
+    doubled += piece;
+    at += piece.length;
+  }
+  offsets[2 * dimension] = at;
+  const b = { doubled, offsets, values };
+  bases.set(dimension, b);
+  return b;
+}
+
+/** A deterministic unit vector for a text (same text, same vector), with its JSON encoding. */
+export function simEmbedding(text: string, dimension: number): { json: string; values: Float32Array } {
+  const b = basis(dimension);
+  const r = fnv1a(text) % dimension;
+  const json = `[${b.doubled.slice(b.offsets[r] as number, (b.offsets[r + dimension] as number) - 1)}]`;
+  return { json, values: b.values.subarray(r, r + dimension) };
 }
 
 function readInputs(input: unknown): string[] | undefined {

@@ -127,9 +127,10 @@ describe('endpoint faults', () => {
         seen.add(r.status === 200 ? 'up' : (r.code ?? 'other'));
         return seen;
       },
-      (v) => v.has('up') && v.has('ECONNREFUSED') && v.size === 2,
+      (v) => v.has('up') && v.has('ECONNREFUSED'),
     );
-    expect([...seen].sort()).toEqual(['ECONNREFUSED', 'up']);
+    // A request caught in flight at the moment the listener goes down is reset, as on a real server.
+    expect([...seen].filter((state) => !['ECONNREFUSED', 'ECONNRESET', 'up'].includes(state))).toEqual([]);
     expect(s.port).toBeGreaterThan(0);
   });
 
