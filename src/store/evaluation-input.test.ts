@@ -57,4 +57,65 @@ describe('evaluationData', () => {
     ).toBeGreaterThan(500);
     store.close();
   });
+
+  it('keeps the verdict for any now and since, burn-rate alerts and triggers included', () => {
+    const store = new SqliteStore({ path: ':memory:', fleet });
+    const endMs = Date.UTC(2026, 3, 14, 18, 0);
+    let seed = 11;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    // 35 days every 3 minutes, written in many batches so the hour and day rollups are updated in
+    // place; the last 2 hours are slow and failing, so burn rates and sustained violations fire.
+    let n = 0;
+    for (let t = endMs - 35 * DAY; t < endMs; t += 3 * MINUTE) {
+      const outage = t > endMs - 2 * 60 * MINUTE;
+      const ttftMs = outage || rand() < 0.03 ? 9000 : 300;
+      store.write({
+        id: `coder-${t}`,
+        source: 'gateway',
+        operation: 'chat',
+        route: 'auto',
+        endpoint: 'coder',
+        startedAtMs: t + Math.floor(rand() * MINUTE),
+        outcome: 'ok',
+        status: 200,
+        stream: true,
+        attempts: [],
+        ttftMs,
+        decodeTokensPerSecond: 50 + rand() * 100,
+        totalMs: ttftMs + 100,
+      });
+      store.writeProbe({
+        endpoint: 'coder',
+        kind: 'health',
+        atMs: t,
+        ok: !outage && rand() > 0.01,
+        latencyMs: 1,
+        detail: '',
+      });
+      if (++n % 500 === 0) store.flush();
+    }
+    store.flush();
+    let compared = 0;
+    let alerts = 0;
+    for (const nowMs of [endMs, endMs - 17_345, endMs - 26 * 60 * MINUTE + 1, endMs - 3 * DAY - 59_999])
+      for (const sinceMs of [nowMs - 60 * MINUTE, nowMs - DAY - 5_000, nowMs - 7 * DAY, nowMs - 33 * DAY]) {
+        const data = evaluationData(fleet, store, { sinceMs, nowMs });
+        const full = store.sloBuckets({
+          fromMs: Math.min(sinceMs, nowMs - 32 * DAY),
+          toMs: nowMs + MINUTE,
+        });
+        expect(data.buckets.length).toBeLessThan(full.length / 10);
+        const coarse = evaluateFleet(fleet, data);
+        expect(coarse).toEqual(evaluateFleet(fleet, { ...data, buckets: full }));
+        const coder = coarse.endpoints.find((e) => e.endpoint === 'coder');
+        alerts +=
+          coder?.objectives.filter((o) => o.burn !== undefined && o.burn.firing !== 'none').length ?? 0;
+        alerts += coder?.triggers.length ?? 0;
+        compared += 1;
+      }
+    expect(compared).toBe(16);
+    // The outage shows in the verdicts compared, so the burn windows' edges were put to the test.
+    expect(alerts).toBeGreaterThan(0);
+    store.close();
+  });
 });

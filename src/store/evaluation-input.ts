@@ -30,17 +30,12 @@ export function evaluationData(fleet: Fleet, store: FleetStore, range: Evaluatio
   const fromMs = Math.min(sinceMs, nowMs - LOOKBACK_MS);
   // The minute in progress counts: its bucket starts before nowMs.
   const window = { fromMs, toMs: nowMs + 60_000 };
-  // The evaluator needs minute resolution only where burn-rate and sustained-violation windows
-  // look (the last 3 days); older history only enters sums over [since, now], the calendar month
-  // and the rolling 30 days, so it is summed per day between exactly those edges — same answers,
-  // a fraction of the rows (see bench/store.ts).
-  const recentMs = Math.max(...BURN_RATE_WINDOWS_MS, fleet.recalibration.sustainedViolations.windowMs);
-  const fineFromMs = Math.max(fromMs, Math.floor((nowMs - recentMs) / 60_000) * 60_000);
-  const cuts = [sinceMs, nowMs - ROLLING_MS, ...monthStarts(fleet, nowMs)];
-  const buckets = [
-    ...store.sloBucketsCoarse({ fromMs, toMs: fineFromMs }, cuts),
-    ...store.sloBuckets({ fromMs: fineFromMs, toMs: window.toMs }),
-  ];
+  // Every sum the evaluator takes runs from one of a few edges up to now (burn-rate and
+  // sustained-violation windows, the window start, the calendar month, the rolling 30 days), so
+  // the stretches between those edges (and UTC days) are summed in the store — the same verdict as
+  // full minute buckets (see evaluation-input.test.ts), from ~50 rows per objective instead of
+  // ~46,000, most of them pre-summed per day and hour (see bench/dashboard.ts).
+  const buckets = store.sloBucketsCoarse(window, evaluationCuts(fleet, sinceMs, nowMs));
   const incidents = store.incidents({ fromMs, toMs: nowMs + 1 });
   const calibrated: Fingerprint[] = store.calibrationRuns(undefined, 10_000).map((run) => ({
     ...run.fingerprint,
@@ -70,6 +65,23 @@ export function evaluationData(fleet: Fleet, store: FleetStore, range: Evaluatio
     sinceMs,
     nowMs,
   };
+}
+
+/**
+ * The edges of every count the evaluator takes: it only sums minutes in [edge, nowMs) or
+ * [edge, nowMs + 1) for these edges, so buckets summed between them give it the same answers.
+ */
+export function evaluationCuts(fleet: Fleet, sinceMs: number, nowMs: number): number[] {
+  const windowsMs = [...BURN_RATE_WINDOWS_MS, fleet.recalibration.sustainedViolations.windowMs];
+  return [
+    sinceMs,
+    nowMs - ROLLING_MS,
+    ...monthStarts(fleet, nowMs),
+    ...windowsMs.map((w) => nowMs - w),
+    // Burn windows end before the minute starting at nowMs; availability figures include it.
+    nowMs,
+    nowMs + 1,
+  ];
 }
 
 /** The start of the current calendar month in each availability window's time zone. */

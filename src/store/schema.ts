@@ -8,7 +8,7 @@ export interface Migration {
   readonly why: string;
   readonly statements: readonly string[];
   /** A rollup the store fills from existing rows after the statements ran (needs histogram merging). */
-  readonly backfill?: 'endpoint_hours';
+  readonly backfill?: 'endpoint_hours' | 'endpoint_days';
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -124,6 +124,54 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
     backfill: 'endpoint_hours',
+  },
+  {
+    version: 4,
+    why: 'per-hour and per-day SLO good/total and a daily histogram rollup, so the evaluator and the dashboard sum ~50 rows per objective for 30 days, not ~43,000',
+    statements: [
+      // last_minute_ms: the newest minute with events inside the row, which dates a summed bucket
+      // exactly where the minutes would have (the evaluator's "last data").
+      `CREATE TABLE slo_hours (
+        objective_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        hour_ms BIGINT NOT NULL,
+        good INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        last_minute_ms BIGINT NOT NULL,
+        PRIMARY KEY (objective_id, hour_ms)
+      )`,
+      'CREATE INDEX slo_hours_by_time ON slo_hours (hour_ms)',
+      `CREATE TABLE slo_days (
+        objective_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        day_ms BIGINT NOT NULL,
+        good INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        last_minute_ms BIGINT NOT NULL,
+        PRIMARY KEY (objective_id, day_ms)
+      )`,
+      'CREATE INDEX slo_days_by_time ON slo_days (day_ms)',
+      `INSERT INTO slo_hours (objective_id, endpoint, hour_ms, good, total, last_minute_ms)
+       SELECT objective_id, endpoint, (minute_ms / 3600000) * 3600000, SUM(good), SUM(total), MAX(minute_ms)
+       FROM slo_minutes GROUP BY objective_id, endpoint, minute_ms / 3600000`,
+      `INSERT INTO slo_days (objective_id, endpoint, day_ms, good, total, last_minute_ms)
+       SELECT objective_id, endpoint, (hour_ms / 86400000) * 86400000, SUM(good), SUM(total), MAX(last_minute_ms)
+       FROM slo_hours GROUP BY objective_id, endpoint, hour_ms / 86400000`,
+      `CREATE TABLE endpoint_days (
+        endpoint TEXT NOT NULL,
+        day_ms BIGINT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        ttft_hist TEXT NOT NULL,
+        decode_hist TEXT NOT NULL,
+        burst_hist TEXT NOT NULL,
+        embeddings_rate_hist TEXT NOT NULL,
+        probes INTEGER NOT NULL,
+        probes_ok INTEGER NOT NULL,
+        PRIMARY KEY (endpoint, day_ms)
+      )`,
+    ],
+    backfill: 'endpoint_days',
   },
 ];
 

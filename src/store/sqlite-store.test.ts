@@ -63,6 +63,7 @@ describe('SqliteStore', () => {
     const db = new DatabaseSync(path);
     db.exec('DROP TABLE observed_fingerprints');
     db.exec('DROP TABLE endpoint_hours');
+    for (const table of ['slo_hours', 'slo_days', 'endpoint_days']) db.exec(`DROP TABLE ${table}`);
     db.exec('DELETE FROM schema_version WHERE version > 1');
     db.exec("INSERT INTO optimisation_marks (endpoint, at_ms, note) VALUES ('coder', 1, 'kept')");
     db.close();
@@ -74,6 +75,15 @@ describe('SqliteStore', () => {
     expect(b.series('coder-fast', { fromMs: T0, toMs: T0 + 3_600_000, stepMs: 3_600_000 })).toMatchObject([
       { requests: 2 },
     ]);
+    // So were the per-hour and per-day SLO sums and the day histograms: whole days read from them.
+    const day = { fromMs: Date.UTC(2026, 2, 3), toMs: Date.UTC(2026, 2, 4) };
+    expect(b.objectiveCounts('coder-fast-ttft-p95', day)).toMatchObject({ good: 1, valid: 2 });
+    expect(b.sloBucketsCoarse(day, [])).toEqual(
+      expect.arrayContaining([
+        { objectiveId: 'coder-fast-ttft-p95', endpoint: 'coder-fast', minuteStartMs: T0, good: 1, total: 2 },
+      ]),
+    );
+    expect(b.series('coder-fast', { ...day, stepMs: 86_400_000 })).toMatchObject([{ requests: 2 }]);
     b.saveObservedFingerprint({ endpoint: 'coder', atMs: 5, model: 'a' });
     b.saveObservedFingerprint({ endpoint: 'coder', atMs: 9, model: 'b' });
     expect(b.observedFingerprints()).toEqual([{ endpoint: 'coder', atMs: 9, model: 'b' }]);

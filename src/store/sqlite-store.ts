@@ -122,6 +122,95 @@ const num = (v: unknown): number => Number(v);
 const optNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
+interface Keyed {
+  readonly endpoint: string;
+  readonly minuteMs: number;
+  readonly agg: MinuteAggregate;
+}
+
+/** Histogram aggregates summed into `unitMs`-wide rows (hours from minutes, days from hours). */
+function rollUp(rows: Iterable<Keyed>, unitMs: number): Keyed[] {
+  const out = new Map<string, Keyed>();
+  for (const { endpoint, minuteMs, agg } of rows) {
+    const startMs = Math.floor(minuteMs / unitMs) * unitMs;
+    const key = `${endpoint}\u0000${startMs}`;
+    let r = out.get(key);
+    if (!r) out.set(key, (r = { endpoint, minuteMs: startMs, agg: emptyAggregate() }));
+    mergeAggregate(r.agg, agg);
+  }
+  return [...out.values()];
+}
+
+interface SummedBucket {
+  readonly objectiveId: string;
+  readonly endpoint: string;
+  readonly startMs: number;
+  good: number;
+  total: number;
+  lastMinuteMs: number;
+}
+
+/** Minute buckets summed per objective into `unitMs`-wide rows, with their newest minute. */
+function sumBuckets(buckets: readonly MinuteBucket[], unitMs: number): SummedBucket[] {
+  const out = new Map<string, SummedBucket>();
+  for (const b of buckets) {
+    const startMs = Math.floor(b.minuteStartMs / unitMs) * unitMs;
+    const key = `${b.objectiveId}\u0000${startMs}`;
+    const s = out.get(key);
+    if (s) {
+      s.good += b.good;
+      s.total += b.total;
+      s.lastMinuteMs = Math.max(s.lastMinuteMs, b.minuteStartMs);
+    } else
+      out.set(key, {
+        objectiveId: b.objectiveId,
+        endpoint: b.endpoint,
+        startMs,
+        good: b.good,
+        total: b.total,
+        lastMinuteMs: b.minuteStartMs,
+      });
+  }
+  return [...out.values()];
+}
+
+type Span = readonly [fromMs: number, toMs: number];
+
+/**
+ * [fromMs, toMs) (fromMs on a minute) as the fewest rows: whole UTC days (if `useDays`), whole hours
+ * and the minutes left at either edge. A minute m is in the range when fromMs <= m < toMs.
+ */
+export function splitRange(
+  fromMs: number,
+  toMs: number,
+  useDays: boolean,
+): { minutes: Span[]; hours: Span[]; days: Span[] } {
+  const out = { minutes: [] as Span[], hours: [] as Span[], days: [] as Span[] };
+  const end = Math.ceil(toMs / MINUTE_MS) * MINUTE_MS;
+  const byHours = (a: number, b: number): void => {
+    if (a >= b) return;
+    const firstHour = Math.ceil(a / HOUR_MS) * HOUR_MS;
+    if (firstHour >= b) {
+      out.minutes.push([a, b]);
+      return;
+    }
+    const lastHour = Math.floor(b / HOUR_MS) * HOUR_MS;
+    if (a < firstHour) out.minutes.push([a, firstHour]);
+    if (firstHour < lastHour) out.hours.push([firstHour, lastHour]);
+    if (lastHour < b) out.minutes.push([lastHour, b]);
+  };
+  const firstDay = Math.ceil(fromMs / DAY_MS) * DAY_MS;
+  if (!useDays || firstDay >= end) {
+    byHours(fromMs, end);
+    return out;
+  }
+  const lastDay = Math.floor(end / DAY_MS) * DAY_MS;
+  byHours(fromMs, firstDay);
+  if (firstDay < lastDay) out.days.push([firstDay, lastDay]);
+  byHours(lastDay, end);
+  return out;
+}
+
 export class SqliteStore implements FleetStore {
   readonly path: string;
   readonly flushIntervalMs: number;
@@ -173,6 +262,7 @@ export class SqliteStore implements FleetStore {
       this.#transaction(() => {
         for (const sql of migration.statements) this.#db.exec(sql);
         if (migration.backfill === 'endpoint_hours') this.#backfillHours();
+        if (migration.backfill === 'endpoint_days') this.#backfillDays();
         this.#db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migration.version);
       });
     }
@@ -190,6 +280,20 @@ export class SqliteStore implements FleetStore {
       mergeAggregate(h.agg, aggregateOf(row));
     }
     this.#mergeInto('endpoint_hours', 'hour_ms', hours.values());
+  }
+
+  /** Builds the day rollup from the hours already stored (upgrading a version-3 file). */
+  #backfillDays(): void {
+    const days = new Map<string, { endpoint: string; minuteMs: number; agg: MinuteAggregate }>();
+    for (const row of this.#db.prepare('SELECT * FROM endpoint_hours').iterate() as Iterable<Row>) {
+      const endpoint = String(row.endpoint);
+      const dayMs = Math.floor(num(row.hour_ms) / DAY_MS) * DAY_MS;
+      const key = `${endpoint}\u0000${dayMs}`;
+      let d = days.get(key);
+      if (!d) days.set(key, (d = { endpoint, minuteMs: dayMs, agg: emptyAggregate() }));
+      mergeAggregate(d.agg, aggregateOf(row));
+    }
+    this.#mergeInto('endpoint_days', 'day_ms', days.values());
   }
 
   /** The schema version this database is at. */
@@ -316,29 +420,40 @@ export class SqliteStore implements FleetStore {
         );
       // Histograms cannot be summed in SQL, so each touched minute (and hour) is read, merged and
       // written back. The hour rollup is built from this batch's minutes before they are merged.
-      const hours = new Map<string, { endpoint: string; minuteMs: number; agg: MinuteAggregate }>();
-      for (const { endpoint, minuteMs, agg } of minutes.values()) {
-        const hourMs = Math.floor(minuteMs / HOUR_MS) * HOUR_MS;
-        const key = `${endpoint}\u0000${hourMs}`;
-        let h = hours.get(key);
-        if (!h) hours.set(key, (h = { endpoint, minuteMs: hourMs, agg: emptyAggregate() }));
-        mergeAggregate(h.agg, agg);
-      }
+      const hours = rollUp(minutes.values(), HOUR_MS);
+      const days = rollUp(hours, DAY_MS);
       this.#mergeInto('endpoint_minutes', 'minute_ms', minutes.values());
-      this.#mergeInto('endpoint_hours', 'hour_ms', hours.values());
+      this.#mergeInto('endpoint_hours', 'hour_ms', hours);
+      this.#mergeInto('endpoint_days', 'day_ms', days);
       const upsertBucket = this.#stmt(
         `INSERT INTO slo_minutes (objective_id, endpoint, minute_ms, good, total) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (objective_id, minute_ms) DO UPDATE SET good = slo_minutes.good + excluded.good,
            total = slo_minutes.total + excluded.total`,
       );
-      for (const b of buckets.buckets())
+      const minuteBuckets = buckets.buckets();
+      for (const b of minuteBuckets)
         upsertBucket.run(b.objectiveId, b.endpoint, b.minuteStartMs, b.good, b.total);
+      // The same counts summed per hour and per day (SUM in the rollups equals SUM over the minutes).
+      for (const [table, key, unitMs] of [
+        ['slo_hours', 'hour_ms', HOUR_MS],
+        ['slo_days', 'day_ms', DAY_MS],
+      ] as const) {
+        const upsert = this.#stmt(
+          `INSERT INTO ${table} (objective_id, endpoint, ${key}, good, total, last_minute_ms) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (objective_id, ${key}) DO UPDATE SET good = ${table}.good + excluded.good,
+             total = ${table}.total + excluded.total,
+             last_minute_ms = CASE WHEN excluded.last_minute_ms > ${table}.last_minute_ms
+               THEN excluded.last_minute_ms ELSE ${table}.last_minute_ms END`,
+        );
+        for (const c of sumBuckets(minuteBuckets, unitMs))
+          upsert.run(c.objectiveId, c.endpoint, c.startMs, c.good, c.total, c.lastMinuteMs);
+      }
     });
   }
 
   #mergeInto(
-    table: 'endpoint_minutes' | 'endpoint_hours',
-    key: 'minute_ms' | 'hour_ms',
+    table: 'endpoint_minutes' | 'endpoint_hours' | 'endpoint_days',
+    key: 'minute_ms' | 'hour_ms' | 'day_ms',
     rows: Iterable<{ endpoint: string; minuteMs: number; agg: MinuteAggregate }>,
   ): void {
     const read = this.#stmt(`SELECT * FROM ${table} WHERE endpoint = ? AND ${key} = ?`);
@@ -485,25 +600,25 @@ export class SqliteStore implements FleetStore {
   }
 
   /**
-   * Histogram rows covering the range, each with `at_ms`: whole hours from the hour rollup and the
-   * ragged edges from minutes, so a 30-day query reads ~720 rows instead of ~43,000.
+   * Histogram rows covering the range, each with `at_ms`: whole days from the day rollup (when
+   * `useDays`), whole hours from the hour rollup and the ragged edges from minutes, so a 30-day
+   * query reads ~30 day rows and ≤ 2×(23 hours + 59 minutes) edge rows instead of ~43,000 minutes.
    */
-  #histRows(endpoint: string, range: TimeRange): Row[] {
+  #histRows(endpoint: string, range: TimeRange, useDays = true): Row[] {
     const from = Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS;
-    const to = range.toMs;
-    const firstHour = Math.ceil(from / HOUR_MS) * HOUR_MS;
-    const lastHour = Math.floor(to / HOUR_MS) * HOUR_MS;
-    const minutes = (a: number, b: number): Row[] =>
-      a >= b
-        ? []
-        : (this.#stmt(
-            'SELECT *, minute_ms AS at_ms FROM endpoint_minutes WHERE endpoint = ? AND minute_ms >= ? AND minute_ms < ? ORDER BY minute_ms',
-          ).all(endpoint, a, b) as Row[]);
-    if (firstHour >= lastHour) return minutes(from, to);
-    const hours = this.#stmt(
-      'SELECT *, hour_ms AS at_ms FROM endpoint_hours WHERE endpoint = ? AND hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms',
-    ).all(endpoint, firstHour, lastHour) as Row[];
-    return [...minutes(from, firstHour), ...hours, ...minutes(lastHour, to)];
+    const spans = splitRange(from, range.toMs, useDays);
+    const out: Row[] = [];
+    for (const [table, key, list] of [
+      ['endpoint_minutes', 'minute_ms', spans.minutes],
+      ['endpoint_hours', 'hour_ms', spans.hours],
+      ['endpoint_days', 'day_ms', spans.days],
+    ] as const) {
+      const stmt = this.#stmt(
+        `SELECT *, ${key} AS at_ms FROM ${table} WHERE endpoint = ? AND ${key} >= ? AND ${key} < ? ORDER BY ${key}`,
+      );
+      for (const [a, b] of list) out.push(...(stmt.all(endpoint, a, b) as Row[]));
+    }
+    return out.sort((x, y) => num(x.at_ms) - num(y.at_ms));
   }
 
   #minutes(endpoint: string, range: TimeRange): Row[] {
@@ -512,9 +627,13 @@ export class SqliteStore implements FleetStore {
     ).all(endpoint, Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS, range.toMs) as Row[];
   }
 
-  /** Rows for a step: hour rows can only serve steps that are whole hours. */
+  /**
+   * Rows for a step: a rollup row must fall inside one step, so hour rows serve steps that are whole
+   * hours and day rows steps that are whole days (steps start at multiples of their width).
+   */
   #rowsForStep(endpoint: string, range: TimeRange, stepMs: number): Row[] {
-    return stepMs % HOUR_MS === 0 ? this.#histRows(endpoint, range) : this.#minutes(endpoint, range);
+    if (stepMs % HOUR_MS !== 0) return this.#minutes(endpoint, range);
+    return this.#histRows(endpoint, range, stepMs % DAY_MS === 0);
   }
 
   series(endpoint: string, query: SeriesQuery): SeriesPoint[] {
@@ -549,14 +668,11 @@ export class SqliteStore implements FleetStore {
   objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined {
     const objective = this.#objectives.get(objectiveId);
     if (!objective) return undefined;
-    const row = this.#stmt(
-      `SELECT COALESCE(SUM(good), 0) AS good, COALESCE(SUM(total), 0) AS total FROM slo_minutes
-       WHERE objective_id = ? AND minute_ms >= ? AND minute_ms < ?`,
-    ).get(objectiveId, Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS, range.toMs) as Row;
+    const [sum] = this.#sloSums(Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS, range.toMs, objectiveId);
     const observedValue = this.#observed(objective, range);
     return {
-      good: num(row.good),
-      valid: num(row.total),
+      good: sum?.good ?? 0,
+      valid: sum?.total ?? 0,
       ...(observedValue !== undefined ? { observedValue } : {}),
     };
   }
@@ -605,28 +721,90 @@ export class SqliteStore implements FleetStore {
       }));
   }
 
+  /**
+   * Good/total per objective (or of the one named) over minutes in [fromMs, toMs), each dated at its
+   * newest minute with events: whole days and hours from the rollups, ragged edges from minutes.
+   */
+  #sloSums(fromMs: number, toMs: number, objectiveId?: string): MinuteBucket[] {
+    const spans = splitRange(fromMs, toMs, true);
+    const sums = new Map<string, { endpoint: string; good: number; total: number; last: number }>();
+    for (const [table, key, last, list] of [
+      ['slo_minutes', 'minute_ms', 'minute_ms', spans.minutes],
+      ['slo_hours', 'hour_ms', 'last_minute_ms', spans.hours],
+      ['slo_days', 'day_ms', 'last_minute_ms', spans.days],
+    ] as const) {
+      if (list.length === 0) continue;
+      const stmt = this.#stmt(
+        objectiveId === undefined
+          ? `SELECT objective_id, endpoint, SUM(good) AS good, SUM(total) AS total, MAX(${last}) AS last
+             FROM ${table} WHERE ${key} >= ? AND ${key} < ? GROUP BY objective_id, endpoint`
+          : `SELECT objective_id, endpoint, SUM(good) AS good, SUM(total) AS total, MAX(${last}) AS last
+             FROM ${table} WHERE objective_id = ? AND ${key} >= ? AND ${key} < ? GROUP BY objective_id, endpoint`,
+      );
+      for (const [a, b] of list) {
+        const rows = (objectiveId === undefined ? stmt.all(a, b) : stmt.all(objectiveId, a, b)) as Row[];
+        for (const r of rows) {
+          const id = String(r.objective_id);
+          const s = sums.get(id);
+          if (s) {
+            s.good += num(r.good);
+            s.total += num(r.total);
+            s.last = Math.max(s.last, num(r.last));
+          } else
+            sums.set(id, {
+              endpoint: String(r.endpoint),
+              good: num(r.good),
+              total: num(r.total),
+              last: num(r.last),
+            });
+        }
+      }
+    }
+    return [...sums].map(([id, s]) => ({
+      objectiveId: id,
+      endpoint: s.endpoint,
+      minuteStartMs: s.last,
+      good: s.good,
+      total: s.total,
+    }));
+  }
+
   sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[] {
     const from = Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS;
     // Cuts are rounded up to a minute: a bucket at minute m belongs to [cut, …) when m >= cut.
     const edges = [...new Set([from, ...cuts.map((c) => Math.ceil(c / MINUTE_MS) * MINUTE_MS), range.toMs])]
       .filter((e) => e >= from && e <= range.toMs)
       .sort((a, b) => a - b);
-    const stmt = this.#stmt(
-      `SELECT objective_id, endpoint, MAX(minute_ms) AS minute_ms, SUM(good) AS good, SUM(total) AS total
-       FROM slo_minutes WHERE minute_ms >= ? AND minute_ms < ?
-       GROUP BY objective_id, endpoint, minute_ms / ${DAY_MS} ORDER BY minute_ms`,
+    const days = this.#stmt(
+      `SELECT objective_id, endpoint, last_minute_ms, good, total FROM slo_days WHERE day_ms >= ? AND day_ms < ?`,
     );
     const out: MinuteBucket[] = [];
-    for (let i = 0; i + 1 < edges.length; i++)
-      for (const r of stmt.all(edges[i] as number, edges[i + 1] as number) as Row[])
+    for (let i = 0; i + 1 < edges.length; i++) {
+      const a = edges[i] as number;
+      const b = edges[i + 1] as number;
+      // Whole UTC days are day rows as stored; the ragged ends (each inside one day) are summed.
+      const firstDay = Math.ceil(a / DAY_MS) * DAY_MS;
+      if (firstDay >= b) {
+        out.push(...this.#sloSums(a, b));
+        continue;
+      }
+      const lastDay = Math.floor(b / DAY_MS) * DAY_MS;
+      out.push(...this.#sloSums(a, firstDay));
+      for (const r of days.all(firstDay, lastDay) as Row[])
         out.push({
           objectiveId: String(r.objective_id),
           endpoint: String(r.endpoint),
-          minuteStartMs: num(r.minute_ms),
+          minuteStartMs: num(r.last_minute_ms),
           good: num(r.good),
           total: num(r.total),
         });
-    return out;
+      out.push(...this.#sloSums(lastDay, b));
+    }
+    return out.sort(
+      (x, y) =>
+        x.minuteStartMs - y.minuteStartMs ||
+        (x.objectiveId < y.objectiveId ? -1 : x.objectiveId > y.objectiveId ? 1 : 0),
+    );
   }
 
   availability(endpoint: string, query: SeriesQuery): AvailabilityPoint[] {
@@ -697,7 +875,10 @@ export class SqliteStore implements FleetStore {
       run('DELETE FROM probe_results WHERE at_ms < ?', rawBefore);
       run('DELETE FROM endpoint_minutes WHERE minute_ms < ?', aggregateBefore);
       run('DELETE FROM endpoint_hours WHERE hour_ms < ?', aggregateBefore - HOUR_MS);
+      run('DELETE FROM endpoint_days WHERE day_ms < ?', aggregateBefore - DAY_MS);
       run('DELETE FROM slo_minutes WHERE minute_ms < ?', aggregateBefore);
+      run('DELETE FROM slo_hours WHERE hour_ms < ?', aggregateBefore - HOUR_MS);
+      run('DELETE FROM slo_days WHERE day_ms < ?', aggregateBefore - DAY_MS);
       run('DELETE FROM incidents WHERE ended_at_ms IS NOT NULL AND ended_at_ms < ?', aggregateBefore);
     });
     return removed;
