@@ -2,7 +2,7 @@
 // size goes, why, and what comes after it.
 import { Command, InvalidArgumentError } from 'commander';
 import type { EndpointHealth } from '../routing/index.ts';
-import { selectEndpoint } from '../routing/index.ts';
+import { selectEndpoint, summarizeDecision } from '../routing/index.ts';
 import type { RegisterCommand } from './commands.ts';
 import type { FleetOptions } from './shared.ts';
 import { loadFleetFor, printJson, withFleetOptions } from './shared.ts';
@@ -62,17 +62,7 @@ Exit codes: 0 an endpoint was chosen · 1 no endpoint can take the request · 2 
         const first = decision.candidates[0];
         if (!first) io.setExitCode(1);
         if (options.json) {
-          printJson(io, {
-            task: decision.task,
-            url: first?.endpoint.url ?? null,
-            endpoint: first?.endpoint.name ?? null,
-            env: first?.endpoint.env ?? null,
-            reason: decision.reason,
-            fallbacks: decision.candidates
-              .slice(1)
-              .map((c) => ({ endpoint: c.endpoint.name, url: c.endpoint.url, reason: c.reason })),
-            skipped: decision.skipped,
-          });
+          printJson(io, summarizeDecision(decision));
           return;
         }
         if (!first) {

@@ -4,7 +4,7 @@
 import type { Endpoint, Fleet, RoutingRule } from '../fleet/index.ts';
 import type { Incident } from '../probes/types.ts';
 import type { EndpointHealth, RouteDecision } from '../routing/index.ts';
-import { selectEndpoint } from '../routing/index.ts';
+import { selectEndpoint, summarizeDecision } from '../routing/index.ts';
 import type { FleetVerdict, MinuteBucket, ObjectiveVerdict } from '../slo/index.ts';
 import {
   BURN_RATE_WINDOWS_MS,
@@ -293,19 +293,7 @@ export class Views {
     const decision = this.#deps.route
       ? this.#deps.route({ ...request, health })
       : selectEndpoint(this.#deps.fleet, { ...request, health });
-    const first = decision.candidates[0];
-    return {
-      task: decision.task,
-      url: first?.endpoint.url ?? null,
-      endpoint: first?.endpoint.name ?? null,
-      env: first?.endpoint.env ?? null,
-      reason: decision.reason,
-      fallbacks: decision.candidates
-        .slice(1)
-        .map((c) => ({ endpoint: c.endpoint.name, url: c.endpoint.url, reason: c.reason })),
-      skipped: decision.skipped,
-      health: Object.fromEntries(health),
-    };
+    return { ...summarizeDecision(decision), health: Object.fromEntries(health) };
   }
 
   healthStates(): Map<string, EndpointHealth> {

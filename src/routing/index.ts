@@ -1,7 +1,14 @@
 // Routing: the seed's Request Routing Decision Matrix as pure functions (task + token estimate +
 // context fit + health → ordered candidates with a reason), and token estimation.
-export { selectEndpoint, routeToEndpoint, resolveTask } from './select.ts';
-export type { RouteRequest, RouteDecision, Candidate, Skipped, EndpointHealth } from './select.ts';
+export { selectEndpoint, routeToEndpoint, resolveTask, summarizeDecision } from './select.ts';
+export type {
+  RouteRequest,
+  RouteDecision,
+  Candidate,
+  Skipped,
+  EndpointHealth,
+  DecisionSummary,
+} from './select.ts';
 export {
   estimateTextTokens,
   estimateChatTokens,

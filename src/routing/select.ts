@@ -194,6 +194,32 @@ function decide(
   return { task, rule, candidates: all, skipped, reason };
 }
 
+/** The decision as plain data, the way `llm-fleet route --json` and the dashboard's /api/route show it. */
+export interface DecisionSummary {
+  readonly task: RouteDecision['task'];
+  readonly url: string | null;
+  readonly endpoint: string | null;
+  readonly env: string | null;
+  readonly reason: string;
+  readonly fallbacks: readonly { endpoint: string; url: string | undefined; reason: string }[];
+  readonly skipped: readonly Skipped[];
+}
+
+export function summarizeDecision(decision: RouteDecision): DecisionSummary {
+  const first = decision.candidates[0];
+  return {
+    task: decision.task,
+    url: first?.endpoint.url ?? null,
+    endpoint: first?.endpoint.name ?? null,
+    env: first?.endpoint.env ?? null,
+    reason: decision.reason,
+    fallbacks: decision.candidates
+      .slice(1)
+      .map((c) => ({ endpoint: c.endpoint.name, url: c.endpoint.url, reason: c.reason })),
+    skipped: decision.skipped,
+  };
+}
+
 function ruleReason(rule: RoutingRule, tokens: number): string {
   const cond = rule.tokenLabel === 'Any' ? 'any size' : `${tokens} tokens ${rule.tokenLabel}`;
   return `${rule.taskLabel}, ${cond} → ${rule.rationale || rule.endpoint}`;
