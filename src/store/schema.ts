@@ -173,6 +173,18 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     backfill: 'endpoint_days',
   },
+  {
+    version: 5,
+    why: 'time indexes for the hourly retention deletes (which scanned every probe and minute row on the gateway thread) and for the newest calibration runs',
+    statements: [
+      'CREATE INDEX probe_results_by_time ON probe_results (at_ms)',
+      'CREATE INDEX endpoint_minutes_by_time ON endpoint_minutes (minute_ms)',
+      'CREATE INDEX endpoint_hours_by_time ON endpoint_hours (hour_ms)',
+      'CREATE INDEX endpoint_days_by_time ON endpoint_days (day_ms)',
+      'CREATE INDEX incidents_by_end ON incidents (ended_at_ms)',
+      'CREATE INDEX calibration_runs_by_time ON calibration_runs (started_at_ms)',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -61,9 +61,16 @@ describe('SqliteStore', () => {
     a.close();
     // Rewind the file to version 1 as an older llm-fleet left it.
     const db = new DatabaseSync(path);
-    db.exec('DROP TABLE observed_fingerprints');
-    db.exec('DROP TABLE endpoint_hours');
-    for (const table of ['slo_hours', 'slo_days', 'endpoint_days']) db.exec(`DROP TABLE ${table}`);
+    // Everything later migrations created goes, indexes first (some are on version-1 tables).
+    const created = MIGRATIONS.filter((m) => m.version > 1)
+      .flatMap((m) => m.statements)
+      .flatMap((sql) => {
+        const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql);
+        return m ? [{ kind: m[1] === 'INDEX' ? 'INDEX' : 'TABLE', name: m[2] ?? '' }] : [];
+      });
+    for (const kind of ['INDEX', 'TABLE'])
+      for (const c of created.filter((c) => c.kind === kind)) db.exec(`DROP ${kind} ${c.name}`);
+    expect(created.map((c) => c.name)).toEqual(expect.arrayContaining(['endpoint_hours', 'slo_days']));
     db.exec('DELETE FROM schema_version WHERE version > 1');
     db.exec("INSERT INTO optimisation_marks (endpoint, at_ms, note) VALUES ('coder', 1, 'kept')");
     db.close();
