@@ -5,6 +5,8 @@
 // over real HTTP on loopback, and the JSON size — against the baseline of the same run, the same
 // calls with an empty store (routing, rendering and the HTTP round trip alone). Median of 7 calls,
 // each with the clock moved on 61 s so nothing is served from the verdict cache (≤ 60 s).
+// The sqlite store is measured twice on the same file: with the reads before schema v4 (minute rows,
+// bench/pre-v4-reads.ts) as the before figure, and as it reads now (per-hour and per-day rollups).
 // Run: node bench/dashboard.ts [records]
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
@@ -18,7 +20,10 @@ import { loadFleet } from '../src/fleet/index.ts';
 import type { RequestRecord } from '../src/measure/record.ts';
 import { createHealthState } from '../src/probes/state.ts';
 import type { ProbeResult } from '../src/probes/types.ts';
-import { openSqliteStore } from '../src/store/index.ts';
+import { evaluateFleet } from '../src/slo/evaluate.ts';
+import type { FleetStore } from '../src/store/index.ts';
+import { evaluationData, openSqliteStore } from '../src/store/index.ts';
+import { preV4Reads } from './pre-v4-reads.ts';
 
 const RECORDS = Number(process.argv[2] ?? 300_000);
 const DAY_MS = 86_400_000;
@@ -59,6 +64,40 @@ function* probes(): Generator<ProbeResult> {
   for (let t = NOW - 30 * DAY_MS; t < NOW; t += 60_000)
     for (const e of running)
       yield { endpoint: e.name, kind: 'health', atMs: t, ok: rand() > 0.002, latencyMs: 3, detail: '' };
+}
+
+/** Median ms per call of what `check --since 30d` reads and judges, and of the evaluator's reads alone. */
+function storeReads(label: string, store: FleetStore): void {
+  const median = (fn: () => unknown): number => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      fn();
+      times.push(performance.now() - t0);
+    }
+    return times.sort((a, b) => a - b)[2]!;
+  };
+  const nowMs = NOW - 17_345;
+  const check = median(() =>
+    evaluateFleet(
+      fleet,
+      evaluationData(fleet, store, { sinceMs: nowMs - 30 * DAY_MS, nowMs, rawRetentionMs: 14 * DAY_MS }),
+    ),
+  );
+  const coarse = median(() =>
+    store.sloBucketsCoarse({ fromMs: nowMs - 32 * DAY_MS, toMs: nowMs }, [nowMs - DAY_MS]),
+  );
+  const ids = fleet.endpoints.flatMap((e) => [
+    `${e.name}-ttft-p95`,
+    `${e.name}-ttft-p99`,
+    `${e.name}-availability`,
+  ]);
+  const counts = median(() => {
+    for (const id of ids) store.objectiveCounts(id, { fromMs: nowMs - 30 * DAY_MS, toMs: nowMs + 1 });
+  });
+  console.log(
+    `  ${label.padEnd(22)} check --since 30d ${check.toFixed(1).padStart(7)} ms · evaluator buckets 32 days ${coarse.toFixed(1).padStart(7)} ms · objectiveCounts ×${ids.length} over 30 days ${counts.toFixed(1).padStart(7)} ms`,
+  );
 }
 
 async function measure(label: string, store: DashboardStore | undefined): Promise<void> {
@@ -119,7 +158,11 @@ for (const r of records()) {
 for (const p of probes()) sqlite.writeProbe(p);
 sqlite.flush();
 console.log(`  sqlite store: written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const before = preV4Reads(sqlite, path, fleet);
+await measure('sqlite, pre-v4 reads', before);
 await measure('sqlite store', sqlite);
+storeReads('sqlite, pre-v4 reads', before);
+storeReads('sqlite store', sqlite);
 sqlite.close();
 rmSync(path, { force: true });
 for (const suffix of ['-wal', '-shm']) rmSync(path + suffix, { force: true });
