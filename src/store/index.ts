@@ -11,5 +11,5 @@ export {
 export type { SqliteStoreOptions } from './sqlite-store.ts';
 export { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 export { MinuteHistogram } from './minute-histogram.ts';
-export { evaluationData, RAW_SAMPLE_LIMIT } from './evaluation-input.ts';
+export { evaluationCuts, evaluationData, RAW_SAMPLE_LIMIT } from './evaluation-input.ts';
 export type { EvaluationRange } from './evaluation-input.ts';
