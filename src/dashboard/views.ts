@@ -312,8 +312,8 @@ export class Views {
 
   /**
    * Verdicts are reused for a while that grows with the window (1 s for 1 h, 24 s for 24 h, at most
-   * 60 s): reading 30 days of history can take the store seconds of synchronous work, and the gateway
-   * shares this event loop. Up/down state is read live on every request, and a health change drops
+   * 60 s): evaluating 30 days is synchronous work (~10-60 ms on the sqlite store's rollups, more on
+   * the in-memory store), and the gateway shares this event loop. Up/down state is read live on every request, and a health change drops
    * the cache, so an outage still shows at once.
    */
   #verdict(window: WindowName, sinceMs: number, nowMs: number): Promise<FleetVerdict> {
