@@ -6,6 +6,7 @@ import { effectiveRoundingStep } from '../fleet/index.ts';
 import { healthUrl } from '../fleet/index.ts';
 import type {
   EndpointVerdict,
+  CalibrationRunSummary,
   Fingerprint,
   FleetVerdict,
   ObjectiveKind,
@@ -16,23 +17,7 @@ import { describeWindow, formatMinutes, formatPercent, windowByName } from '../s
 import type { Block, DocumentModel, Section } from './document-model.ts';
 import { renderHtml, renderMarkdown } from './document-model.ts';
 
-/**
- * One calibration run as the report shows it. The store's `CalibrationRun` is assignable to it.
- * `summary` keys read: ttftP50Ms, ttftP95Ms, ttftP99Ms, decodeTokensPerSecondP50,
- * burstTokensPerSecondP95, embeddingsPerSecondP50; `proposed` keys: ttftP95Ms, ttftP99Ms,
- * sustainedTokensPerSecond, burstTokensPerSecond, embeddingsPerSecond.
- */
-export interface CalibrationRunSummary {
-  readonly endpoint: string;
-  readonly startedAtMs: number;
-  readonly finishedAtMs?: number;
-  readonly iterations: number;
-  readonly warmupIterations?: number;
-  readonly summary: Readonly<Record<string, number>>;
-  readonly proposed: Readonly<Record<string, number>>;
-  readonly fingerprint: Fingerprint;
-  readonly note?: string;
-}
+export type { CalibrationRunSummary };
 
 export interface SloDocumentInput {
   readonly fleet: Fleet;

@@ -63,3 +63,22 @@ export function latestByEndpoint(fingerprints: readonly Fingerprint[]): Map<stri
   }
   return out;
 }
+
+/**
+ * One calibration run as the evaluator and the report read it (calibrate writes it, the store keeps
+ * it). `summary` keys: ttftP50Ms, ttftP95Ms, ttftP99Ms, decodeTokensPerSecondP50,
+ * burstTokensPerSecondP95, embeddingsPerSecondP50; `proposed` keys: ttftP95Ms, ttftP99Ms,
+ * sustainedTokensPerSecond, burstTokensPerSecond, embeddingsPerSecond.
+ */
+export interface CalibrationRunSummary {
+  readonly endpoint: string;
+  readonly startedAtMs: number;
+  readonly finishedAtMs?: number;
+  readonly iterations: number;
+  readonly warmupIterations?: number;
+  readonly summary: Readonly<Record<string, number>>;
+  readonly proposed: Readonly<Record<string, number>>;
+  /** What the endpoint reported and the fleet file's hardware when calibrated. */
+  readonly fingerprint: Fingerprint;
+  readonly note?: string;
+}

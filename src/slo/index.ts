@@ -35,7 +35,12 @@ export type { AvailabilityFigure, AvailabilitySummary } from './availability.ts'
 export { availabilitySummary } from './availability.ts';
 export type { IncidentVerdict, JudgedIncident, RecoverySummary } from './recovery.ts';
 export { judgeRecovery } from './recovery.ts';
-export type { Fingerprint, FingerprintChange, FingerprintField } from './fingerprint.ts';
+export type {
+  CalibrationRunSummary,
+  Fingerprint,
+  FingerprintChange,
+  FingerprintField,
+} from './fingerprint.ts';
 export {
   FINGERPRINT_FIELDS,
   fingerprintChanges,

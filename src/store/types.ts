@@ -5,7 +5,7 @@
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import type { Incident, ProbeResult } from '../probes/types.ts';
 import type { MinuteBucket } from '../slo/buckets.ts';
-import type { Fingerprint } from '../slo/fingerprint.ts';
+import type { CalibrationRunSummary, Fingerprint } from '../slo/fingerprint.ts';
 
 export type { Fingerprint, MinuteBucket };
 
@@ -50,21 +50,8 @@ export interface StoredIncident extends Incident {
   readonly recoveryMs?: number;
 }
 
-/** A calibration run as calibrate saves it. Percentiles in ms, rates in tokens/s (or embeddings/s). */
-export interface CalibrationRunInput {
-  readonly endpoint: string;
-  readonly startedAtMs: number;
-  readonly finishedAtMs?: number;
-  readonly iterations: number;
-  readonly warmupIterations?: number;
-  /** e.g. { ttftP50Ms, ttftP95Ms, ttftP99Ms, decodeTokensPerSecondP50, burstTokensPerSecondP95 }. */
-  readonly summary: Readonly<Record<string, number>>;
-  /** e.g. { ttftP95Ms: 2000, ttftP99Ms: 4000, sustainedTokensPerSecond: 80 }. */
-  readonly proposed: Readonly<Record<string, number>>;
-  /** What the endpoint reported and the fleet file's hardware when calibrated (see slo/fingerprint.ts). */
-  readonly fingerprint: Fingerprint;
-  readonly note?: string;
-  /** Raw samples as JSON-serialisable data (kept for re-analysis; may be large). */
+/** A calibration run as calibrate saves it, with its raw samples (kept for re-analysis; may be large). */
+export interface CalibrationRunInput extends CalibrationRunSummary {
   readonly samples?: unknown;
 }
 
