@@ -297,21 +297,12 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
     return `data: ${ev.data}\n\n`;
   };
 
-  // Events decoded from one upstream read arrive in one tick: corking until the next tick sends
-  // them to the client in one write instead of one syscall each.
-  let corked = false;
-  const uncork = (): void => {
-    if (!corked) return;
-    corked = false;
-    res.uncork();
-  };
+  // No cork of our own: node's http write already corks the socket for the rest of the tick and
+  // sends the tick's writes as one writev. Corking on top of it made each event go out as four
+  // syscalls (chunk size, CRLF, data, CRLF: four tiny TCP segments), the gateway's main
+  // per-chunk cost at 64 streams (bench/gateway-overhead with BENCH_GATEWAY_NODE_ARGS=--cpu-prof).
   const write = async (text: string): Promise<void> => {
     if (text === '' || res.destroyed) return;
-    if (!corked) {
-      corked = true;
-      res.cork();
-      process.nextTick(uncork);
-    }
     if (!res.write(text)) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -345,7 +336,6 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
       }
       await opened.iterator.return?.();
       lease.finish(undefined, 200);
-      uncork();
       res.end();
       return { status: 200, outcome: 'ok', endpoint: lease.endpoint, model };
     } catch (error) {
@@ -404,7 +394,6 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
   await write(
     `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: original.cause } })}\n\n`,
   );
-  uncork();
   res.end();
   return {
     status: 200,
