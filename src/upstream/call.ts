@@ -123,11 +123,10 @@ async function readText(body: AsyncIterable<Buffer | Uint8Array>): Promise<strin
 }
 
 /**
- * Open a streaming attempt. Resolves once the endpoint answered 200 (headers), and rejects with
- * UpstreamFailureError for refusals, HTTP errors and timeouts before that.
+ * What every attempt shares: one abort path (the first cause wins, whether a deadline, the client
+ * going away or a stream fault), the named deadlines, and their cleanup.
  */
-export async function openStream(opts: CallOptions): Promise<StreamCall> {
-  const now = opts.now ?? (() => performance.now());
+function startAttempt(opts: CallOptions) {
   const name = opts.endpoint.name;
   const controller = new AbortController();
   let failure: UpstreamFailure | undefined;
@@ -140,10 +139,40 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
   if (opts.signal?.aborted) onClientAbort();
   opts.signal?.addEventListener('abort', onClientAbort, { once: true });
   const deadlines = new Deadlines(opts.timeouts, abort);
-  const cleanup = (): void => {
-    deadlines.clear();
-    opts.signal?.removeEventListener('abort', onClientAbort);
+  return {
+    name,
+    signal: controller.signal,
+    abort,
+    deadlines,
+    failure: (): UpstreamFailure | undefined => failure,
+    cleanup: (): void => {
+      deadlines.clear();
+      opts.signal?.removeEventListener('abort', onClientAbort);
+    },
   };
+}
+
+/** An HTTP error answer as a failure, with its Retry-After. */
+function httpFailure(
+  name: string,
+  status: number,
+  headers: IncomingHttpHeaders,
+  text: string,
+): UpstreamFailure {
+  const retryAfterMs = parseRetryAfterMs(
+    headerValue(headers, 'retry-after'),
+    headerValue(headers, 'retry-after-ms'),
+  );
+  return classifyHttpError(name, status, text, retryAfterMs);
+}
+
+/**
+ * Open a streaming attempt. Resolves once the endpoint answered 200 (headers), and rejects with
+ * UpstreamFailureError for refusals, HTTP errors and timeouts before that.
+ */
+export async function openStream(opts: CallOptions): Promise<StreamCall> {
+  const now = opts.now ?? (() => performance.now());
+  const { name, signal, abort, deadlines, failure, cleanup } = startAttempt(opts);
   const startedAtMs = now();
 
   let response;
@@ -153,11 +182,11 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
       path: opts.target.basePath + opts.path,
       headers: requestHeaders(opts, 'text/event-stream'),
       body: opts.body,
-      signal: controller.signal,
+      signal,
     });
   } catch (error) {
     cleanup();
-    throw new UpstreamFailureError(failure ?? classifyNetworkError(name, error));
+    throw new UpstreamFailureError(failure() ?? classifyNetworkError(name, error));
   }
   const headersAtMs = now();
   if (response.statusCode !== 200) {
@@ -168,12 +197,9 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
       // The body may be cut; the status says enough.
     }
     cleanup();
-    if (failure) throw new UpstreamFailureError(failure);
-    const retryAfterMs = parseRetryAfterMs(
-      headerValue(response.headers, 'retry-after'),
-      headerValue(response.headers, 'retry-after-ms'),
+    throw new UpstreamFailureError(
+      failure() ?? httpFailure(name, response.statusCode, response.headers, text),
     );
-    throw new UpstreamFailureError(classifyHttpError(name, response.statusCode, text, retryAfterMs));
   }
   const contentType = headerValue(response.headers, 'content-type') ?? '';
   const body = response.body;
@@ -184,7 +210,7 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
     let done = false;
     const fail = (cause: FailureCause, message: string): never => {
       abort(cause, message);
-      throw new UpstreamFailureError(failure as UpstreamFailure);
+      throw new UpstreamFailureError(failure() as UpstreamFailure);
     };
     try {
       if (!contentType.includes('text/event-stream')) {
@@ -237,7 +263,8 @@ export async function openStream(opts: CallOptions): Promise<StreamCall> {
         );
     } catch (error) {
       if (error instanceof UpstreamFailureError) throw error;
-      if (failure) throw new UpstreamFailureError(failure);
+      const known = failure();
+      if (known) throw new UpstreamFailureError(known);
       const f = classifyNetworkError(name, error);
       throw new UpstreamFailureError({
         ...f,
@@ -267,18 +294,7 @@ export interface JsonCallResult {
 /** A non-streaming attempt (whole answer or an HTTP error), under the total and connect timeouts. */
 export async function callJson(opts: CallOptions): Promise<JsonCallResult> {
   const now = opts.now ?? (() => performance.now());
-  const name = opts.endpoint.name;
-  const controller = new AbortController();
-  let failure: UpstreamFailure | undefined;
-  const abort = (cause: FailureCause, message: string): void => {
-    if (failure) return;
-    failure = { cause, endpoint: name, message };
-    controller.abort(new UpstreamFailureError(failure));
-  };
-  const onClientAbort = (): void => abort('cancelled', 'the client went away');
-  if (opts.signal?.aborted) onClientAbort();
-  opts.signal?.addEventListener('abort', onClientAbort, { once: true });
-  const deadlines = new Deadlines(opts.timeouts, abort);
+  const { name, signal, deadlines, failure, cleanup } = startAttempt(opts);
   deadlines.noTtft();
   const startedAtMs = now();
   try {
@@ -287,17 +303,12 @@ export async function callJson(opts: CallOptions): Promise<JsonCallResult> {
       path: opts.target.basePath + opts.path,
       headers: requestHeaders(opts, 'application/json'),
       body: opts.body,
-      signal: controller.signal,
+      signal,
     });
     const headersAtMs = now();
     const bodyText = await readText(response.body);
-    if (response.statusCode >= 400) {
-      const retryAfterMs = parseRetryAfterMs(
-        headerValue(response.headers, 'retry-after'),
-        headerValue(response.headers, 'retry-after-ms'),
-      );
-      throw new UpstreamFailureError(classifyHttpError(name, response.statusCode, bodyText, retryAfterMs));
-    }
+    if (response.statusCode >= 400)
+      throw new UpstreamFailureError(httpFailure(name, response.statusCode, response.headers, bodyText));
     return {
       status: response.statusCode,
       bodyText,
@@ -308,9 +319,8 @@ export async function callJson(opts: CallOptions): Promise<JsonCallResult> {
     };
   } catch (error) {
     if (error instanceof UpstreamFailureError) throw error;
-    throw new UpstreamFailureError(failure ?? classifyNetworkError(name, error));
+    throw new UpstreamFailureError(failure() ?? classifyNetworkError(name, error));
   } finally {
-    deadlines.clear();
-    opts.signal?.removeEventListener('abort', onClientAbort);
+    cleanup();
   }
 }
