@@ -29,6 +29,17 @@ export function createProbeDispatcher(timeoutMs: number, env: NodeJS.ProcessEnv 
   });
 }
 
+/** Why a probe failed: its own time budget ran out, or the connection failed (see causeOfError). */
+export function probeError(
+  error: unknown,
+  signal: AbortSignal,
+  timeoutMs: number,
+): { cause: string; detail: string } {
+  return signal.aborted
+    ? { cause: 'timeout', detail: `no answer within ${timeoutMs} ms` }
+    : causeOfError(error);
+}
+
 /** Maps a failed connection or timeout to the stable cause names probes and the gateway share. */
 export function causeOfError(error: unknown): { cause: string; detail: string } {
   const err = error as { code?: string; name?: string; message?: string; cause?: unknown };
@@ -113,9 +124,7 @@ export async function checkHealth(endpoint: Endpoint, options: CheckOptions): Pr
     };
   } catch (error) {
     const latencyMs = performance.now() - started;
-    const { cause, detail } = signal.aborted
-      ? { cause: 'timeout', detail: `no answer within ${options.timeoutMs} ms` }
-      : causeOfError(error);
+    const { cause, detail } = probeError(error, signal, options.timeoutMs);
     return { ...base, ok: false, latencyMs, cause, detail };
   } finally {
     if (ownDispatcher) void ownDispatcher.close().catch(() => undefined);

@@ -5,7 +5,7 @@
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import type { Endpoint } from '../fleet/index.ts';
-import { causeOfError, createProbeDispatcher } from './health.ts';
+import { createProbeDispatcher, probeError } from './health.ts';
 import type { ProbeResult } from './types.ts';
 
 /** Default completion budget: a reasoning model thinks first (R1 distills: ~100–800 tokens). */
@@ -138,9 +138,7 @@ export async function probeRequest(endpoint: Endpoint, options: RequestProbeOpti
     };
   } catch (error) {
     const latencyMs = performance.now() - started;
-    const { cause, detail } = signal.aborted
-      ? { cause: 'timeout', detail: `no answer within ${options.timeoutMs} ms` }
-      : causeOfError(error);
+    const { cause, detail } = probeError(error, signal, options.timeoutMs);
     return { ...base, ok: false, latencyMs, cause, detail };
   } finally {
     if (ownDispatcher) void ownDispatcher.close().catch(() => undefined);
