@@ -9,7 +9,7 @@ import type { ProbeResult } from '../probes/types.ts';
 import type { MinuteBucket, SloEvent } from '../slo/index.ts';
 import { minuteStart, probeEvents, reportedObjectivesFor, requestEvents } from '../slo/index.ts';
 import type { ObjectiveCounts, PartialStore, SeriesPoint, SeriesQuery, TimeRange } from './deps.ts';
-import { LogHistogram } from './log-histogram.ts';
+import { MinuteHistogram } from '../store/minute-histogram.ts';
 import { Rollup } from './rollup.ts';
 
 const MINUTE_MS = 60_000;
@@ -22,8 +22,8 @@ const ERROR_OUTCOMES: ReadonlySet<string> = new Set(['upstream_error', 'timeout'
 interface Traffic {
   requests: number;
   errors: number;
-  readonly ttftMs: LogHistogram;
-  readonly decodeTokensPerSecond: LogHistogram;
+  readonly ttftMs: MinuteHistogram;
+  readonly decodeTokensPerSecond: MinuteHistogram;
 }
 
 interface ObjectiveCountsAcc {
@@ -32,7 +32,7 @@ interface ObjectiveCountsAcc {
   /** Last minute with an event (coarse buckets are dated there, as the sqlite store dates them). */
   lastMinuteMs: number;
   /** The per-request value the objective is about, for the percentile shown beside the target. */
-  readonly values: LogHistogram;
+  readonly values: MinuteHistogram;
 }
 
 export interface MemoryStore
@@ -50,14 +50,14 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
   const newTraffic = (): Traffic => ({
     requests: 0,
     errors: 0,
-    ttftMs: new LogHistogram(),
-    decodeTokensPerSecond: new LogHistogram(),
+    ttftMs: new MinuteHistogram(),
+    decodeTokensPerSecond: new MinuteHistogram(),
   });
   const newCounts = (): ObjectiveCountsAcc => ({
     good: 0,
     total: 0,
     lastMinuteMs: 0,
-    values: new LogHistogram(),
+    values: new MinuteHistogram(),
   });
   const traffic = new Map<string, Rollup<Traffic>>();
   const slo = new Map<string, Rollup<ObjectiveCountsAcc>>();
@@ -119,8 +119,8 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
       const acc = Array.from({ length: steps }, () => ({
         requests: 0,
         errors: 0,
-        ttft: new LogHistogram(),
-        decode: new LogHistogram(),
+        ttft: new MinuteHistogram(),
+        decode: new MinuteHistogram(),
       }));
       const r = traffic.get(endpoint);
       if (r)
@@ -150,7 +150,7 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
       if (!objective) return undefined;
       let good = 0;
       let valid = 0;
-      const values = new LogHistogram();
+      const values = new MinuteHistogram();
       for (const [, , c] of slo.get(objectiveId)?.cover(range.fromMs, range.toMs) ?? []) {
         good += c.good;
         valid += c.total;
