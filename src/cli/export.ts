@@ -1,15 +1,13 @@
 // `llm-fleet export`: the fleet's objectives as the wider ecosystem reads them — Prometheus
 // recording and alerting rules, OpenSLO v1 documents, a Grafana dashboard — rendered by src/export/
 // over the metrics the gateway and monitor expose. Writes stdout or --out.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Argument, Command } from 'commander';
 import { renderGrafanaDashboard } from '../export/grafana-dashboard.ts';
 import { renderOpenSlo } from '../export/openslo.ts';
 import { renderPrometheusRules } from '../export/prometheus-rules.ts';
 import type { RegisterCommand } from './commands.ts';
 import type { FleetOptions } from './shared.ts';
-import { loadFleetFor, withFleetOptions } from './shared.ts';
+import { loadFleetFor, withFleetOptions, writeOutput } from './shared.ts';
 
 export const EXPORT_FORMATS = ['prometheus', 'openslo', 'grafana'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -48,14 +46,7 @@ Exit codes: 0 written · 2 usage or config error.`,
           : format === 'openslo'
             ? renderOpenSlo(fleet, options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {})
             : renderGrafanaDashboard(fleet);
-      const body = text.endsWith('\n') ? text : `${text}\n`;
-      if (!options.out) {
-        io.out(body);
-        return;
-      }
-      mkdirSync(dirname(options.out), { recursive: true });
-      writeFileSync(options.out, body);
-      io.err(`wrote ${format} to ${options.out} (${body.length} bytes)\n`);
+      writeOutput(io, text, options.out, format);
     });
   program.addCommand(command);
 };

@@ -2,8 +2,7 @@
 // inventory, targets with measured values beside them, availability and recovery, routing, health
 // commands for the current URLs, calibration method and last runs, environments, deprecations —
 // rendered by src/export/slo-document.ts. Without a store it still renders the fleet file's half.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { SloDocumentFormat } from '../export/slo-document.ts';
 import { renderSloDocument } from '../export/slo-document.ts';
@@ -14,7 +13,7 @@ import { verdictFromStore } from './check.ts';
 import type { RegisterCommand } from './commands.ts';
 import { durationOption } from './health.ts';
 import type { FleetOptions } from './shared.ts';
-import { loadFleetFor, withFleetOptions } from './shared.ts';
+import { loadFleetFor, withFleetOptions, writeOutput } from './shared.ts';
 import type { StoreOptions } from './store-options.ts';
 import { instantOption, openStoreFor, withStoreOption } from './store-options.ts';
 
@@ -71,14 +70,7 @@ Exit codes: 0 written · 2 usage or config error.`,
           { fleet, ...(verdict ? { verdict } : {}), calibrationRuns },
           options.format,
         );
-        const body = text.endsWith('\n') ? text : `${text}\n`;
-        if (!options.out) {
-          io.out(body);
-          return;
-        }
-        mkdirSync(dirname(options.out), { recursive: true });
-        writeFileSync(options.out, body);
-        io.err(`wrote the ${options.format} report to ${options.out} (${body.length} bytes)\n`);
+        writeOutput(io, text, options.out, `the ${options.format} report`);
       },
     );
   program.addCommand(command);

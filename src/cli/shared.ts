@@ -1,4 +1,6 @@
 // Options and output helpers every command shares: --fleet / --env, tables, JSON.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -39,4 +41,16 @@ export function table(head: string[], rows: (string | number)[][]): string {
 
 export function printJson(io: CliIo, value: unknown): void {
   io.out(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A rendered document to stdout, or to `out` (folders created) with a one-line receipt on stderr. */
+export function writeOutput(io: CliIo, text: string, out: string | undefined, what: string): void {
+  const body = text.endsWith('\n') ? text : `${text}\n`;
+  if (!out) {
+    io.out(body);
+    return;
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, body);
+  io.err(`wrote ${what} to ${out} (${body.length} bytes)\n`);
 }
