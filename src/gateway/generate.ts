@@ -140,15 +140,8 @@ async function whole(info: RequestInfo): Promise<Outcome> {
         answer.add(ev.data);
       };
       opened.held.forEach(take);
-      if (!opened.complete) {
-        for (;;) {
-          const next = await opened.iterator.next();
-          if (next.done) break;
-          take(next.value);
-          if (next.value.chunk.kind === 'done') break;
-        }
-      }
-      await opened.iterator.return?.();
+      opened.call.attach(take);
+      await opened.call.ended;
       return { answer: answer.result(), tokenTimes };
     },
   );
@@ -185,13 +178,16 @@ async function whole(info: RequestInfo): Promise<Outcome> {
 
 interface OpenedStream {
   readonly call: StreamCall;
-  readonly iterator: AsyncIterator<StreamEvent>;
+  /** Events up to and including the first token (or [DONE]), held back from the client. */
   readonly held: StreamEvent[];
   /** The stream already ended ([DONE]) while being held back. */
   readonly complete: boolean;
 }
 
-/** Open a stream and read it up to its first token (or its end), holding everything back. */
+/**
+ * Open a stream and read it up to its first token (or its end), holding everything back. Events
+ * after the first token wait, detached, in the call's queue for the consumer's sink.
+ */
 async function openUpToFirstToken(
   info: RequestInfo,
   endpoint: Endpoint,
@@ -210,33 +206,31 @@ async function openUpToFirstToken(
     requestId: trace.id,
   });
   if (!continuation) trace.timeToHeadersMs = call.headersAtMs - trace.t0;
-  const iterator = call.events[Symbol.asyncIterator]();
   const held: StreamEvent[] = [];
-  try {
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done) return { call, iterator, held, complete: true };
-      const ev = next.value;
-      const chunk = ev.chunk;
-      if (chunk.kind === 'done') {
-        held.push(ev);
-        return { call, iterator, held, complete: true };
-      }
-      if (chunk.kind !== 'delta') continue;
-      if (chunk.hasToken) {
-        held.push(ev);
-        trace.upstreamTtftMs = ev.atMs - lease.startedMono;
-        return { call, iterator, held, complete: false };
-      }
-      // A continuation's role chunk would repeat the one the client already has.
-      if (continuation && chunk.finishReason === undefined && chunk.usage === undefined) continue;
-      if (!continuation && trace.timeToRoleMs === undefined) trace.timeToRoleMs = ev.atMs - trace.t0;
+  let firstToken!: () => void;
+  const sawFirstToken = new Promise<void>((resolve) => (firstToken = resolve));
+  call.attach((ev) => {
+    const chunk = ev.chunk;
+    if (chunk.kind === 'done') {
       held.push(ev);
+      return;
     }
-  } catch (error) {
-    await iterator.return?.();
-    throw error;
-  }
+    if (chunk.kind !== 'delta') return;
+    if (chunk.hasToken) {
+      held.push(ev);
+      trace.upstreamTtftMs = ev.atMs - lease.startedMono;
+      call.attach(undefined);
+      firstToken();
+      return;
+    }
+    // A continuation's role chunk would repeat the one the client already has.
+    if (continuation && chunk.finishReason === undefined && chunk.usage === undefined) return;
+    if (!continuation && trace.timeToRoleMs === undefined) trace.timeToRoleMs = ev.atMs - trace.t0;
+    held.push(ev);
+  });
+  // Either the first token, or the end of a stream without one ([DONE] or a failure, which throws).
+  const complete = await Promise.race([sawFirstToken.then(() => false), call.ended.then(() => true)]);
+  return { call, held, complete };
 }
 
 async function streamed(info: RequestInfo): Promise<Outcome> {
@@ -297,44 +291,29 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
     return `data: ${ev.data}\n\n`;
   };
 
-  // No cork of our own: node's http write already corks the socket for the rest of the tick and
-  // sends the tick's writes as one writev. Corking on top of it made each event go out as four
-  // syscalls (chunk size, CRLF, data, CRLF: four tiny TCP segments), the gateway's main
-  // per-chunk cost at 64 streams (bench/gateway-overhead with BENCH_GATEWAY_NODE_ARGS=--cpu-prof).
-  const write = async (text: string): Promise<void> => {
-    if (text === '' || res.destroyed) return;
-    if (!res.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
-    }
-  };
+  // Each event is written in the upstream read that completed it. No cork of our own: node's http
+  // write already corks the socket for the rest of the tick and sends the tick's writes as one
+  // writev; corking on top of it made each event go out as four syscalls (four tiny TCP segments).
+  // When the client's socket is full the upstream socket is paused until it drains.
+  const write = (text: string): boolean => text === '' || res.destroyed || res.write(text);
+  let current = opened.call;
+  res.on('drain', () => current.resume());
 
   for (;;) {
     let text = '';
-    let ended = opened.complete;
     for (const ev of opened.held) {
       if (model === undefined && ev.chunk.kind === 'delta') model = modelOf(ev.data);
       const f = frame(ev);
       if (f) text += f;
-      if (ev.chunk.kind === 'done') ended = true;
     }
-    await write(text);
+    write(text);
+    current = opened.call;
     try {
-      while (!ended) {
-        const next = await opened.iterator.next();
-        if (next.done) break;
-        const f = frame(next.value);
-        if (f) await write(f);
-        if (next.value.chunk.kind === 'done') ended = true;
-      }
-      await opened.iterator.return?.();
+      current.attach((ev) => {
+        const f = frame(ev);
+        return f === undefined || write(f);
+      });
+      await current.ended;
       lease.finish(undefined, 200);
       res.end();
       return { status: 200, outcome: 'ok', endpoint: lease.endpoint, model };

@@ -3,10 +3,11 @@
 // do not stop it), idle (longest silence between events once tokens flow) and total. Every way an
 // attempt can end badly becomes an UpstreamFailure; a stream that closes without `[DONE]` is a
 // failure, never a quiet success.
+import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import type { Endpoint, EndpointTimeouts } from '../fleet/index.ts';
 import type { EndpointTarget } from './pools.ts';
-import { SseDecoder } from './sse.ts';
+import { SseDecoder, type SseEvent } from './sse.ts';
 import { parseStreamChunk, type StreamChunk } from './stream-chunk.ts';
 import {
   classifyHttpError,
@@ -45,13 +46,30 @@ export interface StreamEvent {
   readonly atMs: number;
 }
 
+/**
+ * Where a stream's events go, called synchronously from the socket read that completed them, so
+ * relaying a token costs no stream or promise hop. Return false to pause the upstream socket until
+ * `resume()` (the client's socket is full).
+ */
+export type StreamSink = (event: StreamEvent) => boolean | void;
+
 export interface StreamCall {
   readonly status: number;
   readonly headersAtMs: number;
   readonly startedAtMs: number;
-  readonly events: AsyncGenerator<StreamEvent, void, undefined>;
+  /**
+   * Send events to `sink` from now on, first those that arrived while no sink was attached (in
+   * order, synchronously). `undefined` detaches: later events wait in a queue for the next sink.
+   */
+  attach(sink: StreamSink | undefined): void;
+  /** Continue reading after a sink returned false. */
+  resume(): void;
+  /** Resolves once [DONE] was delivered; rejects with UpstreamFailureError when the stream fails. */
+  readonly ended: Promise<void>;
   /** Stop the attempt (client gone, or the gateway gave up on it). */
   abort(cause: FailureCause, message: string): void;
+  /** Release the attempt without a failure (a consumer that stops early); no-op once ended. */
+  close(): void;
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -167,119 +185,185 @@ function httpFailure(
 }
 
 /**
- * Open a streaming attempt. Resolves once the endpoint answered 200 (headers), and rejects with
- * UpstreamFailureError for refusals, HTTP errors and timeouts before that.
+ * Open a streaming attempt on undici's raw dispatch API. Resolves once the endpoint answered 200
+ * with an event stream (headers); rejects with UpstreamFailureError for refusals, HTTP errors, a
+ * 200 that is not an event stream, and timeouts before that. Events are decoded in the data
+ * callback and handed to the attached sink at once.
  */
-export async function openStream(opts: CallOptions): Promise<StreamCall> {
+export function openStream(opts: CallOptions): Promise<StreamCall> {
   const now = opts.now ?? (() => performance.now());
   const { name, signal, abort, deadlines, failure, cleanup } = startAttempt(opts);
   const startedAtMs = now();
+  const decoder = new SseDecoder();
+  const queue: StreamEvent[] = [];
+  let sink: StreamSink | undefined;
+  let controller: Dispatcher.DispatchController | undefined;
+  let headersAtMs = 0;
+  let status = 0;
+  let headers: IncomingHttpHeaders = {};
+  let streaming = false;
+  let sawToken = false;
+  let done = false;
+  let settled = false;
+  let errorText = '';
 
-  let response;
-  try {
-    response = await opts.target.pool.request({
-      method: 'POST',
-      path: opts.target.basePath + opts.path,
-      headers: requestHeaders(opts, 'text/event-stream'),
-      body: opts.body,
-      signal,
-    });
-  } catch (error) {
+  let resolveOpen!: (call: StreamCall) => void;
+  let rejectOpen!: (error: UpstreamFailureError) => void;
+  const opened = new Promise<StreamCall>((resolve, reject) => {
+    resolveOpen = resolve;
+    rejectOpen = reject;
+  });
+  let resolveEnded!: () => void;
+  let rejectEnded!: (error: UpstreamFailureError) => void;
+  const ended = new Promise<void>((resolve, reject) => {
+    resolveEnded = resolve;
+    rejectEnded = reject;
+  });
+  // Nobody may be listening when a detached stream fails; the consumer sees it when it awaits.
+  ended.catch(() => undefined);
+
+  /** The attempt is over: the first outcome wins; the request is aborted unless it completed. */
+  const settle = (outcome: UpstreamFailure | undefined): void => {
+    if (settled) return;
+    settled = true;
     cleanup();
-    throw new UpstreamFailureError(failure() ?? classifyNetworkError(name, error));
-  }
-  const headersAtMs = now();
-  if (response.statusCode !== 200) {
-    let text = '';
-    try {
-      text = await readText(response.body);
-    } catch {
-      // The body may be cut; the status says enough.
+    if (outcome === undefined) {
+      resolveEnded();
+      return;
     }
-    cleanup();
-    throw new UpstreamFailureError(
-      failure() ?? httpFailure(name, response.statusCode, response.headers, text),
-    );
-  }
-  const contentType = headerValue(response.headers, 'content-type') ?? '';
-  const body = response.body;
+    const error = new UpstreamFailureError(outcome);
+    if (!controller?.aborted) controller?.abort(error);
+    if (streaming) rejectEnded(error);
+    else rejectOpen(error);
+  };
+  // A deadline or the client going away aborts through the attempt's signal.
+  signal.addEventListener('abort', () => settle(failure()), { once: true });
 
-  async function* events(): AsyncGenerator<StreamEvent, void, undefined> {
-    const decoder = new SseDecoder();
-    let sawToken = false;
-    let done = false;
-    const fail = (cause: FailureCause, message: string): never => {
-      abort(cause, message);
-      throw new UpstreamFailureError(failure() as UpstreamFailure);
-    };
-    try {
-      if (!contentType.includes('text/event-stream')) {
-        // A 200 with a JSON body to a streaming request: an error in disguise (or a server that
-        // ignores `stream`); either way not a stream the client can use.
-        const text = await readText(body);
-        fail(
-          'stream_error',
-          `expected an event stream, got ${contentType || 'no content-type'}: ${text.slice(0, 200)}`,
-        );
+  const deliver = (ev: StreamEvent): void => {
+    if (sink === undefined || queue.length > 0) {
+      queue.push(ev);
+      return;
+    }
+    if (sink(ev) === false) controller?.pause();
+  };
+
+  const onEvent = (ev: SseEvent): void => {
+    if (settled || ev.type === 'comment') return;
+    if (ev.type === 'error-field') {
+      abort('stream_error', ev.data);
+      return;
+    }
+    const chunk = parseStreamChunk(ev.data);
+    const atMs = now();
+    if (chunk.kind === 'error') return abort('stream_error', chunk.message);
+    if (chunk.kind === 'invalid') return abort('malformed_chunk', chunk.message);
+    if (chunk.kind === 'done') {
+      done = true;
+      deliver({ data: ev.data, chunk, atMs });
+      settle(undefined);
+      return;
+    }
+    if (chunk.hasToken && !sawToken) {
+      sawToken = true;
+      deadlines.firstToken();
+    } else if (sawToken) {
+      deadlines.activity();
+    }
+    deliver({ data: ev.data, chunk, atMs });
+  };
+
+  const call: StreamCall = {
+    status: 200,
+    get headersAtMs() {
+      return headersAtMs;
+    },
+    startedAtMs,
+    ended,
+    abort,
+    attach(next) {
+      sink = next;
+      while (sink !== undefined && queue.length > 0) {
+        if (sink(queue.shift() as StreamEvent) === false) controller?.pause();
       }
-      for await (const bytes of body) {
-        for (const ev of decoder.push(bytes as Buffer)) {
-          if (ev.type === 'comment') continue;
-          if (ev.type === 'error-field') fail('stream_error', ev.data);
-          if (ev.type !== 'event') continue;
-          const chunk = parseStreamChunk(ev.data);
-          const atMs = now();
-          if (chunk.kind === 'error') fail('stream_error', chunk.message);
-          if (chunk.kind === 'invalid') fail('malformed_chunk', chunk.message);
-          if (chunk.kind === 'done') {
-            // Cleaned up before the last yield: a consumer may stop at [DONE] without resuming
-            // the generator, and the timers would otherwise hold the request until totalTimeoutMs.
-            done = true;
-            cleanup();
-            yield { data: ev.data, chunk, atMs };
-            return;
-          }
-          if (chunk.kind === 'delta' && chunk.hasToken && !sawToken) {
-            sawToken = true;
-            deadlines.firstToken();
-          } else if (sawToken) {
-            deadlines.activity();
-          }
-          yield { data: ev.data, chunk, atMs };
+    },
+    resume() {
+      controller?.resume();
+    },
+    close() {
+      if (!settled) abort('cancelled', 'the gateway stopped reading the stream');
+    },
+  };
+
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart(c) {
+      controller = c;
+      if (settled) c.abort(new Error('attempt already over'));
+    },
+    onResponseStart(_c, statusCode, responseHeaders) {
+      headersAtMs = now();
+      status = statusCode;
+      headers = responseHeaders;
+      const contentType = headerValue(responseHeaders, 'content-type') ?? '';
+      if (status === 200 && contentType.includes('text/event-stream')) {
+        streaming = true;
+        resolveOpen(call);
+      }
+    },
+    onResponseData(_c, bytes) {
+      if (!streaming) {
+        // An error body (or a 200 that is not a stream): kept, bounded, for the failure's message.
+        if (errorText.length < 65_536) errorText += bytes.toString('utf8');
+        return;
+      }
+      for (const ev of decoder.push(bytes)) onEvent(ev);
+    },
+    onResponseEnd() {
+      if (settled) return;
+      if (!streaming) {
+        if (status === 200) {
+          // A 200 with a JSON body to a streaming request: an error in disguise (or a server that
+          // ignores `stream`); either way not a stream the client can use.
+          const contentType = headerValue(headers, 'content-type');
+          return settle({
+            cause: 'stream_error',
+            endpoint: name,
+            message: `expected an event stream, got ${contentType ?? 'no content-type'}: ${errorText.slice(0, 200)}`,
+          });
         }
+        return settle(httpFailure(name, status, headers, errorText));
       }
       for (const ev of decoder.end()) {
-        if (ev.type === 'event' && ev.data === '[DONE]') {
-          done = true;
-          cleanup();
-          yield { data: ev.data, chunk: { kind: 'done' }, atMs: now() };
-          return;
-        }
+        if (ev.type === 'event' && ev.data === '[DONE]') onEvent(ev);
       }
       if (!done)
-        fail(
+        abort(
           'stream_cut',
           sawToken ? 'the stream closed mid-answer without [DONE]' : 'the stream closed before any token',
         );
-    } catch (error) {
-      if (error instanceof UpstreamFailureError) throw error;
+    },
+    onResponseError(_c, error) {
+      if (settled) return;
       const known = failure();
-      if (known) throw new UpstreamFailureError(known);
+      if (known) return settle(known);
       const f = classifyNetworkError(name, error);
-      throw new UpstreamFailureError({
-        ...f,
-        cause: 'stream_cut',
-        message: `the stream broke: ${f.message}`,
-      });
-    } finally {
-      cleanup();
-      // After [DONE], read the response's end so the keep-alive connection goes back to the pool.
-      if (done) body.dump().catch(() => undefined);
-      else body.destroy();
-    }
-  }
+      // Before the headers the endpoint never answered; after them a stream broke.
+      settle(streaming ? { ...f, cause: 'stream_cut', message: `the stream broke: ${f.message}` } : f);
+    },
+  };
 
-  return { status: 200, headersAtMs, startedAtMs, events: events(), abort };
+  if (signal.aborted) settle(failure());
+  else
+    opts.target.pool.dispatch(
+      {
+        origin: opts.target.origin,
+        method: 'POST',
+        path: opts.target.basePath + opts.path,
+        headers: requestHeaders(opts, 'text/event-stream'),
+        body: opts.body,
+      },
+      handler,
+    );
+  return opened;
 }
 
 export interface JsonCallResult {
