@@ -1,16 +1,20 @@
 // What the gateway costs, measured in one run: a simulated vLLM endpoint (its own process), the
 // gateway in front of it (`llm-fleet serve`, its own process), and this process as the client
-// driving N concurrent streams back to back, first straight to the simulator, then through the
-// gateway. Per request, the path latency is the client's TTFT minus the simulator's own TTFT
-// (joined on x-request-id through GET /admin/truth), so the simulator's prefill time and queueing
-// cancel out; the added latency is the difference of those paths' percentiles. Throughput is
-// streamed tokens/s over the level's duration. Then a soak: RSS of the gateway process sampled
-// under load.
-// Run: node bench/gateway-overhead.ts [--levels 1,64,256,1000] [--seconds 6] [--soak-seconds 30] [--workers 1]
+// driving N concurrent streams back to back: straight to the simulator, through the gateway, and
+// through two baselines in their own processes (bench/baseline-proxies.ts): a raw TCP relay (the
+// floor of any user-space hop on this machine) and a do-nothing Node HTTP proxy. Paths alternate
+// in rounds within each level, so a noisy neighbour hits them all alike.
+// Per request, the path latency is the client's TTFT minus the simulator's own TTFT (joined on
+// x-request-id through GET /admin/truth), so the simulator's prefill time and queueing cancel
+// out; the added latency is the difference of those paths' percentiles against direct.
+// Throughput is streamed tokens/s over the level's time; CPU is each process's user+system time
+// (/proc) per streamed token. Then a soak: the gateway's RSS, minute by minute, under load.
+// Run: node bench/gateway-overhead.ts [--levels 1,64,256,1000] [--seconds 6] [--rounds 3]
+//        [--paths gateway,node-proxy,tcp-relay] [--soak-seconds 300] [--workers 1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { connect, createServer } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -20,8 +24,10 @@ const { values: args } = parseArgs({
   options: {
     levels: { type: 'string', default: '1,64,256,1000' },
     seconds: { type: 'string', default: '6' },
-    'soak-seconds': { type: 'string', default: '30' },
+    'soak-seconds': { type: 'string', default: '300' },
     workers: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
+    paths: { type: 'string', default: 'gateway,node-proxy,tcp-relay' },
     'max-tokens': { type: 'string', default: '64' },
     'decode-tps': { type: 'string', default: '100' },
   },
@@ -29,6 +35,13 @@ const { values: args } = parseArgs({
 const LEVELS = args.levels.split(',').map(Number);
 const LEVEL_MS = Number(args.seconds) * 1000;
 const SOAK_MS = Number(args['soak-seconds']) * 1000;
+const ROUNDS = Math.max(1, Number(args.rounds));
+type HopName = 'gateway' | 'node-proxy' | 'tcp-relay';
+type PathName = 'direct' | HopName;
+const PATHS = args.paths.split(',').filter(Boolean) as HopName[];
+for (const p of PATHS) {
+  if (!['gateway', 'node-proxy', 'tcp-relay'].includes(p)) throw new Error(`unknown path ${p}`);
+}
 const MAX_TOKENS = Number(args['max-tokens']);
 const env = { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
 const root = new URL('..', import.meta.url).pathname;
@@ -191,12 +204,83 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
+const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s on Linux.
+
+/** User + system CPU of a process so far, in µs. */
+function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** Busy and total jiffies of the whole machine. */
+function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+  const v = line.split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+interface PathRun {
+  samples: Sample[];
+  elapsedMs: number;
+  tokens: number;
+  /** CPU of the hop's own process (the proxy), µs. */
+  hopCpuUs: number;
+  simCpuUs: number;
+  clientCpuUs: number;
+  machineBusy: number;
+  machineTotal: number;
+  truth: Map<string, Truth>;
+}
+
+function emptyRun(): PathRun {
+  return {
+    samples: [],
+    elapsedMs: 0,
+    tokens: 0,
+    hopCpuUs: 0,
+    simCpuUs: 0,
+    clientCpuUs: 0,
+    machineBusy: 0,
+    machineTotal: 0,
+    truth: new Map(),
+  };
+}
+
+function startBaseline(kind: 'node-proxy' | 'tcp-relay', upstream: string, port: number): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bench/baseline-proxies.ts'), kind, upstream, String(port)],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  children.push(child);
+  return child;
+}
+
+async function waitListening(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
 async function main(): Promise<void> {
   const simPort = await freePort();
-  const gwPort = await freePort();
   const simUrl = `http://127.0.0.1:${simPort}`;
-  const gwUrl = `http://127.0.0.1:${gwPort}`;
-  start([
+  const sim = start([
     'sim',
     '--dialect',
     'vllm',
@@ -244,89 +328,161 @@ routing:
   default: bench
 `,
   );
-  const gateway = start(
-    ['serve', '-f', fleetFile, '--port', String(gwPort), '--workers', args.workers],
-    { LLM_BENCH_URL: simUrl },
-    // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway.
-    (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  );
+  const urls = new Map<PathName, { url: string; pid: number }>();
+  urls.set('direct', { url: simUrl, pid: sim.pid as number });
+  let gatewayPid: number | undefined;
+  let gatewayUrl: string | undefined;
+  for (const path of PATHS) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child =
+      path === 'gateway'
+        ? start(
+            [
+              'serve',
+              '-f',
+              fleetFile,
+              '--port',
+              String(port),
+              '--workers',
+              args.workers,
+              '--store',
+              join(dir, 'bench.db'),
+            ],
+            { LLM_BENCH_URL: simUrl },
+            // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway.
+            (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          )
+        : startBaseline(path as 'node-proxy' | 'tcp-relay', simUrl, port);
+    if (path === 'gateway') {
+      gatewayPid = child.pid;
+      gatewayUrl = url;
+    }
+    urls.set(path, { url, pid: child.pid as number });
+  }
   await waitReady(simUrl);
-  await waitReady(gwUrl);
-  // Warm both paths (JIT, keep-alive connections).
-  await load(simUrl, 'warm-d', 64, 1500);
-  await load(gwUrl, 'warm-g', 64, 1500);
+  for (const path of PATHS) await waitListening(Number(new URL(urls.get(path)?.url as string).port));
+  if (gatewayUrl) await waitReady(gatewayUrl);
+  // Warm every path (JIT, keep-alive connections).
+  for (const [path, { url }] of urls) await load(url, `warm-${path}`, 64, 1500);
   await truth(simUrl);
 
+  const order: PathName[] = ['direct', ...PATHS];
   console.log(
-    `gateway overhead: sim (vLLM dialect, ${args['decode-tps']} tok/s, ${MAX_TOKENS} tokens/stream) in its own process,`,
+    `gateway overhead: sim (vLLM dialect, ${args['decode-tps']} tok/s per stream, ${MAX_TOKENS} tokens/stream), ` +
+      `${order.join(', ')}; ${LEVEL_MS / 1000} s per level and path in ${ROUNDS} alternating rounds; ` +
+      `${availableParallelism()} cores, load ${loadavg()[0]?.toFixed(2)}.`,
   );
   console.log(
-    `gateway (llm-fleet serve, ${args.workers} worker(s)) in its own process, client here; ${LEVEL_MS / 1000} s per level and path.\n`,
+    `gateway = llm-fleet serve (${args.workers} worker(s)); each hop, the simulator and this client in their own process.\n`,
   );
   const rows: string[][] = [];
   for (const c of LEVELS) {
-    const direct = await load(simUrl, `d${c}`, c, LEVEL_MS);
-    const dTruth = await truth(simUrl);
-    const via = await load(gwUrl, `g${c}`, c, LEVEL_MS);
-    const gTruth = await truth(simUrl);
-    const dPath = pathMs(direct.samples, dTruth);
-    const gPath = pathMs(via.samples, gTruth);
-    const dTps = (direct.samples.reduce((s, x) => s + x.tokens, 0) * 1000) / direct.elapsedMs;
-    const gTps = (via.samples.reduce((s, x) => s + x.tokens, 0) * 1000) / via.elapsedMs;
-    const dTtft = direct.samples
-      .filter((s) => s.firstTokenMs)
-      .map((s) => (s.firstTokenMs as number) - s.sentMs);
-    const gTtft = via.samples.filter((s) => s.firstTokenMs).map((s) => (s.firstTokenMs as number) - s.sentMs);
-    rows.push([
-      String(c),
-      `${direct.samples.length}/${via.samples.length}`,
-      `${pct(dTtft, 0.5).toFixed(1)} / ${pct(gTtft, 0.5).toFixed(1)}`,
-      (pct(gPath, 0.5) - pct(dPath, 0.5)).toFixed(2),
-      (pct(gPath, 0.99) - pct(dPath, 0.99)).toFixed(2),
-      `${dTps.toFixed(0)} / ${gTps.toFixed(0)}`,
-      `${((100 * gTps) / dTps).toFixed(1)}%`,
-      ownTime(via.samples),
-    ]);
+    const runs = new Map<PathName, PathRun>(order.map((p) => [p, emptyRun()]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const path of order) {
+        const { url, pid } = urls.get(path) as { url: string; pid: number };
+        const run = runs.get(path) as PathRun;
+        const hop0 = path === 'direct' ? 0 : cpuUs(pid);
+        const sim0 = cpuUs(sim.pid as number);
+        const client0 = process.cpuUsage();
+        const m0 = machineTicks();
+        const result = await load(url, `${path}-${c}-${round}`, c, LEVEL_MS / ROUNDS);
+        const m1 = machineTicks();
+        const client = process.cpuUsage(client0);
+        run.clientCpuUs += client.user + client.system;
+        run.simCpuUs += cpuUs(sim.pid as number) - sim0;
+        if (path !== 'direct') run.hopCpuUs += cpuUs(pid) - hop0;
+        run.machineBusy += m1.busy - m0.busy;
+        run.machineTotal += m1.total - m0.total;
+        run.samples.push(...result.samples);
+        run.elapsedMs += result.elapsedMs;
+        run.tokens += result.samples.reduce((sum, x) => sum + x.tokens, 0);
+        for (const [id, t] of await truth(simUrl)) run.truth.set(id, t);
+      }
+    }
+    const direct = runs.get('direct') as PathRun;
+    const dPath = pathMs(direct.samples, direct.truth);
+    const dTps = (direct.tokens * 1000) / direct.elapsedMs;
+    for (const path of order) {
+      const run = runs.get(path) as PathRun;
+      const p = pathMs(run.samples, run.truth);
+      const tps = (run.tokens * 1000) / run.elapsedMs;
+      const ttft = run.samples.flatMap((s) => (s.firstTokenMs ? [s.firstTokenMs - s.sentMs] : []));
+      const perToken = (us: number) => (run.tokens > 0 ? (us / run.tokens).toFixed(1) : '-');
+      rows.push([
+        path === 'direct' ? String(c) : '',
+        path,
+        String(run.samples.length),
+        pct(ttft, 0.5).toFixed(1),
+        path === 'direct' ? '' : (pct(p, 0.5) - pct(dPath, 0.5)).toFixed(2),
+        path === 'direct' ? '' : (pct(p, 0.99) - pct(dPath, 0.99)).toFixed(2),
+        tps.toFixed(0),
+        path === 'direct' ? '' : `${((100 * tps) / dTps).toFixed(1)}%`,
+        path === 'direct' ? '' : perToken(run.hopCpuUs),
+        `${perToken(run.simCpuUs)} / ${perToken(run.clientCpuUs)}`,
+        `${((100 * run.machineBusy) / Math.max(1, run.machineTotal)).toFixed(0)}%`,
+        path === 'gateway' ? ownTime(run.samples) : '',
+      ]);
+    }
     console.log(`  level ${c} done`);
   }
   const head = [
     'streams',
-    'requests d/g',
-    'TTFT P50 ms d/g',
+    'path',
+    'requests',
+    'TTFT P50 ms',
     'added P50 ms',
     'added P99 ms',
-    'tok/s d/g',
+    'tok/s',
     'throughput',
+    'hop CPU µs/tok',
+    'sim / client µs/tok',
+    'machine busy',
     'own P50/P99 ms',
   ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] as number)).join('  ');
   console.log(`\n${line(head)}`);
   for (const r of rows) console.log(line(r));
-  console.log('\nadded = P(client TTFT − simulator TTFT) through the gateway − the same percentile direct.');
   console.log(
-    "own = the gateway's own time to the first token (server-timing gateway;dur): parse, route, relay.",
+    '\nadded = P(client TTFT − simulator TTFT) on the path − the same percentile direct; throughput = tok/s vs direct.',
+  );
+  console.log(
+    "hop CPU = the hop process's user+system CPU per streamed token; own = the gateway's own time to the first token\n" +
+      '(server-timing gateway;dur: parse, route, relay). tcp-relay: raw TCP pipe; node-proxy: do-nothing node:http + undici proxy.',
   );
 
-  if (SOAK_MS > 0 && gateway.pid !== undefined && args.workers === '1') {
-    const pid = gateway.pid;
+  if (SOAK_MS > 0 && gatewayPid !== undefined && gatewayUrl !== undefined && args.workers === '1') {
+    const pid = gatewayPid;
+    const idleRss = rssMb(pid);
     const samples: number[] = [];
-    const heapBefore = await heapUsedMb(gwUrl);
+    const heapBefore = await heapUsedMb(gatewayUrl);
     const sampler = setInterval(() => samples.push(rssMb(pid)), 1000);
-    const soak = await load(gwUrl, 'soak', 256, SOAK_MS);
+    const soak = await load(gatewayUrl, 'soak', 256, SOAK_MS);
     clearInterval(sampler);
     await truth(simUrl);
     // Idle a moment so the young generation is collected before the heap is read again.
     await new Promise((r) => setTimeout(r, 3000));
-    const heapAfter = await heapUsedMb(gwUrl);
-    const first = samples.slice(0, Math.max(1, Math.floor(samples.length / 5)));
-    const last = samples.slice(-Math.max(1, Math.floor(samples.length / 5)));
-    const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const heapAfter = await heapUsedMb(gatewayUrl);
+    const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+    const minutes: string[] = [];
+    for (let m = 0; m * 60 < samples.length; m++)
+      minutes.push(avg(samples.slice(m * 60, m * 60 + 60)).toFixed(0));
+    const half = Math.floor(samples.length / 2);
+    const secondHalf = samples.slice(half);
     console.log(
-      `\nsoak: ${SOAK_MS / 1000} s at 256 streams through the gateway, ${soak.samples.length} requests; gateway RSS ` +
-        `first fifth ${avg(first).toFixed(1)} MB, last fifth ${avg(last).toFixed(1)} MB, max ${Math.max(...samples).toFixed(1)} MB; ` +
-        `V8 heap in use ${heapBefore.toFixed(1)} MB before, ${heapAfter.toFixed(1)} MB after`,
+      `\nsoak: ${SOAK_MS / 1000} s at 256 streams through the gateway, ${soak.samples.length} requests.\n` +
+        `gateway RSS: ${idleRss.toFixed(0)} MB before; per minute ${minutes.join(' → ')} MB; ` +
+        `second half ${Math.min(...secondHalf).toFixed(0)}–${Math.max(...secondHalf).toFixed(0)} MB ` +
+        `(drift ${(((avg(samples.slice(-30)) - avg(samples.slice(half, half + 30))) / avg(samples.slice(half, half + 30))) * 100).toFixed(1)}% from its start to its end); ` +
+        `V8 heap in use ${heapBefore.toFixed(1)} MB before, ${heapAfter.toFixed(1)} MB after.`,
     );
+    if (process.env.BENCH_SNAPSHOT) {
+      // Leak hunting: BENCH_GATEWAY_NODE_ARGS=--heapsnapshot-signal=SIGUSR2 BENCH_SNAPSHOT=1
+      process.kill(pid, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 15000));
+    }
   }
 }
 
