@@ -1,6 +1,7 @@
 // The thin I/O shell of calibrate and bench: timed requests on undici's raw dispatch API, so each
 // response piece is stamped in the callback that delivers it (no stream or promise hop between the
-// socket and the clock). Every connection goes through the loopback guard's connector.
+// socket and the clock). The callback only stamps and queues; decoding waits for the end of the
+// event-loop turn (see drainLater). Every connection goes through the loopback guard's connector.
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
@@ -50,6 +51,31 @@ export interface TimedStream extends StreamTiming {
 const now = (): number => performance.now();
 
 /**
+ * Timers with queued pieces, decoded together once per event-loop turn. When many sockets are
+ * readable in one poll phase, their read callbacks run one after another: decoding inside each
+ * callback would make every later socket's stamp wait for the SSE and JSON work of the sockets
+ * before it. So the callbacks only stamp and queue, and one `setImmediate` (it runs right after the
+ * poll phase) decodes everything queued in that turn. Memory stays bounded by one turn's pieces;
+ * end, failure and timeout flush first (StreamTimer does), so no result misses a piece.
+ */
+const waiting: StreamTimer[] = [];
+let drainScheduled = false;
+
+function drainLater(timer: StreamTimer): void {
+  waiting.push(timer);
+  if (drainScheduled) return;
+  drainScheduled = true;
+  setImmediate(drain);
+}
+
+function drain(): void {
+  drainScheduled = false;
+  // flush() is pure decoding (no I/O, no callbacks), so nothing is queued while this loop runs.
+  for (const timer of waiting) timer.flush();
+  waiting.length = 0;
+}
+
+/**
  * POSTs a streaming request and times it. The clock starts when undici reports the request written
  * to the socket (`onRequestSent`), not when it was queued, so pool waits never count as server time.
  */
@@ -96,7 +122,12 @@ export function timedStream(
         start().headers(statusCode, now());
       },
       onResponseData(_controller, chunk) {
-        start().data(chunk, now());
+        const at = now();
+        if (finished) return;
+        // undici hands over a view of the socket's own read buffer, which its request() API also
+        // keeps in a stream after this callback returns; keeping the reference costs no copy.
+        const t = start();
+        if (t.queue(chunk, at)) drainLater(t);
       },
       onResponseEnd() {
         finish(start().end(now()));

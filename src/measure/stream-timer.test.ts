@@ -128,3 +128,148 @@ describe('StreamTimer: TTFT under each server dialect', () => {
     expect(t.ok).toBe(true);
   });
 });
+
+/** A small deterministic generator, so a failing split can be replayed. */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
+/** Cuts bytes into pieces of 1..maxLength bytes (so events, lines and UTF-8 characters split anywhere). */
+function pieces(bytes: Uint8Array, random: () => number, maxLength: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length;) {
+    const n = 1 + Math.floor(random() * maxLength);
+    out.push(bytes.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+type Ending = { kind: 'end' } | { kind: 'fail'; message: string };
+
+/** The synchronous path: every piece decoded in the call that delivers it. */
+function synchronous(parts: readonly Uint8Array[], times: readonly number[], ending: Ending, status = 200) {
+  const timer = new StreamTimer(0);
+  timer.headers(status, 0.5);
+  parts.forEach((p, i) => timer.data(p, times[i] as number));
+  const endAt = (times[times.length - 1] ?? 0) + 1;
+  return ending.kind === 'end' ? timer.end(endAt) : timer.fail(ending.message, endAt);
+}
+
+/** The deferred path: pieces queued, flushed at random points, the rest left for end/fail to flush. */
+function deferred(
+  parts: readonly Uint8Array[],
+  times: readonly number[],
+  ending: Ending,
+  random: () => number,
+  status = 200,
+) {
+  const timer = new StreamTimer(0);
+  timer.headers(status, 0.5);
+  parts.forEach((p, i) => {
+    timer.queue(p, times[i] as number);
+    if (random() < 0.3) timer.flush();
+  });
+  const endAt = (times[times.length - 1] ?? 0) + 1;
+  return ending.kind === 'end' ? timer.end(endAt) : timer.fail(ending.message, endAt);
+}
+
+describe('StreamTimer: queued pieces give the timings of synchronous decoding', () => {
+  const fixtures = [
+    'vllm-0.11-reasoning-usage.sse',
+    'mlx-keepalive-role-every-delta-usage.sse',
+    'llamacpp-separate-finish-usage.sse',
+    'vllm-inline-think-no-usage.sse',
+    'llamacpp-old-error-field.sse',
+    'mlx-midstream-close.sse',
+  ];
+
+  it.each(fixtures)('%s, split at random points, flushed at random points', (name) => {
+    // A multi-byte character in the stream, so some splits fall inside one.
+    const bytes = Buffer.from(fixture(name).replace('Hello', 'Héllo ✓'), 'utf8');
+    for (let seed = 1; seed <= 40; seed++) {
+      const random = lcg(seed);
+      const parts = pieces(bytes, random, seed % 2 === 0 ? 12 : 300);
+      // Distinct, increasing, non-integer times: a piece decoded at any other piece's time shows.
+      let at = 1;
+      const times = parts.map(() => (at += 0.25 + random() * 3));
+      const expected = synchronous(parts, times, { kind: 'end' });
+      expect(deferred(parts, times, { kind: 'end' }, random)).toEqual(expected);
+    }
+  });
+
+  it('queued pieces keep their own arrival times, not the time they are flushed', () => {
+    const text = fixture('vllm-0.11-reasoning-usage.sse');
+    const events = text.split('\n\n').filter((e) => e.trim() !== '');
+    const timer = new StreamTimer(0);
+    timer.headers(200, 5);
+    events.forEach((e, i) => timer.queue(`${e}\n\n`, 10 * (i + 1)));
+    expect(timer.queued).toBe(events.length);
+    timer.flush();
+    expect(timer.queued).toBe(0);
+    const t = timer.end(1000);
+    expect(t.ttftMs).toBe(20);
+    expect(t.tokenTimesMs).toEqual([20, 30, 40, 50]);
+    expect(t.timeToFirstAnswerMs).toBe(40);
+  });
+
+  it('an event split across queued pieces is stamped with the piece that completes it', () => {
+    const timer = new StreamTimer(0);
+    timer.headers(200, 1);
+    expect(timer.queue('data: {"choices":[{"delta":{"con', 2)).toBe(true);
+    expect(timer.queue('tent":"a"}}]}\n', 3)).toBe(false); // the queue was not empty
+    expect(timer.queue('\ndata: [DONE]\n\n', 4)).toBe(false);
+    const t = timer.end(5);
+    expect(t).toMatchObject({ ok: true, ttftMs: 4, tokenTimesMs: [4] });
+  });
+
+  it('end with pieces still queued decodes them first (the [DONE] in the queue counts)', () => {
+    const timer = new StreamTimer(0);
+    timer.headers(200, 1);
+    timer.queue('data: {"choices":[{"delta":{"content":"a"}}]}\n\n', 2);
+    timer.queue(
+      'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\ndata: [DONE]\n\n',
+      3,
+    );
+    expect(timer.end(4)).toMatchObject({ ok: true, ttftMs: 2, completionTokens: 1, tokenSource: 'usage' });
+  });
+
+  it('a failure (timeout, reset) with pieces still queued keeps the tokens they carried', () => {
+    const parts = [
+      Buffer.from('data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n'),
+      Buffer.from('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"de'),
+      Buffer.from('lta":{"content":"b"}}]}\n\n'),
+    ];
+    const times = [2, 3, 7];
+    const ending: Ending = { kind: 'fail', message: 'no complete answer within 10 ms' };
+    const expected = synchronous(parts, times, ending);
+    const timer = new StreamTimer(0);
+    timer.headers(200, 0.5);
+    parts.forEach((p, i) => timer.queue(p, times[i] as number));
+    const t = timer.fail(ending.message, 8);
+    expect(t).toEqual(expected);
+    expect(t).toMatchObject({ failure: 'stream_cut', timeToRoleMs: 2, ttftMs: 3, tokenTimesMs: [3, 7] });
+  });
+
+  it('a non-2xx body queued in pieces gives the same HTTP error', () => {
+    const body = Buffer.from('{"error":{"message":"Loading model","type":"unavailable_error","code":503}}');
+    const parts = [body.subarray(0, 17), body.subarray(17)];
+    const expected = synchronous(parts, [2, 3], { kind: 'end' }, 503);
+    const t = deferred(parts, [2, 3], { kind: 'end' }, () => 1, 503);
+    expect(t).toEqual(expected);
+    expect(t).toMatchObject({ failure: 'http_error', errorMessage: 'Loading model' });
+  });
+
+  it('data() after queued pieces decodes the queue first, so events stay in order', () => {
+    const timer = new StreamTimer(0);
+    timer.headers(200, 1);
+    timer.queue('data: {"choices":[{"delta":{"content":"a"}}]}\n\n', 2);
+    timer.data('data: {"choices":[{"delta":{"content":"b"}}]}\n\ndata: [DONE]\n\n', 3);
+    expect(timer.queued).toBe(0);
+    expect(timer.end(4).tokenTimesMs).toEqual([2, 3]);
+  });
+});

@@ -3,6 +3,10 @@
 // keep-alive comment or a usage chunk never does), tokens come from `usage` when the server sends
 // it and from counted chunks only as a flagged fallback. Pure: the caller reads the clock and
 // passes the arrival time of every piece, so the same code serves calibrate, bench and the gateway.
+// A caller that stamps many streams on one event loop can `queue` pieces (a stamp and a reference,
+// nothing more) and `flush` them later: every event still gets the arrival time of the piece that
+// completed it, so the result is the one `data` gives, while the decoding no longer delays the
+// stamps of the other sockets read in the same turn.
 import { SseDecoder } from '../upstream/sse.ts';
 import { bestOneSecondRate, decodeRate, gaps } from './token-rates.ts';
 import type { Summary } from './percentiles.ts';
@@ -80,8 +84,13 @@ export class StreamTimer {
   private headersMs?: number;
   private roleMs?: number;
   private readonly tokenTimes: number[] = [];
-  /** Content events (not reasoning), with whether their text closes a `<think>` block. */
-  private readonly contentTimes: { atMs: number; closesThink: boolean }[] = [];
+  /** Arrival of each content event (not reasoning). */
+  private readonly contentTimes: number[] = [];
+  /** Index in contentTimes of the last content event whose text closes a `<think>` block. */
+  private lastThinkClose = -1;
+  /** Pieces queued by `queue`, not yet decoded, with their arrival times (parallel arrays, no per-piece object). */
+  private readonly queuedChunks: (Uint8Array | string)[] = [];
+  private readonly queuedAtMs: number[] = [];
   private reasoningEvents = 0;
   private keepAlives = 0;
   private done = false;
@@ -103,7 +112,38 @@ export class StreamTimer {
     this.headersMs = atMs - this.startMs;
   }
 
+  /** Decodes a piece now. Pieces queued before it are decoded first, so the order is kept. */
   data(chunk: Uint8Array | string, atMs: number): void {
+    if (this.queuedChunks.length > 0) this.flush();
+    this.decode(chunk, atMs);
+  }
+
+  /**
+   * Records a piece and its arrival time without decoding it; `flush` (or `end`/`fail`) decodes it
+   * later with that same time. The chunk is kept by reference, so it must not be reused by the
+   * caller. Returns true when the queue was empty, i.e. when the caller must arrange a flush.
+   */
+  queue(chunk: Uint8Array | string, atMs: number): boolean {
+    this.queuedChunks.push(chunk);
+    this.queuedAtMs.push(atMs);
+    return this.queuedChunks.length === 1;
+  }
+
+  /** Pieces queued and not yet decoded. */
+  get queued(): number {
+    return this.queuedChunks.length;
+  }
+
+  /** Decodes every queued piece, each at its own arrival time. */
+  flush(): void {
+    const chunks = this.queuedChunks;
+    const times = this.queuedAtMs;
+    for (let i = 0; i < chunks.length; i++) this.decode(chunks[i] as Uint8Array | string, times[i] as number);
+    chunks.length = 0;
+    times.length = 0;
+  }
+
+  private decode(chunk: Uint8Array | string, atMs: number): void {
     if (this.status !== undefined && (this.status < 200 || this.status >= 300)) {
       if (this.errorBody.length < 4096)
         this.errorBody += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
@@ -114,6 +154,7 @@ export class StreamTimer {
 
   /** The body ended normally. */
   end(atMs: number): StreamTiming {
+    this.flush();
     for (const event of this.decoder.end()) this.event(event, atMs);
     if (this.status !== undefined && (this.status < 200 || this.status >= 300))
       return this.result(atMs, 'http_error', errorText(this.errorBody) ?? `HTTP ${this.status}`);
@@ -124,6 +165,7 @@ export class StreamTimer {
 
   /** The transport failed (refused, reset, timeout). After a 2xx header it is a cut stream. */
   fail(message: string, atMs: number): StreamTiming {
+    this.flush();
     if (this.status !== undefined && this.status >= 200 && this.status < 300)
       return this.result(atMs, 'stream_cut', `the stream was cut: ${message}`);
     return this.result(atMs, 'transport', message);
@@ -173,8 +215,10 @@ export class StreamTimer {
     if (!reasoning && content === '' && !tools) return;
     this.tokenTimes.push(t);
     if (reasoning && content === '') this.reasoningEvents++;
-    if (content !== '' || tools)
-      this.contentTimes.push({ atMs: t, closesThink: content.includes('</think>') });
+    if (content !== '' || tools) {
+      if (content.includes('</think>')) this.lastThinkClose = this.contentTimes.length;
+      this.contentTimes.push(t);
+    }
   }
 
   private result(atMs: number, failure?: StreamFailure, errorMessage?: string): StreamTiming {
@@ -224,11 +268,7 @@ export class StreamTimer {
    * templates pre-fill `<think>`, so the opening tag may never be streamed.)
    */
   private firstAnswer(): number | undefined {
-    let close = -1;
-    this.contentTimes.forEach((c, i) => {
-      if (c.closesThink) close = i;
-    });
-    return this.contentTimes[close + 1]?.atMs;
+    return this.contentTimes[this.lastThinkClose + 1];
   }
 }
 
