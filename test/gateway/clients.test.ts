@@ -68,6 +68,69 @@ describe('openai client', () => {
   });
 });
 
+describe('openai client, text completions (/v1/completions)', () => {
+  const prompt = 'def fibonacci(n):';
+  /** What a simulated endpoint answers to a completions request, asked directly. */
+  const direct = async (endpoint: string, body: Record<string, unknown>): Promise<string> => {
+    const res = await fetch(`${h.sims[endpoint]!.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: h.fleet.endpoints.find((e) => e.name === endpoint)!.servedModel,
+        ...body,
+      }),
+    });
+    // A cut stream is read up to the cut.
+    let text = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const piece of res.body!) text += decoder.decode(piece, { stream: true });
+    } catch {
+      // the simulated cut
+    }
+    return text;
+  };
+  const streamedText = (sse: string): string =>
+    sse
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => (JSON.parse(e.slice(6)) as { choices: { text?: string }[] }).choices[0]?.text ?? '')
+      .join('');
+
+  it('non-streaming and streaming answers are what the endpoint itself answers', async () => {
+    const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const truth = JSON.parse(await direct('coder', { prompt, max_tokens: 40 })) as {
+      choices: { text: string }[];
+    };
+    const whole = await client.completions.create({ model: 'coder', prompt, max_tokens: 40 });
+    expect(whole.choices[0]?.text).toBe(truth.choices[0]?.text);
+    expect(whole.usage?.completion_tokens).toBeGreaterThan(0);
+    const stream = await client.completions.create({ model: 'coder', prompt, max_tokens: 40, stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+    expect(text).toBe(truth.choices[0]?.text);
+  });
+
+  it('a stream cut mid-answer is continued by appending the partial text to the prompt', async () => {
+    // coder-fast cuts after 3 tokens; the rescue asks coder (vLLM) to complete prompt + partial.
+    const partial = streamedText(await direct('coder-fast', { prompt, max_tokens: 40, stream: true }));
+    expect(partial).not.toBe('');
+    const rest = JSON.parse(await direct('coder', { prompt: prompt + partial, max_tokens: 37 })) as {
+      choices: { text: string }[];
+    };
+    const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await client.completions.create({
+      model: 'coder-fast',
+      prompt,
+      max_tokens: 40,
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+    expect(text).toBe(partial + rest.choices[0]?.text);
+  });
+});
+
 describe('Vercel AI SDK (openai-compatible)', () => {
   const provider = () =>
     createOpenAICompatible({ name: 'llm-fleet', baseURL: `${h.url}/v1`, includeUsage: true });
