@@ -5,8 +5,12 @@
 //   TTFT error       = client TTFT − server TTFT (what the client adds: both network legs + parsing)
 //   receive delay    = client's first-token time − server's first-token write (the response leg)
 // at 1, 64, 256 and 512 concurrent streams. Baseline of the same run: a bare socket client (through
-// the same guarded connector) that stamps the first byte of each response and does no SSE or JSON
-// work — the floor any HTTP client on this machine can reach.
+// the same guarded connector) that stamps its write and the first token event of each response and
+// does no JSON work — the floor any HTTP client on this machine can reach, for both figures (the
+// TTFT error also holds the request leg and the simulator's own lateness in noticing the request).
+// A second llm-fleet client that decodes inside the data callback (timedStream's
+// decodeInCallback) shows, in the same run and under the same load, what the per-turn queue buys.
+// Each level scores about 1000 requests (200 at 1 stream), so its P99 is not one or two samples.
 // Second part: calibrate's P50/P95/P99 against the simulator's closed-form TTFT percentiles, within
 // the sampling error of 200 draws (distribution-free interval from the binomial ranks).
 // Run: node bench/measurement-accuracy.ts   (LLM_FLEET_LOOPBACK_ONLY=1 is set for you)
@@ -101,86 +105,108 @@ async function parent(): Promise<void> {
     `measurement accuracy — node ${process.version}, ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(2)}, simulator in a separate process (pid ${child.pid})`,
   );
   console.log(
-    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms);\nCPU µs/token = client process CPU time (user + system) per token event received\n',
+    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms);\nCPU µs/token = client process CPU time (user + system) per token event received. Clients, in this order at each level:\n  per turn     llm-fleet timedStream: the data callback stamps and queues, decoding runs once per event-loop turn\n  in callback  llm-fleet timedStream decoding each piece inside its data callback (as before the queue)\n  bare socket  the floor: a socket from the same guarded connector, no HTTP library, no JSON\n',
   );
   console.log(
     [
       'streams',
+      'client'.padEnd(11),
       'requests',
       'TTFT error P50 / P99 / max'.padEnd(28),
-      'receive delay P50 / P99'.padEnd(24),
-      'bare-socket delay P50 / P99'.padEnd(28),
-      'CPU µs/token ours / bare'.padEnd(16),
+      'receive delay P50 / P99 / max'.padEnd(30),
+      'CPU µs/token',
       'load avg',
     ].join('  '),
   );
 
-  const url = new URL(ready.accuracyUrl);
-  const levels = [1, 64, 256, 512];
-  const results: { level: number; p99: number }[] = [];
-  for (const level of levels) {
-    // Each stream sends `perWorker` requests back to back; its first one (connection set-up, JIT)
-    // is not scored. Streams start staggered over one request's duration, so the level is N streams
-    // in steady state rather than N requests fired in the same millisecond.
-    const perWorker = level === 1 ? 201 : 3;
-    // ---- llm-fleet's client
+  interface Stamps {
+    /** Client TTFT and first-token arrival (epoch ms), per scored request id. */
+    readonly byId: Map<string, { ttftMs: number; firstTokenEpochMs: number }>;
+    readonly cpuPerTokenUs: number;
+  }
+
+  /** llm-fleet's own client: `level` streams of `perWorker` requests through timedStream. */
+  const ours = async (level: number, perWorker: number, decodeInCallback: boolean): Promise<Stamps> => {
     const target = httpTarget(ready.accuracyUrl, { connections: level });
     const cpu0 = process.cpuUsage();
     let tokens = 0;
-    const measured = new Map<string, { ttftMs: number; firstTokenEpochMs: number }>();
-    const warmups = new Set<string>();
-    let n = 0;
+    const byId = new Map<string, { ttftMs: number; firstTokenEpochMs: number }>();
+    const tag = decodeInCallback ? 'cb' : 'turn';
     const worker = async (w: number): Promise<void> => {
       await new Promise((resolve) => setTimeout(resolve, (w * STAGGER_MS) / level));
       for (let i = 0; i < perWorker; i++) {
-        const id = `acc-${level}-${w}-${i}-${n++}`;
-        if (i === 0) warmups.add(id);
+        const id = `acc-${tag}-${level}-${w}-${i}`;
         const t = await timedStream(
           target,
           '/v1/chat/completions',
           chatBody({ model: 'acc', promptTokens: 64, maxTokens: 16 }, 'vllm', id),
           60_000,
           id,
+          { decodeInCallback },
         );
-        if (t.ok && t.ttftMs !== undefined)
-          measured.set(id, { ttftMs: t.ttftMs, firstTokenEpochMs: t.startedAtMs + t.ttftMs });
+        // The first request of each stream (connection set-up, JIT) is not scored.
+        if (i > 0 && t.ok && t.ttftMs !== undefined)
+          byId.set(id, { ttftMs: t.ttftMs, firstTokenEpochMs: t.startedAtMs + t.ttftMs });
         tokens += t.tokenTimesMs.length;
       }
     };
     await Promise.all(Array.from({ length: level }, (_, w) => worker(w)));
     const cpu = process.cpuUsage(cpu0);
-    // Client CPU per token event: what the client costs, whatever the machine's load.
-    const cpuPerToken = (cpu.user + cpu.system) / Math.max(1, tokens);
     await target.close();
-    const truth = await truthOf('acc');
-    const errors: number[] = [];
-    const receive: number[] = [];
-    for (const t of truth) {
-      const m = t.clientRequestId === undefined ? undefined : measured.get(t.clientRequestId);
-      if (t.clientRequestId !== undefined && warmups.has(t.clientRequestId)) continue;
-      if (!m || t.ttftMs === undefined || t.tokenTimesMs[0] === undefined) continue;
-      errors.push(m.ttftMs - t.ttftMs);
-      receive.push(m.firstTokenEpochMs - t.tokenTimesMs[0]);
-    }
-    // ---- baseline: bare sockets through the guarded connector, first response byte after the headers
-    const bareCpu0 = process.cpuUsage();
-    const bare = await bareSocketDelays(url, level, perWorker, truthOf, guardedConnector);
-    const bareCpu = process.cpuUsage(bareCpu0);
-    const bareCpuPerToken = (bareCpu.user + bareCpu.system) / Math.max(1, level * perWorker * 16);
-    const e = summarize(errors);
-    const r = summarize(receive);
-    const b = summarize(bare);
-    results.push({ level, p99: e.p99 ?? NaN });
-    const cells = [
-      String(level).padStart(7),
-      String(errors.length).padStart(8),
-      `${f(e.p50)} / ${f(e.p99)} / ${f(e.max)}`.padEnd(28),
-      `${f(r.p50)} / ${f(r.p99)}`.padEnd(24),
-      `${f(b.p50)} / ${f(b.p99)}`.padEnd(28),
-      `${cpuPerToken.toFixed(1)} / ${bareCpuPerToken.toFixed(1)}`.padEnd(16),
-      loadavg()[0]?.toFixed(2) ?? '',
+    return { byId, cpuPerTokenUs: (cpu.user + cpu.system) / Math.max(1, tokens) };
+  };
+
+  const bareClient = async (level: number, perWorker: number): Promise<Stamps> => {
+    const cpu0 = process.cpuUsage();
+    const stamps = await bareSocketStamps(url, level, perWorker, guardedConnector);
+    const cpu = process.cpuUsage(cpu0);
+    const byId = new Map<string, { ttftMs: number; firstTokenEpochMs: number }>();
+    for (const [id, s] of stamps)
+      byId.set(id, {
+        ttftMs: s.firstTokenEpochMs - s.writtenEpochMs,
+        firstTokenEpochMs: s.firstTokenEpochMs,
+      });
+    return { byId, cpuPerTokenUs: (cpu.user + cpu.system) / Math.max(1, level * perWorker * 16) };
+  };
+
+  const url = new URL(ready.accuracyUrl);
+  const levels = [1, 64, 256, 512];
+  const results: { level: number; p99: number }[] = [];
+  for (const level of levels) {
+    // Each stream sends `perWorker` requests back to back. Streams start staggered over one
+    // request's duration, so the level is N streams in steady state rather than N requests fired
+    // in the same millisecond. About 1000 scored requests per level (200 at 1 stream), so a P99 is
+    // not decided by one or two samples.
+    const perWorker = level === 1 ? 201 : 1 + Math.ceil(1024 / level);
+    const clients: [string, () => Promise<Stamps>][] = [
+      ['per turn', () => ours(level, perWorker, false)],
+      ['in callback', () => ours(level, perWorker, true)],
+      ['bare socket', () => bareClient(level, perWorker)],
     ];
-    console.log(cells.join('  '));
+    for (const [name, run] of clients) {
+      const stamps = await run();
+      const errors: number[] = [];
+      const receive: number[] = [];
+      for (const t of await truthOf('acc')) {
+        const m = t.clientRequestId === undefined ? undefined : stamps.byId.get(t.clientRequestId);
+        if (!m || t.ttftMs === undefined || t.tokenTimesMs[0] === undefined) continue;
+        errors.push(m.ttftMs - t.ttftMs);
+        receive.push(m.firstTokenEpochMs - t.tokenTimesMs[0]);
+      }
+      const e = summarize(errors);
+      const r = summarize(receive);
+      if (name === 'per turn') results.push({ level, p99: e.p99 ?? NaN });
+      const cells = [
+        String(level).padStart(7),
+        name.padEnd(11),
+        String(errors.length).padStart(8),
+        `${f(e.p50)} / ${f(e.p99)} / ${f(e.max)}`.padEnd(28),
+        `${f(r.p50)} / ${f(r.p99)} / ${f(r.max)}`.padEnd(30),
+        stamps.cpuPerTokenUs.toFixed(1).padStart(12),
+        loadavg()[0]?.toFixed(2) ?? '',
+      ];
+      console.log(cells.join('  '));
+    }
   }
   const within = results.filter((x) => x.level <= 256).every((x) => x.p99 <= 1);
   console.log(`\ntarget: TTFT error P99 ≤ 1 ms up to 256 streams — ${within ? 'MET' : 'NOT MET'}\n`);
@@ -242,19 +268,18 @@ routing: { rules: [ { task: code, endpoint: cal } ], default: cal }
 
 /**
  * Baseline: `level` bare sockets from the guarded connector, each sending `perWorker` requests
- * one after another and stamping the first body byte after the response headers (no SSE, no JSON).
- * Returns client receive time − server first-token write, per request.
+ * one after another, stamping the write and the arrival of the first token event (no JSON work).
+ * The first request of each socket (connection set-up, JIT) is not scored.
  */
-async function bareSocketDelays(
+async function bareSocketStamps(
   url: URL,
   level: number,
   perWorker: number,
-  truthOf: (which: 'acc' | 'cal') => Promise<import('../src/sim/index.ts').SimRequestTruth[]>,
   guardedConnector: typeof import('../src/upstream/guard.ts').guardedConnector,
-): Promise<number[]> {
+): Promise<Map<string, { writtenEpochMs: number; firstTokenEpochMs: number }>> {
   const { chatBody } = await import('../src/calibrate/index.ts');
   const connect = guardedConnector();
-  const firstBody = new Map<string, number>();
+  const stamps = new Map<string, { writtenEpochMs: number; firstTokenEpochMs: number }>();
   const worker = async (w: number): Promise<void> => {
     await new Promise((resolve) => setTimeout(resolve, (w * STAGGER_MS) / level));
     const socket = await new Promise<import('node:net').Socket>((resolve, reject) =>
@@ -273,6 +298,7 @@ async function bareSocketDelays(
     for (let i = 0; i < perWorker; i++) {
       const id = `bare-${level}-${w}-${i}`;
       const body = JSON.stringify(chatBody({ model: 'acc', promptTokens: 64, maxTokens: 16 }, 'vllm', id));
+      let writtenEpochMs = 0;
       await new Promise<void>((resolve) => {
         let seenHeaders = false;
         let buffered = '';
@@ -289,7 +315,7 @@ async function bareSocketDelays(
           // The first event carrying a token (the simulator writes role and first token together).
           if (!stamped && buffered.includes('"content"') && /"content":"[^"]/.test(buffered)) {
             stamped = true;
-            if (i > 0) firstBody.set(id, at); // the first request of each socket is not scored
+            if (i > 0) stamps.set(id, { writtenEpochMs, firstTokenEpochMs: at });
           }
           if (buffered.includes('data: [DONE]')) {
             socket.off('data', onData);
@@ -300,16 +326,12 @@ async function bareSocketDelays(
         socket.write(
           `POST ${url.pathname.replace(/\/$/, '')}/v1/chat/completions HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\nx-request-id: ${id}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
         );
+        // As undici's onRequestSent: after the write call handed the bytes to the socket.
+        writtenEpochMs = performance.timeOrigin + performance.now();
       });
     }
     socket.destroy();
   };
   await Promise.all(Array.from({ length: level }, (_, w) => worker(w)));
-  const truth = await truthOf('acc');
-  const out: number[] = [];
-  for (const t of truth) {
-    const at = t.clientRequestId === undefined ? undefined : firstBody.get(t.clientRequestId);
-    if (at !== undefined && t.tokenTimesMs[0] !== undefined) out.push(at - t.tokenTimesMs[0]);
-  }
-  return out;
+  return stamps;
 }
