@@ -105,7 +105,7 @@ async function parent(): Promise<void> {
     `measurement accuracy — node ${process.version}, ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(2)}, simulator in a separate process (pid ${child.pid})`,
   );
   console.log(
-    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms);\nCPU µs/token = client process CPU time (user + system) per token event received. Clients, in this order at each level:\n  per turn     llm-fleet timedStream: the data callback stamps and queues, decoding runs once per event-loop turn\n  in callback  llm-fleet timedStream decoding each piece inside its data callback (as before the queue)\n  bare socket  the floor: a socket from the same guarded connector, no HTTP library, no JSON\n',
+    'TTFT error = client TTFT − server TTFT; receive delay = client first-token time − server write time (ms);\nCPU µs/token = client process CPU time (user + system) per token event received. Clients, in this order at each level:\n  per turn     llm-fleet timedStream: the callbacks stamp and queue; decoding and results run once per event-loop turn\n  in callback  llm-fleet timedStream decoding each piece and resolving inside the callbacks (as before the queue)\n  bare socket  the floor: a socket from the same guarded connector, no HTTP library, no JSON\n',
   );
   console.log(
     [

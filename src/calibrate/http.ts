@@ -51,18 +51,30 @@ export interface TimedStream extends StreamTiming {
 const now = (): number => performance.now();
 
 /**
- * Timers with queued pieces, decoded together once per event-loop turn. When many sockets are
- * readable in one poll phase, their read callbacks run one after another: decoding inside each
- * callback would make every later socket's stamp wait for the SSE and JSON work of the sockets
- * before it. So the callbacks only stamp and queue, and one `setImmediate` (it runs right after the
- * poll phase) decodes everything queued in that turn. Memory stays bounded by one turn's pieces;
- * end, failure and timeout flush first (StreamTimer does), so no result misses a piece.
+ * Work deferred to the end of the event-loop turn. When many sockets are readable in one poll
+ * phase, their read callbacks run one after another: decoding inside each callback would make every
+ * later socket's stamp wait for the SSE and JSON work of the sockets before it, and resolving a
+ * finished request there would run the caller's continuation (the next request's body, its
+ * dispatch) before them too. So the callbacks only stamp and queue, and one `setImmediate` (it runs
+ * right after the poll phase) decodes every piece queued in that turn, then computes the results of
+ * the requests that ended in it, each from its own stamps. Memory stays bounded by one turn's
+ * pieces; end, failure and timeout flush first (StreamTimer does), so no result misses a piece.
  */
 const waiting: StreamTimer[] = [];
+const endings: (() => void)[] = [];
 let drainScheduled = false;
 
 function drainLater(timer: StreamTimer): void {
   waiting.push(timer);
+  scheduleDrain();
+}
+
+function endLater(end: () => void): void {
+  endings.push(end);
+  scheduleDrain();
+}
+
+function scheduleDrain(): void {
   if (drainScheduled) return;
   drainScheduled = true;
   setImmediate(drain);
@@ -73,12 +85,16 @@ function drain(): void {
   // flush() is pure decoding (no I/O, no callbacks), so nothing is queued while this loop runs.
   for (const timer of waiting) timer.flush();
   waiting.length = 0;
+  // The promises these resolve continue after this function returns; what they queue goes to the next drain.
+  const ends = endings.splice(0);
+  for (const end of ends) end();
 }
 
 export interface TimedStreamOptions {
   /**
-   * Decode each piece inside the callback that delivers it, as before the per-turn queue. Only the
-   * accuracy bench sets it, to measure in one run what the deferral buys; the timings are the same.
+   * Decode each piece, and resolve the result, inside the callback that delivers it, as before the
+   * per-turn queue. Only the accuracy bench sets it, to measure in one run what the deferral buys;
+   * the timings are the same.
    */
   readonly decodeInCallback?: boolean;
 }
@@ -101,6 +117,8 @@ export function timedStream(
     let timer: StreamTimer | undefined;
     let epochStart = Date.now();
     let finished = false;
+    /** The response ended or failed; its result waits for the drain, so the deadline no longer applies. */
+    let ended = false;
     const start = (): StreamTimer => {
       if (!timer) {
         const t = now();
@@ -117,6 +135,7 @@ export function timedStream(
     };
     let controllerRef: Dispatcher.DispatchController | undefined;
     const deadline = setTimeout(() => {
+      if (ended) return;
       const error = new Error(`no complete answer within ${timeoutMs} ms`);
       controllerRef?.abort(error);
       finish(start().fail(error.message, now()));
@@ -141,10 +160,20 @@ export function timedStream(
         else if (t.queue(chunk, at)) drainLater(t);
       },
       onResponseEnd() {
-        finish(start().end(now()));
+        const at = now();
+        if (inCallback) finish(start().end(at));
+        else if (!finished && !ended) {
+          ended = true;
+          endLater(() => finish(start().end(at)));
+        }
       },
       onResponseError(_controller, error) {
-        finish(start().fail(transportMessage(error), now()));
+        const at = now();
+        if (inCallback) finish(start().fail(transportMessage(error), at));
+        else if (!finished && !ended) {
+          ended = true;
+          endLater(() => finish(start().fail(transportMessage(error), at)));
+        }
       },
     };
     target.dispatcher.dispatch(
