@@ -120,7 +120,9 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
       const host = r.host ?? '';
       if (r.ttftMs !== undefined && r.outcome === 'ok')
         ttft.observe({ endpoint: r.endpoint, host, operation: r.operation }, r.ttftMs / 1000);
-      for (const g of gaps) itl.observe({ endpoint: r.endpoint, host }, g / 1000);
+      // One label lookup per request, not per token.
+      const itlChild = itl.labels({ endpoint: r.endpoint, host });
+      for (const g of gaps) itlChild.observe(g / 1000);
       duration.observe(
         { endpoint: r.endpoint, host, operation: r.operation, outcome: r.outcome },
         r.totalMs / 1000,

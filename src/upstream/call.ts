@@ -82,6 +82,7 @@ class Deadlines {
   private ttftTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
+  private lastActivityMs = 0;
   private readonly fire: (cause: FailureCause, message: string) => void;
   private readonly timeouts: EndpointTimeouts | undefined;
 
@@ -110,15 +111,25 @@ class Deadlines {
     this.ttftTimer = undefined;
     const t = this.timeouts;
     if (!t) return;
-    this.idleTimer = setTimeout(
-      () => this.fire('idle_timeout', `no token for ${t.idleTimeoutMs} ms mid-stream (idleTimeoutMs)`),
-      t.idleTimeoutMs,
-    );
+    this.lastActivityMs = performance.now();
+    this.armIdle(t.idleTimeoutMs);
   }
 
-  /** An event arrived after the first token: the idle clock restarts. */
+  /**
+   * An event arrived after the first token: the idle clock restarts. Only a timestamp per event;
+   * the one idle timer, when it fires, re-arms itself for what is left of the silence.
+   */
   activity(): void {
-    this.idleTimer?.refresh();
+    this.lastActivityMs = performance.now();
+  }
+
+  private armIdle(delayMs: number): void {
+    const t = this.timeouts as EndpointTimeouts;
+    this.idleTimer = setTimeout(() => {
+      const silentMs = performance.now() - this.lastActivityMs;
+      if (silentMs < t.idleTimeoutMs) this.armIdle(t.idleTimeoutMs - silentMs);
+      else this.fire('idle_timeout', `no token for ${t.idleTimeoutMs} ms mid-stream (idleTimeoutMs)`);
+    }, delayMs);
   }
 
   clear(): void {

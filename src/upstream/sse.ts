@@ -24,15 +24,17 @@ export class SseDecoder {
     this.sawCr = text.endsWith('\r');
     this.buffer += text;
     const events: SseEvent[] = [];
+    const buffer = this.buffer;
+    // indexOf runs natively; a CR-free buffer (what every server in the fleet sends) needs no other scan.
+    const hasCr = buffer.includes('\r');
     let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const c = this.buffer.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
-      this.line(this.buffer.slice(start, i), events);
-      if (c === 13 && this.buffer.charCodeAt(i + 1) === 10) i++;
-      start = i + 1;
+    for (;;) {
+      const i = hasCr ? lineEnd(buffer, start) : buffer.indexOf('\n', start);
+      if (i < 0) break;
+      this.line(buffer.slice(start, i), events);
+      start = buffer.charCodeAt(i) === 13 && buffer.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = start === 0 ? buffer : buffer.slice(start);
     return events;
   }
 
@@ -92,4 +94,13 @@ export class SseDecoder {
     this.dataLines = [];
     this.eventName = '';
   }
+}
+
+/** The first CR or LF at or after `from`, or -1. */
+function lineEnd(text: string, from: number): number {
+  const lf = text.indexOf('\n', from);
+  const cr = text.indexOf('\r', from);
+  if (cr < 0) return lf;
+  if (lf < 0) return cr;
+  return Math.min(cr, lf);
 }
