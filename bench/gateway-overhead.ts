@@ -206,11 +206,20 @@ function rssMb(pid: number): number {
 
 const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s on Linux.
 
-/** User + system CPU of a process so far, in µs. */
+/** User + system CPU of a process and its running children (--workers) so far, in µs. */
 function cpuUs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // no children file on this kernel: the process alone
+  }
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US + children.reduce((sum, c) => sum + cpuUs(c), 0);
 }
 
 /** Busy and total jiffies of the whole machine. */
