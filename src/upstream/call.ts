@@ -83,6 +83,8 @@ class Deadlines {
   private idleTimer: NodeJS.Timeout | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private lastActivityMs = 0;
+  /** The gateway paused the upstream (the client reads slowly): silence is not the endpoint's. */
+  private held = false;
   private readonly fire: (cause: FailureCause, message: string) => void;
   private readonly timeouts: EndpointTimeouts | undefined;
 
@@ -123,9 +125,19 @@ class Deadlines {
     this.lastActivityMs = performance.now();
   }
 
+  /** Paused by backpressure (true) or reading again (false, the idle clock restarts). */
+  hold(on: boolean): void {
+    this.held = on;
+    if (!on) this.lastActivityMs = performance.now();
+  }
+
   private armIdle(delayMs: number): void {
     const t = this.timeouts as EndpointTimeouts;
     this.idleTimer = setTimeout(() => {
+      if (this.held) {
+        this.armIdle(t.idleTimeoutMs);
+        return;
+      }
       const silentMs = performance.now() - this.lastActivityMs;
       if (silentMs < t.idleTimeoutMs) this.armIdle(t.idleTimeoutMs - silentMs);
       else this.fire('idle_timeout', `no token for ${t.idleTimeoutMs} ms mid-stream (idleTimeoutMs)`);
@@ -250,12 +262,20 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
   // A deadline or the client going away aborts through the attempt's signal.
   signal.addEventListener('abort', () => settle(failure()), { once: true });
 
+  // A full client socket pauses the upstream; the idle deadline does not count that silence.
+  let paused = false;
+  const pause = (): void => {
+    paused = true;
+    deadlines.hold(true);
+    controller?.pause();
+  };
+
   const deliver = (ev: StreamEvent): void => {
     if (sink === undefined || queue.length > 0) {
       queue.push(ev);
       return;
     }
-    if (sink(ev) === false) controller?.pause();
+    if (sink(ev) === false) pause();
   };
 
   const onEvent = (ev: SseEvent): void => {
@@ -294,10 +314,13 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     attach(next) {
       sink = next;
       while (sink !== undefined && queue.length > 0) {
-        if (sink(queue.shift() as StreamEvent) === false) controller?.pause();
+        if (sink(queue.shift() as StreamEvent) === false) pause();
       }
     },
     resume() {
+      if (!paused) return;
+      paused = false;
+      deadlines.hold(false);
       controller?.resume();
     },
     close() {

@@ -1,8 +1,17 @@
 // The gateway from the client's side, against simulated endpoints on loopback: routing by task,
 // tokens and context fit; Retry-After; the circuit breaker; embeddings splitting; cancellation;
 // auth; bad input; limits; models, health and metrics.
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { expectedAnswer, postJson, seen, startHarness, streamChat, type Harness } from './harness.ts';
+import {
+  expectedAnswer,
+  postJson,
+  seen,
+  startHarness,
+  streamChat,
+  TEST_TIMEOUTS,
+  type Harness,
+} from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -221,6 +230,60 @@ describe('cancellation', () => {
       interval: 20,
     });
     await vi.waitFor(() => expect(h!.records.at(-1)?.outcome).toBe('cancelled'), {
+      timeout: 10_000,
+      interval: 20,
+    });
+    expect(seen(h, 'coder')).toBe(0);
+  });
+});
+
+describe('backpressure', () => {
+  it('a client that stops reading pauses the upstream; that silence is not an idle timeout', async () => {
+    // ~30,000 tokens (several MB) arrive in well under a second, far more than the sockets buffer.
+    h = await startHarness({ latency: { decodeTokensPerSecond: 20_000 } });
+    const maxTokens = 30_000;
+    // node:http with the response paused: the socket is not read until resume().
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        `${h!.url}/v1/chat/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.pause();
+          // Not reading for twice the idle timeout (1.5 s) while the upstream has everything to send.
+          setTimeout(() => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+            res.on('error', reject);
+            res.resume();
+          }, 2 * TEST_TIMEOUTS.idleTimeoutMs);
+        },
+      );
+      req.on('error', reject);
+      req.end(
+        JSON.stringify({
+          model: 'coder-fast',
+          messages: hello,
+          stream: true,
+          max_tokens: maxTokens,
+          ignore_eos: true,
+        }),
+      );
+    });
+    expect(text).not.toContain('"error"');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    const content = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map(
+        (e) =>
+          (JSON.parse(e.slice(6)) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta
+            ?.content ?? '',
+      )
+      .join('');
+    expect(content).toBe(expectedAnswer(hello, { maxTokens, ignoreEos: true }).content);
+    expect(content.length).toBeGreaterThan(100_000);
+    await vi.waitFor(() => expect(h!.records.at(-1)?.attempts.length).toBe(1), {
       timeout: 10_000,
       interval: 20,
     });

@@ -7,6 +7,7 @@ import { buildGateway, type Gateway, type GatewayDeps } from '../../src/gateway/
 import type { RequestRecord } from '../../src/measure/record.ts';
 import { startSimEndpoint, type SimServer } from '../../src/sim/endpoint.ts';
 import type { FaultSpec } from '../../src/sim/faults.ts';
+import type { LatencyModel } from '../../src/sim/latency.ts';
 import { expectedText, simAnswer } from '../../src/sim/generator.ts';
 import { chatAnswerKey } from '../../src/sim/prompt.ts';
 
@@ -36,6 +37,8 @@ export interface HarnessOptions {
   readonly patch?: (e: Endpoint) => Partial<Endpoint>;
   readonly faults?: Readonly<Record<string, FaultSpec[]>>;
   readonly gateway?: Partial<Fleet['gateway']>;
+  /** Simulator latency on top of the harness's fast defaults. */
+  readonly latency?: Partial<LatencyModel>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -51,7 +54,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       contextWindowTokens: e.contextWindowTokens,
       reasoning: e.reasoning,
       seed: SEED,
-      latency: { scale: 0.02, ttftJitterP99Ratio: 1.2, itlJitterP99Ratio: 1.2 },
+      latency: { scale: 0.02, ttftJitterP99Ratio: 1.2, itlJitterP99Ratio: 1.2, ...options.latency },
       faults: options.faults?.[e.name],
     });
     sims[e.name] = sim;
@@ -88,10 +91,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 /** What an uninterrupted simulated upstream answers to these messages. */
 export function expectedAnswer(
   messages: { role: string; content: string }[],
-  options: { maxTokens: number; reasoning?: boolean },
+  options: { maxTokens: number; reasoning?: boolean; ignoreEos?: boolean },
 ): { reasoning: string; content: string } {
   const answer = simAnswer(SEED, chatAnswerKey(messages), options.reasoning ?? false);
-  return expectedText(answer, { maxTokens: options.maxTokens, ignoreEos: false, minTokens: 0 });
+  return expectedText(answer, {
+    maxTokens: options.maxTokens,
+    ignoreEos: options.ignoreEos ?? false,
+    minTokens: 0,
+  });
 }
 
 export interface StreamResult {
