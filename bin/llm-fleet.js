@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-// The CLI runs from TypeScript source with Node 24's built-in type stripping (no build step).
+// In a clone the CLI runs from TypeScript source with Node 24's built-in type stripping (no build
+// step). An installed package has no src/ (Node will not strip types under node_modules) and runs
+// the JavaScript that `npm pack` built into dist/.
+import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
   console.error(
@@ -7,5 +11,8 @@ if (major < 24) {
   );
   process.exit(2);
 }
-const { main } = await import('../src/cli/main.ts');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const { main } = await import(
+  existsSync(source) ? source.href : new URL('../dist/cli/main.js', import.meta.url).href
+);
 process.exitCode = await main(process.argv.slice(2));
