@@ -180,8 +180,6 @@ interface OpenedStream {
   readonly call: StreamCall;
   /** Events up to and including the first token (or [DONE]), held back from the client. */
   readonly held: StreamEvent[];
-  /** The stream already ended ([DONE]) while being held back. */
-  readonly complete: boolean;
 }
 
 /**
@@ -229,8 +227,8 @@ async function openUpToFirstToken(
     held.push(ev);
   });
   // Either the first token, or the end of a stream without one ([DONE] or a failure, which throws).
-  const complete = await Promise.race([sawFirstToken.then(() => false), call.ended.then(() => true)]);
-  return { call, held, complete };
+  await Promise.race([sawFirstToken, call.ended]);
+  return { call, held };
 }
 
 async function streamed(info: RequestInfo): Promise<Outcome> {

@@ -68,8 +68,6 @@ export interface StreamCall {
   readonly ended: Promise<void>;
   /** Stop the attempt (client gone, or the gateway gave up on it). */
   abort(cause: FailureCause, message: string): void;
-  /** Release the attempt without a failure (a consumer that stops early); no-op once ended. */
-  close(): void;
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -228,7 +226,10 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
   let sawToken = false;
   let done = false;
   let settled = false;
-  let errorText = '';
+  // An error body (or a 200 that is not a stream), kept bounded for the failure's message and
+  // decoded once at its end, so a character split across chunks stays whole.
+  const errorBody: Buffer[] = [];
+  let errorBytes = 0;
 
   let resolveOpen!: (call: StreamCall) => void;
   let rejectOpen!: (error: UpstreamFailureError) => void;
@@ -323,9 +324,6 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
       deadlines.hold(false);
       controller?.resume();
     },
-    close() {
-      if (!settled) abort('cancelled', 'the gateway stopped reading the stream');
-    },
   };
 
   const handler: Dispatcher.DispatchHandler = {
@@ -345,8 +343,10 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     },
     onResponseData(_c, bytes) {
       if (!streaming) {
-        // An error body (or a 200 that is not a stream): kept, bounded, for the failure's message.
-        if (errorText.length < 65_536) errorText += bytes.toString('utf8');
+        if (errorBytes < 65_536) {
+          errorBody.push(bytes);
+          errorBytes += bytes.length;
+        }
         return;
       }
       for (const ev of decoder.push(bytes)) onEvent(ev);
@@ -354,6 +354,7 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     onResponseEnd() {
       if (settled) return;
       if (!streaming) {
+        const errorText = Buffer.concat(errorBody).toString('utf8');
         if (status === 200) {
           // A 200 with a JSON body to a streaming request: an error in disguise (or a server that
           // ignores `stream`); either way not a stream the client can use.
