@@ -2,26 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { loadFleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import { judgeRecord, objectivesFor } from './objectives.ts';
+import { record as sloRecord } from './test-data.ts';
 
 const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
 const objectives = objectivesFor(fleet);
 const byId = (id: string) => objectives.find((o) => o.id === id)!;
 
+/** A coder-fast chat request at t = 0, with only what a case sets. */
 function record(over: Partial<RequestRecord>): RequestRecord {
-  return {
-    id: 'r',
-    source: 'gateway',
-    operation: 'chat',
-    route: 'auto',
-    endpoint: 'coder-fast',
-    startedAtMs: 0,
-    outcome: 'ok',
-    status: 200,
-    stream: true,
-    attempts: [],
-    totalMs: 1000,
-    ...over,
-  };
+  return sloRecord({ endpoint: 'coder-fast', startedAtMs: 0, ...over });
 }
 
 describe('objectives from the example fleet', () => {
