@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BenchRun } from '../../src/calibrate/bench.ts';
 import type { CalibrationRun } from '../../src/calibrate/index.ts';
-import { memoryIo } from '../../src/cli/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../cli/run-cli.ts';
 import { loadFleet } from '../../src/fleet/index.ts';
 import { observeFingerprint } from '../../src/probes/fingerprint.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
@@ -25,11 +24,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[], env: Record<string, string>) {
-  const io = memoryIo({ LLM_FLEET_LOOPBACK_ONLY: '1', ...env });
-  const code = await main(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
+const run = (args: string[], env: Record<string, string>) =>
+  runCli(args, { LLM_FLEET_LOOPBACK_ONLY: '1', ...env });
 
 describe('llm-fleet calibrate', () => {
   it("runs the fleet file's 50 warm-up + 200 measured iterations by default and prints every sample with --json", async () => {
@@ -51,8 +47,8 @@ describe('llm-fleet calibrate', () => {
       ],
       sims.env,
     );
-    expect(r.stderr).not.toMatch(/FAILED/);
-    const out = JSON.parse(r.stdout) as CalibrationRun;
+    expect(r.err).not.toMatch(/FAILED/);
+    const out = JSON.parse(r.out) as CalibrationRun;
     expect(out.settings).toMatchObject({ warmupIterations: 50, iterations: 200 });
     const e = out.endpoints[0];
     expect(e?.samples.filter((s) => s.phase === 'warmup')).toHaveLength(50);
@@ -91,12 +87,12 @@ describe('llm-fleet calibrate', () => {
       ],
       sims.env,
     );
-    const out = JSON.parse(r.stdout) as CalibrationRun;
+    const out = JSON.parse(r.out) as CalibrationRun;
     const p = out.endpoints[0]?.proposal;
     expect(out.endpoints[0]?.networkOverhead).toEqual({ valueMs: 25, source: 'fleet' });
     // (P95 + 25 ms) × 2 rounded to 100 ms can never be below 100 ms.
     expect(p?.ttftP95Ms?.value).toBeGreaterThanOrEqual(100);
-    expect(r.stderr).toMatch(/--write: .*fleet\.yaml\n- \d+: +ttft: \{ p95: 2000ms, p99: 4000ms \}\n/);
+    expect(r.err).toMatch(/--write: .*fleet\.yaml\n- \d+: +ttft: \{ p95: 2000ms, p99: 4000ms \}\n/);
     const after = readFileSync(file, 'utf8');
     for (const line of EXAMPLE_TEXT.split('\n').filter((l) => l.trimStart().startsWith('#')))
       expect(after).toContain(line);
@@ -139,20 +135,18 @@ describe('llm-fleet calibrate', () => {
       ],
       sims.env,
     );
-    expect(r.stdout).toMatch(
-      /endpoint\s+│ metric\s+│ P50\s+│ P95\s+│ P99\s+│ current\s+│ proposed\s+│ verdict/,
-    );
-    expect(r.stdout).toMatch(/coder\s+│ TTFT ms/);
-    expect(r.stdout).toMatch(/percentiles: linear interpolation/);
-    expect(r.stdout).toMatch(/network overhead [\d.]+ ms \(measured: TCP connect median of 10/);
-    expect(r.stdout).toMatch(/version 0\.11\.0/);
-    expect(r.stdout).toContain('note: VRAM 21/32 GB');
-    const saved = /saved (.*\.json)/.exec(r.stderr)?.[1] as string;
+    expect(r.out).toMatch(/endpoint\s+│ metric\s+│ P50\s+│ P95\s+│ P99\s+│ current\s+│ proposed\s+│ verdict/);
+    expect(r.out).toMatch(/coder\s+│ TTFT ms/);
+    expect(r.out).toMatch(/percentiles: linear interpolation/);
+    expect(r.out).toMatch(/network overhead [\d.]+ ms \(measured: TCP connect median of 10/);
+    expect(r.out).toMatch(/version 0\.11\.0/);
+    expect(r.out).toContain('note: VRAM 21/32 GB');
+    const saved = /saved (.*\.json)/.exec(r.err)?.[1] as string;
     const run2 = JSON.parse(readFileSync(saved, 'utf8')) as CalibrationRun;
     expect(run2.endpoints[0]?.fingerprint).toMatchObject({ serverVersion: '0.11.0', note: 'VRAM 21/32 GB' });
     expect(run2.endpoints[0]?.fingerprint?.before).toBeDefined();
     // Recorded in the store with the fingerprint exactly as the monitor would observe it now.
-    expect(r.stderr).toContain('recorded 1 calibration run(s) in the store');
+    expect(r.err).toContain('recorded 1 calibration run(s) in the store');
     const store = openSqliteStore({ path: join(dir, 'fleet.db'), fleet: sims.fleet });
     try {
       const [stored] = store.calibrationRuns('coder');
@@ -179,8 +173,8 @@ describe('llm-fleet calibrate', () => {
   it('a user mistake is exit 2 with a hint, no stack trace', async () => {
     const r = await run(['calibrate', 'nope', '-f', 'examples/onex.fleet.yaml'], {});
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/unknown endpoint nope \[unknown_endpoint\]\n {2}hint: known: coder/);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.err).toMatch(/unknown endpoint nope \[unknown_endpoint\]\n {2}hint: known: coder/);
+    expect(r.err).not.toMatch(/\n\s+at /);
   });
 });
 
@@ -215,7 +209,7 @@ describe('llm-fleet bench', () => {
       sims.env,
     );
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as BenchRun;
+    const out = JSON.parse(r.out) as BenchRun;
     expect(out.steps.map((s) => s.concurrency)).toEqual([1, 2, 4]);
     expect(out.steps.every((s) => s.completed === 8 && s.errors === 0)).toBe(true);
     expect(out.steps[0]?.goodput.share).toBe(1);
@@ -258,7 +252,7 @@ describe('llm-fleet bench', () => {
       ],
       sims.env,
     );
-    const out = JSON.parse(r.stdout) as BenchRun;
+    const out = JSON.parse(r.out) as BenchRun;
     expect(out.plan).toEqual({ mode: 'open', ratePerSecond: 40, burstiness: 1, seed: 1 });
     expect(out.steps[0]?.lagMs?.count).toBe(20);
     expect(out.steps[0]?.lagMs?.min).toBeGreaterThanOrEqual(0);
@@ -290,9 +284,9 @@ describe('llm-fleet bench', () => {
       sims.env,
     );
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/MISSED/);
-    expect(r.stdout).toMatch(/coder-fast.*TTFT P95 ≤ 800 ms: 0\.0% good \(needs 95%\)/s);
-    expect(r.stderr).toMatch(/SLO missed \(--fail-on-slo\)/);
+    expect(r.out).toMatch(/MISSED/);
+    expect(r.out).toMatch(/coder-fast.*TTFT P95 ≤ 800 ms: 0\.0% good \(needs 95%\)/s);
+    expect(r.err).toMatch(/SLO missed \(--fail-on-slo\)/);
   });
 
   it('usage errors are exit 2', async () => {

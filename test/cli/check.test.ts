@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../src/cli/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 import { loadFleet } from '../../src/fleet/index.ts';
 import type { RequestRecord } from '../../src/measure/record.ts';
 import { hardwareDescription } from '../../src/slo/fingerprint.ts';
@@ -86,11 +85,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]) {
-  const io = memoryIo({});
-  const code = await main(args, io);
-  return { code, out: io.stdout, err: io.stderr };
-}
+const run = (args: string[]) => runCli(args);
 
 describe('llm-fleet check', () => {
   it('exits 1 on a breach and shows target, measured and budget for each objective', async () => {

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
-import { memoryIo } from '../../src/cli/io.ts';
+import { runCli } from './run-cli.ts';
 
 const FLEET = ['-f', 'examples/onex.fleet.yaml'];
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const io = memoryIo(env);
-  const code = await main(args, io);
-  return { code, out: io.stdout, err: io.stderr };
-}
+const run = runCli;
 
 describe('llm-fleet validate', () => {
   it('prints the effective inventory, targets and routing matrix', async () => {

@@ -3,8 +3,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../src/cli/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 import type { SimServer } from '../../src/sim/endpoint.ts';
 import { startSimEndpoint } from '../../src/sim/endpoint.ts';
 
@@ -19,11 +18,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function run(args: string[], env: NodeJS.ProcessEnv) {
-  const io = memoryIo({ LLM_FLEET_LOOPBACK_ONLY: '1', ...env });
-  const code = await main(args, io);
-  return { code, out: io.stdout, err: io.stderr };
-}
+const run = (args: string[], env: NodeJS.ProcessEnv) =>
+  runCli(args, { LLM_FLEET_LOOPBACK_ONLY: '1', ...env });
 
 let sims: SimServer[] = [];
 beforeAll(async () => {

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { memoryIo } from '../../src/cli/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../cli/run-cli.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
 import type { SimExample } from './sim-fleet.ts';
 import { startSimExample } from './sim-fleet.ts';
@@ -25,11 +24,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]) {
-  const io = memoryIo(env);
-  const code = await main(args, io);
-  return { code, out: io.stdout, err: io.stderr };
-}
+const run = (args: string[]) => runCli(args, env);
 
 describe('llm-fleet monitor', () => {
   it('--once probes health and a real request of each kind, and exits 0 when all are up', async () => {

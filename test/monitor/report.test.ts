@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../src/cli/io.ts';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../cli/run-cli.ts';
 import { buildGateway } from '../../src/gateway/index.ts';
 import { startMonitor } from '../../src/probes/monitor.ts';
 import { SqliteStore } from '../../src/store/sqlite-store.ts';
@@ -72,11 +71,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]) {
-  const io = memoryIo(env);
-  const code = await main(args, io);
-  return { code, out: io.stdout, err: io.stderr };
-}
+const run = (args: string[]) => runCli(args, env);
 
 describe('llm-fleet report after a demo run', () => {
   it('regenerates the seed document with measured values beside the targets', async () => {
