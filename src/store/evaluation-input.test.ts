@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadFleet } from '../fleet/index.ts';
-import type { RequestRecord } from '../measure/record.ts';
 import { evaluateFleet } from '../slo/evaluate.ts';
+import { record } from '../slo/test-data.ts';
 import { evaluationData } from './evaluation-input.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
@@ -19,22 +19,16 @@ describe('evaluationData', () => {
     for (let t = nowMs - 40 * DAY; t < nowMs; t += 7 * MINUTE) {
       for (const endpoint of ['coder', 'coder-fast']) {
         const ttftMs = rand() < 0.1 ? 5000 : 300;
-        const record: RequestRecord = {
-          id: `${endpoint}-${t}`,
-          source: 'gateway',
-          operation: 'chat',
-          route: 'auto',
-          endpoint,
-          startedAtMs: t,
-          outcome: 'ok',
-          status: 200,
-          stream: true,
-          attempts: [],
-          ttftMs,
-          decodeTokensPerSecond: 50 + rand() * 100,
-          totalMs: ttftMs + 100,
-        };
-        store.write(record);
+        store.write(
+          record({
+            id: `${endpoint}-${t}`,
+            endpoint,
+            startedAtMs: t,
+            ttftMs,
+            decodeTokensPerSecond: 50 + rand() * 100,
+            totalMs: ttftMs + 100,
+          }),
+        );
         store.writeProbe({ endpoint, kind: 'health', atMs: t, ok: rand() > 0.02, latencyMs: 1, detail: '' });
       }
     }
@@ -69,21 +63,16 @@ describe('evaluationData', () => {
     for (let t = endMs - 35 * DAY; t < endMs; t += 3 * MINUTE) {
       const outage = t > endMs - 2 * 60 * MINUTE;
       const ttftMs = outage || rand() < 0.03 ? 9000 : 300;
-      store.write({
-        id: `coder-${t}`,
-        source: 'gateway',
-        operation: 'chat',
-        route: 'auto',
-        endpoint: 'coder',
-        startedAtMs: t + Math.floor(rand() * MINUTE),
-        outcome: 'ok',
-        status: 200,
-        stream: true,
-        attempts: [],
-        ttftMs,
-        decodeTokensPerSecond: 50 + rand() * 100,
-        totalMs: ttftMs + 100,
-      });
+      store.write(
+        record({
+          id: `coder-${t}`,
+          endpoint: 'coder',
+          startedAtMs: t + Math.floor(rand() * MINUTE),
+          ttftMs,
+          decodeTokensPerSecond: 50 + rand() * 100,
+          totalMs: ttftMs + 100,
+        }),
+      );
       store.writeProbe({
         endpoint: 'coder',
         kind: 'health',
