@@ -1,22 +1,42 @@
-// The package as a user gets it: `npm pack` (whose prepack builds dist/), installed into a fresh
-// project from the tarball. Node will not strip types under node_modules, so the installed CLI,
-// library and dashboard must run from dist/ without any TypeScript source.
+// The package as a user gets it: `npm pack` (whose prepack builds dist/), unpacked as
+// node_modules/llm-fleet of a fresh project. Node will not strip types under node_modules, so the
+// installed CLI and library must run from dist/ without any TypeScript source. Nothing is
+// downloaded: the unpacked package finds its dependencies in this repository's node_modules (the
+// project sits under it), and a static check holds every package dist/ imports to the
+// `dependencies` of package.json, which is what `npm install` would bring.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { builtinModules } from 'node:module';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const work = mkdtempSync(join(tmpdir(), 'llm-fleet-package-'));
+mkdirSync(join(root, 'test-artifacts'), { recursive: true });
+const work = mkdtempSync(join(root, 'test-artifacts', 'package-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1', npm_config_update_notifier: 'false' },
+    // npm stays offline: packing needs no registry, and this test must not reach one.
+    env: {
+      ...process.env,
+      LLM_FLEET_LOOPBACK_ONLY: '1',
+      npm_config_update_notifier: 'false',
+      npm_config_offline: 'true',
+      npm_config_registry: 'http://127.0.0.1:9/',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -36,18 +56,49 @@ describe('the published package', () => {
     expect(files.filter((f) => f.startsWith('src/') || f.endsWith('.test.js'))).toEqual([]);
 
     const app = join(work, 'app');
-    mkdirSync(app);
+    mkdirSync(join(app, 'node_modules'), { recursive: true });
     writeFileSync(
       join(app, 'package.json'),
       '{"name":"app","version":"1.0.0","type":"module","private":true}',
     );
-    run(
-      'npm',
-      ['install', join(work, packed[0]!.filename), '--prefer-offline', '--no-audit', '--no-fund'],
-      app,
-    );
+    run('tar', ['xzf', join(work, packed[0]!.filename), '-C', work], work);
+    renameSync(join(work, 'package'), join(app, 'node_modules', 'llm-fleet'));
     const installed = join(app, 'node_modules', 'llm-fleet');
     expect(existsSync(join(installed, 'src'))).toBe(false);
+
+    // Every package the built code imports is a runtime dependency (or part of Node).
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const imported = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.js')) {
+          const text = readFileSync(path, 'utf8');
+          // Module-level import/export statements (tsc writes them at column 0) and dynamic imports.
+          const specs = [
+            ...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+'([^'.][^']*)'/gm),
+            ...text.matchAll(/^import\s+'([^'.][^']*)'/gm),
+            ...text.matchAll(/\bimport\(\s*'([^'.][^']*)'\s*\)/g),
+          ];
+          for (const m of specs) {
+            const spec = m[1] as string;
+            imported.add(
+              spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string),
+            );
+          }
+        }
+      }
+    };
+    walk(join(installed, 'dist'));
+    expect(imported.size).toBeGreaterThan(3);
+    const missing = [...imported].filter(
+      (name) =>
+        !name.startsWith('node:') && !builtinModules.includes(name) && !(name in manifest.dependencies),
+    );
+    expect(missing).toEqual([]);
 
     const fleetFile = join(installed, 'examples', 'onex.fleet.yaml');
     const routed = run(
