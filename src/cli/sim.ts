@@ -34,6 +34,7 @@ interface SimOptions extends FleetOptions {
   decodeTps?: string;
   maxNumSeqs?: string;
   ssePingMs?: string;
+  tokensPerChunk?: string;
   json?: boolean;
 }
 
@@ -89,6 +90,10 @@ export const register: RegisterCommand = (program, io) => {
     .option(
       '--sse-ping-ms <ms>',
       'single mode, llama.cpp: write a `:` comment after this much stream silence',
+    )
+    .option(
+      '--tokens-per-chunk <n>',
+      'single mode: tokens per streamed event after the first (speculative decoding, batched writes)',
     )
     .option('--json', 'print the URL map as JSON instead of a table')
     .addHelpText(
@@ -235,6 +240,7 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     startupMs: optionalNumber(options.startupMs, '--startup-ms'),
     version: options.serverVersion,
     ssePingIntervalMs: optionalNumber(options.ssePingMs, '--sse-ping-ms'),
+    tokensPerChunk: optionalInt(options.tokensPerChunk, '--tokens-per-chunk'),
   }).catch((error: unknown) => {
     throw listenError(error);
   });

@@ -313,6 +313,9 @@ class ChatRun {
   /** Monotonic time of the last write on the stream (for llama.cpp keep-alive pings). */
   private lastWriteMs = 0;
   private finishSent = false;
+  /** Streamed tokens decoded but not yet written (tokensPerChunk > 1), and text to write before them. */
+  private pending: { kind: TokenKind; text: string; scheduledMs: number }[] = [];
+  private pendingOut = '';
   private readonly cancel = (): void => this.abort('server-closed');
 
   private readonly endpoint: SimEndpoint;
@@ -414,6 +417,8 @@ class ChatRun {
     const f = this.fault;
     const total = this.tokens.length;
     if (f && (f.kind === 'cut' || f.kind === 'stall') && i === (f.afterTokens ?? 0) && i < total) {
+      // A fault "after N tokens" comes after N tokens the client has seen.
+      this.flushPending();
       if (f.kind === 'cut') {
         this.truth.outcome = 'fault';
         this.truth.fault = 'cut';
@@ -436,6 +441,7 @@ class ChatRun {
       return;
     }
     if (f?.kind === 'midstream-error' && i === (f.afterTokens ?? 0) && i < total && this.job.stream) {
+      this.flushPending();
       const event = this.wire.midStreamError('simulated error during generation');
       this.truth.outcome = 'fault';
       this.truth.fault = 'midstream-error';
@@ -472,19 +478,17 @@ class ChatRun {
     const last = i === total - 1;
     const finishHere = last && this.wire.finishOnLastToken && this.job.plan.finishReason === 'length';
     if (this.job.stream) {
-      let out = '';
-      if (i === 0) out += this.wire.roleEvent(this.ids) ?? '';
       const f = this.fault;
       if (f?.kind === 'malformed' && i === (f.afterTokens ?? 0)) {
-        out += `data: {"id":"${this.ids.id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n`;
+        this.pendingOut += `data: {"id":"${this.ids.id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n`;
         this.truth.fault = 'malformed';
       }
-      out += this.job.chat
-        ? this.wire.tokenEvent(this.ids, token.kind, token.text, i === 0, finishHere ? 'length' : null)
-        : this.wire.textEvent(this.ids, token.text, finishHere ? 'length' : null);
-      if (finishHere) this.finishSent = true;
-      writeChunk(this.res, out);
-      this.lastWriteMs = nowMono;
+      this.pending.push({ ...token, scheduledMs });
+      // The first token goes out alone (the prefill step yields one); then tokensPerChunk at a time.
+      if (i === 0 || last || i % this.endpoint.tokensPerChunk === 0) this.flushPending(finishHere, nowMono);
+    } else {
+      this.truth.tokenTimesMs.push(wall);
+      this.truth.tokenLatenessMs.push(lateMs);
     }
     if (i === 0) {
       this.truth.ttftMs = wall - this.truth.arrivalMs;
@@ -496,8 +500,6 @@ class ChatRun {
       this.truth.ttftContentMs = wall - this.truth.arrivalMs;
     if (token.kind === 'reasoning') this.truth.reasoningTokens++;
     this.truth.completionTokens++;
-    this.truth.tokenTimesMs.push(wall);
-    this.truth.tokenLatenessMs.push(lateMs);
     this.endpoint.metrics.generationTokens++;
     this.lastTokenAtMs = scheduledMs;
 
@@ -511,6 +513,39 @@ class ChatRun {
     }
     const nextAt = scheduledMs + itl;
     this.at(nextAt, (late) => this.emitToken(i + 1, nextAt, late));
+  }
+
+  /**
+   * Writes the tokens decoded since the last write: one event per run of the same kind (reasoning,
+   * content), all in one socket write. `finish` puts a 'length' finish on the last event (vLLM).
+   */
+  private flushPending(finish = false, atMono = nowMs()): void {
+    if (this.pending.length === 0) return;
+    const first = this.truth.tokenTimesMs.length === 0;
+    let out = first ? (this.wire.roleEvent(this.ids) ?? '') : '';
+    out += this.pendingOut;
+    const runs: { kind: TokenKind; text: string }[] = [];
+    for (const t of this.pending) {
+      const run = runs.at(-1);
+      if (run?.kind === t.kind) run.text += t.text;
+      else runs.push({ kind: t.kind, text: t.text });
+    }
+    runs.forEach((run, r) => {
+      const reason = finish && r === runs.length - 1 ? 'length' : null;
+      out += this.job.chat
+        ? this.wire.tokenEvent(this.ids, run.kind, run.text, first && r === 0, reason)
+        : this.wire.textEvent(this.ids, run.text, reason);
+    });
+    if (finish) this.finishSent = true;
+    writeChunk(this.res, out);
+    this.lastWriteMs = atMono;
+    const wall = toEpochMs(atMono);
+    for (const t of this.pending) {
+      this.truth.tokenTimesMs.push(wall);
+      this.truth.tokenLatenessMs.push(atMono - t.scheduledMs);
+    }
+    this.pending = [];
+    this.pendingOut = '';
   }
 
   private nextItlMs(i: number): number {

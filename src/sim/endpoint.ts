@@ -52,6 +52,13 @@ export interface SimEndpointOptions {
    * nothing else was for this long (default 0: off, as in builds without the option).
    */
   ssePingIntervalMs?: number;
+  /**
+   * Tokens per streamed event (default 1). The first token still goes out alone (the prefill step
+   * yields one token); after it each event carries this many tokens, as with speculative decoding
+   * (vLLM, llama.cpp draft models) or a server that batches its stream writes. `usage` still counts
+   * every token, so a client that counts events undercounts by about this factor.
+   */
+  tokensPerChunk?: number;
   /** Embedding vector length (default 1024). */
   embeddingDimension?: number;
   /** Ground-truth records kept (oldest dropped first; default 10,000). */
@@ -99,6 +106,7 @@ export class SimEndpoint implements SimServer {
   readonly seed: number;
   readonly latency: LatencyModel;
   readonly embeddingDimension: number;
+  readonly tokensPerChunk: number;
   readonly metrics = new SimMetrics();
   /** Seeded source for jitter and fault fractions. */
   readonly rand: () => number;
@@ -143,6 +151,10 @@ export class SimEndpoint implements SimServer {
     this.seed = options.seed ?? 0;
     this.latency = latencyModel(options.latency);
     this.embeddingDimension = options.embeddingDimension ?? DEFAULT_EMBEDDING_DIMENSION;
+    this.tokensPerChunk = options.tokensPerChunk ?? 1;
+    if (!Number.isInteger(this.tokensPerChunk) || this.tokensPerChunk < 1) {
+      throw new RangeError(`tokensPerChunk must be a whole number ≥ 1, not ${this.tokensPerChunk}`);
+    }
     this.rand = mulberry32(this.seed ^ 0x5eed);
     this.picker = new FaultPicker(mulberry32(this.seed ^ 0xfa17));
     this.host = options.host ?? '127.0.0.1';

@@ -31,9 +31,12 @@ export interface SimRequestTruth {
   readonly scheduledTtftMs?: number;
   /** First content (non-reasoning) token written − arrival. */
   readonly ttftContentMs?: number;
-  /** Epoch ms each token's event was written (actual). */
+  /** Epoch ms each token's event was written (actual; tokens sharing an event share its time). */
   readonly tokenTimesMs: readonly number[];
-  /** How late each token write ran after its scheduled time (ms); the simulator's own timing error. */
+  /**
+   * How late each token write ran after the token's scheduled decode time (ms): the simulator's own
+   * timing error, plus the wait for the rest of its event when tokensPerChunk > 1.
+   */
   readonly tokenLatenessMs: readonly number[];
   readonly endAtMs?: number;
   readonly status: number;
