@@ -2,6 +2,7 @@
 // RequestRecord at the end. Monotonic times (performance.now) for durations; the wall clock only
 // for the record's start.
 import type { AttemptRecord, Operation, RequestOutcome, RequestRecord } from '../measure/record.ts';
+import { gaps, streamRates } from '../measure/token-rates.ts';
 
 export class RequestTrace {
   readonly id: string;
@@ -38,10 +39,7 @@ export class RequestTrace {
 
   /** Gaps between token chunks (the first gap is after the first token: TTFT is not an ITL). */
   gapsMs(): number[] {
-    const gaps: number[] = [];
-    for (let i = 1; i < this.tokenTimes.length; i++)
-      gaps.push((this.tokenTimes[i] as number) - (this.tokenTimes[i - 1] as number));
-    return gaps;
+    return gaps(this.tokenTimes);
   }
 
   finish(args: {
@@ -53,27 +51,13 @@ export class RequestTrace {
     endMono: number;
     errorMessage?: string;
   }): { record: RequestRecord; gapsMs: number[] } {
-    const gaps = this.gapsMs();
-    const sorted = [...gaps].sort((a, b) => a - b);
+    const gapsMs = this.gapsMs();
+    const sorted = [...gapsMs].sort((a, b) => a - b);
     const pick = (q: number): number | undefined =>
       sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
     const completion = this.completionTokens ?? (this.tokenChunks > 0 ? this.tokenChunks : undefined);
-    const first = this.tokenTimes[0];
-    const last = this.tokenTimes[this.tokenTimes.length - 1];
-    const decode =
-      completion !== undefined && completion > 1 && first !== undefined && last !== undefined && last > first
-        ? ((completion - 1) * 1000) / (last - first)
-        : undefined;
-    let burst: number | undefined;
-    if (this.tokenTimes.length > 1) {
-      let best = 0;
-      let j = 0;
-      for (let i = 0; i < this.tokenTimes.length; i++) {
-        while ((this.tokenTimes[i] as number) - (this.tokenTimes[j] as number) > 1000) j++;
-        best = Math.max(best, i - j + 1);
-      }
-      burst = best;
-    }
+    // The one definition of decode and burst rates (measure/), as calibrate and bench use it.
+    const rates = streamRates(this.tokenTimes, completion);
     const record: RequestRecord = {
       id: this.id,
       source: 'gateway',
@@ -103,13 +87,13 @@ export class RequestTrace {
       itlP50Ms: pick(0.5),
       itlP99Ms: pick(0.99),
       itlMaxMs: sorted[sorted.length - 1],
-      decodeTokensPerSecond: decode,
-      burstTokensPerSecond: burst,
+      decodeTokensPerSecond: rates.decodeTokensPerSecond,
+      burstTokensPerSecond: rates.burstTokensPerSecond,
       totalMs: args.endMono - this.t0,
       gatewayOverheadMs: this.gatewayOverheadMs,
       degraded: this.degraded || undefined,
       errorMessage: args.errorMessage,
     };
-    return { record, gapsMs: gaps };
+    return { record, gapsMs };
   }
 }

@@ -7,5 +7,6 @@ export { PERCENTILE_METHOD, percentile, percentileOfSorted, summarize } from './
 export type { Summary } from './percentiles.ts';
 export { StreamTimer, errorText } from './stream-timer.ts';
 export type { StreamFailure, StreamTiming } from './stream-timer.ts';
-export { bestOneSecondRate, decodeRate, gaps } from './token-rates.ts';
+export { bestOneSecondRate, decodeRate, gaps, streamRates } from './token-rates.ts';
+export type { StreamRates } from './token-rates.ts';
 export { DEFINITIONS } from './definitions.ts';

@@ -8,7 +8,7 @@
 // completed it, so the result is the one `data` gives, while the decoding no longer delays the
 // stamps of the other sockets read in the same turn.
 import { SseDecoder } from '../upstream/sse.ts';
-import { bestOneSecondRate, decodeRate, gaps } from './token-rates.ts';
+import { gaps, streamRates } from './token-rates.ts';
 import type { Summary } from './percentiles.ts';
 import { summarize } from './percentiles.ts';
 
@@ -227,14 +227,10 @@ export class StreamTimer {
     const completionTokens = fromUsage ? this.usageCompletion : times.length > 0 ? times.length : undefined;
     const first = times[0];
     const last = times[times.length - 1];
-    const decode =
-      completionTokens !== undefined && first !== undefined && last !== undefined
-        ? decodeRate(completionTokens, first, last)
-        : undefined;
-    const burst =
-      completionTokens !== undefined && times.length > 0
-        ? bestOneSecondRate(times, completionTokens / times.length)
-        : undefined;
+    const { decodeTokensPerSecond: decode, burstTokensPerSecond: burst } = streamRates(
+      times,
+      completionTokens,
+    );
     return {
       ok: failure === undefined,
       failure,

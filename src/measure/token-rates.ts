@@ -42,3 +42,27 @@ export function bestOneSecondRate(timesMs: readonly number[], tokensPerEvent = 1
   }
   return best;
 }
+
+export interface StreamRates {
+  /** decodeRate over the stream's completion tokens. */
+  readonly decodeTokensPerSecond?: number;
+  /** bestOneSecondRate, each event weighted by completion tokens / events. */
+  readonly burstTokensPerSecond?: number;
+}
+
+/**
+ * The decode and burst rates of one stream, from the arrival times of its token-bearing events and
+ * its completion token count (the server's usage; the event count when there is none). Every record
+ * that carries these figures — gateway, calibrate, bench — is computed here, so the same stream
+ * gives the same numbers whoever watched it.
+ */
+export function streamRates(timesMs: readonly number[], completionTokens: number | undefined): StreamRates {
+  const n = timesMs.length;
+  const first = timesMs[0];
+  const last = timesMs[n - 1];
+  if (completionTokens === undefined || first === undefined || last === undefined) return {};
+  return {
+    decodeTokensPerSecond: decodeRate(completionTokens, first, last),
+    burstTokensPerSecond: bestOneSecondRate(timesMs, completionTokens / n),
+  };
+}
