@@ -35,6 +35,7 @@ interface SimOptions extends FleetOptions {
   maxNumSeqs?: string;
   ssePingMs?: string;
   tokensPerChunk?: string;
+  slots?: boolean;
   json?: boolean;
 }
 
@@ -95,6 +96,7 @@ export const register: RegisterCommand = (program, io) => {
       '--tokens-per-chunk <n>',
       'single mode: tokens per streamed event after the first (speculative decoding, batched writes)',
     )
+    .option('--no-slots', 'single mode, llama.cpp: disable /slots (501), as llama-server --no-slots')
     .option('--json', 'print the URL map as JSON instead of a table')
     .addHelpText(
       'after',
@@ -241,6 +243,7 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     version: options.serverVersion,
     ssePingIntervalMs: optionalNumber(options.ssePingMs, '--sse-ping-ms'),
     tokensPerChunk: optionalInt(options.tokensPerChunk, '--tokens-per-chunk'),
+    slotsEndpoint: options.slots,
   }).catch((error: unknown) => {
     throw listenError(error);
   });

@@ -14,7 +14,14 @@ import { logNormalFactor, meanItlMs, sigmaForP99Ratio, ttftMedianMs } from './la
 import { llamacppWire, llamacppFingerprint } from './llamacpp.ts';
 import { MLX_DEFAULT_MAX_TOKENS, MLX_PREFILL_STEP_TOKENS, mlxFingerprint, mlxWire } from './mlx.ts';
 import type { SimChatMessage } from './prompt.ts';
-import { chatAnswerKey, chatPromptTokens, messagePrefixes, readMessages, textAnswerKey } from './prompt.ts';
+import {
+  chatAnswerKey,
+  chatPromptTokens,
+  messagePrefixes,
+  readMessages,
+  renderChatPrompt,
+  textAnswerKey,
+} from './prompt.ts';
 import { countSimTokens, fnv1a } from './tokenizer.ts';
 import type { TruthDraft } from './truth.ts';
 import { vllmWire } from './vllm.ts';
@@ -29,6 +36,9 @@ interface ChatJob {
   readonly cachedPromptTokens: number;
   readonly plan: OutputPlan;
   readonly requestedModel: string | undefined;
+  /** The prompt as the server sees it (chat template applied), and max_tokens (-1: none), for /slots. */
+  readonly promptText: () => string;
+  readonly nPredict: number;
 }
 
 type Body = Record<string, unknown>;
@@ -294,6 +304,8 @@ function validate(
     cachedPromptTokens,
     plan,
     requestedModel,
+    promptText: () => (chat ? renderChatPrompt(messages, { continueFinal: continuing }) : prompt),
+    nPredict: requested ?? -1,
   };
 }
 
@@ -306,6 +318,8 @@ class ChatRun {
   private scheduled: Scheduled | undefined;
   private cancelWait: (() => void) | undefined;
   private holdsSlot = false;
+  /** The slot this request occupies in the /slots view. */
+  private slotId: number | undefined;
   private done = false;
   private startedAtMs = 0;
   private firstTokenAtMs = 0;
@@ -382,6 +396,25 @@ class ChatRun {
     this.cancelWait = undefined;
     this.holdsSlot = true;
     const now = nowMs();
+    const table = this.endpoint.slotTable;
+    const run = this.truth;
+    const tokens = this.tokens;
+    this.slotId = table.occupy(
+      {
+        idTask: table.taskId(),
+        nPredict: this.job.nPredict,
+        promptTokens: this.job.promptTokens,
+        cachedPromptTokens: this.job.cachedPromptTokens,
+        prompt: this.job.promptText,
+        decoded: () => run.completionTokens,
+        generated: () =>
+          tokens
+            .slice(0, run.completionTokens)
+            .map((t) => t.text)
+            .join(''),
+      },
+      now,
+    );
     this.startedAtMs = now;
     this.truth.queueMs = now - this.arrivalMs;
     const l = this.endpoint.latency;
@@ -626,6 +659,7 @@ class ChatRun {
   private releaseSlot(): void {
     if (!this.holdsSlot) return;
     this.holdsSlot = false;
+    if (this.slotId !== undefined) this.endpoint.slotTable.vacate(this.slotId, nowMs());
     this.endpoint.releaseSlot();
   }
 

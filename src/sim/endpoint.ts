@@ -20,6 +20,7 @@ import { handleInfoRoute } from './info-routes.ts';
 import type { LatencyModel } from './latency.ts';
 import { latencyModel } from './latency.ts';
 import { SimMetrics } from './metrics.ts';
+import { SlotTable } from './slots.ts';
 import type { SimRequestTruth, TruthDraft } from './truth.ts';
 import { atLeast, DEFAULT_VERSIONS } from './version.ts';
 
@@ -59,6 +60,11 @@ export interface SimEndpointOptions {
    * every token, so a client that counts events undercounts by about this factor.
    */
   tokensPerChunk?: number;
+  /**
+   * llama.cpp `/slots` (default true; false = `--no-slots`: the route answers 501 as the real
+   * server does).
+   */
+  slotsEndpoint?: boolean;
   /** Embedding vector length (default 1024). */
   embeddingDimension?: number;
   /** Ground-truth records kept (oldest dropped first; default 10,000). */
@@ -107,6 +113,8 @@ export class SimEndpoint implements SimServer {
   readonly latency: LatencyModel;
   readonly embeddingDimension: number;
   readonly tokensPerChunk: number;
+  /** The sequence slots as llama.cpp's /slots shows them (one per maxNumSeqs). */
+  readonly slotTable: SlotTable;
   readonly metrics = new SimMetrics();
   /** Seeded source for jitter and fault fractions. */
   readonly rand: () => number;
@@ -152,6 +160,7 @@ export class SimEndpoint implements SimServer {
     this.latency = latencyModel(options.latency);
     this.embeddingDimension = options.embeddingDimension ?? DEFAULT_EMBEDDING_DIMENSION;
     this.tokensPerChunk = options.tokensPerChunk ?? 1;
+    this.slotTable = new SlotTable(this.latency.maxNumSeqs);
     if (!Number.isInteger(this.tokensPerChunk) || this.tokensPerChunk < 1) {
       throw new RangeError(`tokensPerChunk must be a whole number ≥ 1, not ${this.tokensPerChunk}`);
     }

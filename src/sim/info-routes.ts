@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimEndpoint } from './endpoint.ts';
 import { dialectError, notFound } from './errors-wire.ts';
-import { llamacppFingerprint } from './llamacpp.ts';
+import { llamacppErrorBody, llamacppFingerprint } from './llamacpp.ts';
+import { healthHasSlotCounts, slotsJson } from './slots.ts';
 import { readMessages, renderChatPrompt } from './prompt.ts';
 import { simTokenId, simTokenize } from './tokenizer.ts';
 import { atLeast } from './version.ts';
@@ -36,7 +37,49 @@ export function handleInfoRoute(
       res.end('{"status": "ok"}');
       return;
     }
+    if (healthHasSlotCounts(endpoint.version)) {
+      // Builds before b3590: slot counts in /health; "no slot available" (503 on ?fail_on_no_slot).
+      const table = endpoint.slotTable;
+      const full = table.idle === 0;
+      const body = JSON.stringify({
+        status: full ? 'no slot available' : 'ok',
+        slots_idle: table.idle,
+        slots_processing: table.processing,
+      });
+      return endpoint.sendJson(
+        res,
+        full && hasQueryParam(req, 'fail_on_no_slot') ? 503 : 200,
+        body,
+        'application/json; charset=utf-8',
+      );
+    }
     return endpoint.sendJson(res, 200, '{"status":"ok"}', 'application/json; charset=utf-8');
+  }
+  if (path === '/slots' && get && dialect === 'llamacpp') {
+    if (endpoint.options.slotsEndpoint === false) {
+      const message = 'This server does not support slots endpoint. Start it with `--slots`';
+      return endpoint.sendJson(
+        res,
+        501,
+        llamacppErrorBody(501, message, 'not_supported_error'),
+        'application/json; charset=utf-8',
+      );
+    }
+    const table = endpoint.slotTable;
+    if (!healthHasSlotCounts(endpoint.version) && table.idle === 0 && hasQueryParam(req, 'fail_on_no_slot')) {
+      return endpoint.sendJson(
+        res,
+        503,
+        llamacppErrorBody(503, 'no slot available', 'unavailable_error'),
+        'application/json; charset=utf-8',
+      );
+    }
+    return endpoint.sendJson(
+      res,
+      200,
+      slotsJson(table, endpoint.contextWindowTokens, endpoint.version),
+      'application/json; charset=utf-8',
+    );
   }
   if (path === '/metrics' && get) {
     const text = endpoint.metrics.render(dialect, endpoint.model, endpoint.latency.maxNumSeqs);
@@ -92,6 +135,12 @@ export function handleInfoRoute(
     return;
   }
   endpoint.sendError(res, notFound(dialect));
+}
+
+/** llama.cpp checks a query parameter's presence, not its value (`?fail_on_no_slot=0` counts). */
+function hasQueryParam(req: IncomingMessage, name: string): boolean {
+  const q = (req.url ?? '').split('?')[1];
+  return q !== undefined && new URLSearchParams(q).has(name);
 }
 
 function tokenizeRequest(body: Record<string, unknown>, textKey: 'prompt' | 'content'): string[] {

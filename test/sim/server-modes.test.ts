@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../src/sim/index.ts';
 import { startSimEndpoint } from '../../src/sim/index.ts';
-import { dataJson, post, timedStream } from './client.ts';
+import { dataJson, get, post, timedStream } from './client.ts';
 
 let servers: SimServer[] = [];
 afterEach(async () => {
@@ -123,5 +123,105 @@ describe('tokensPerChunk: several tokens in one streamed event', () => {
     await expect(startSimEndpoint({ dialect: 'vllm', model: 'm', tokensPerChunk: 0 })).rejects.toThrow(
       /tokensPerChunk/,
     );
+  });
+});
+
+describe('llama.cpp /slots and slot counts (tools/server/server-context.cpp)', () => {
+  const slow = { prefillOverheadMs: 5, prefillMsPerToken: 0, decodeTokensPerSecond: 50, maxNumSeqs: 2 };
+  const body = { messages: [{ role: 'user', content: 'hold a slot' }], max_tokens: 40, ignore_eos: true };
+
+  async function untilDecoding(url: string): Promise<Record<string, unknown>[]> {
+    for (let i = 0; i < 200; i++) {
+      const slots = JSON.parse((await get(`${url}/slots`)).text) as Record<string, unknown>[];
+      const busy = slots.find((s) => s.is_processing === true);
+      const next = (busy?.next_token as { n_decoded: number }[] | undefined)?.[0];
+      if (next !== undefined && next.n_decoded > 0) return slots;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('no slot started decoding');
+  }
+
+  it('b6715: one slot per parallel sequence; a busy one shows its task, n_decoded and n_remain', async () => {
+    const s = await startSimEndpoint({ dialect: 'llamacpp', model: 'm', version: 'b6715', latency: slow });
+    servers.push(s);
+    const running = post(`${s.url}/v1/chat/completions`, body);
+    const slots = await untilDecoding(s.url);
+    expect(slots).toHaveLength(2);
+    const busy = slots.find((x) => x.is_processing === true) as Record<string, unknown>;
+    const idle = slots.find((x) => x.is_processing === false) as Record<string, unknown>;
+    expect(Object.keys(idle)).toEqual(['id', 'n_ctx', 'speculative', 'is_processing']);
+    expect(busy.n_ctx).toBe(s.options.contextWindowTokens ?? 32_768);
+    expect(typeof busy.id_task).toBe('number');
+    const next = (busy.next_token as { n_decoded: number; n_remain: number; has_next_token: boolean }[])[0];
+    expect(next?.has_next_token).toBe(true);
+    expect((next?.n_decoded ?? 0) + (next?.n_remain ?? 0)).toBe(40);
+    expect(String(busy.prompt)).toContain('hold a slot');
+    // /health stays {"status":"ok"} in builds since b3590.
+    expect((await get(`${s.url}/health`)).text).toBe('{"status":"ok"}');
+    await running;
+    const after = JSON.parse((await get(`${s.url}/slots`)).text) as Record<string, unknown>[];
+    expect(after.every((x) => x.is_processing === false)).toBe(true);
+    // An idle slot keeps showing the last task it ran, finished.
+    const done = after.find((x) => x.id_task !== undefined);
+    expect((done?.next_token as { n_decoded: number; has_next_token: boolean }[])[0]).toMatchObject({
+      n_decoded: 40,
+      has_next_token: false,
+    });
+  });
+
+  it('?fail_on_no_slot (any value) is 503 "no slot available" only while every slot is busy', async () => {
+    const s = await startSimEndpoint({
+      dialect: 'llamacpp',
+      model: 'm',
+      latency: { ...slow, maxNumSeqs: 1 },
+    });
+    servers.push(s);
+    expect((await get(`${s.url}/slots?fail_on_no_slot=0`)).status).toBe(200);
+    const running = post(`${s.url}/v1/chat/completions`, body);
+    await untilDecoding(s.url);
+    const full = await get(`${s.url}/slots?fail_on_no_slot=0`);
+    expect(full.status).toBe(503);
+    expect(JSON.parse(full.text)).toEqual({
+      error: { code: 503, message: 'no slot available', type: 'unavailable_error' },
+    });
+    expect((await get(`${s.url}/slots`)).status).toBe(200);
+    await running;
+  });
+
+  it('--no-slots: /slots answers 501 not_supported_error', async () => {
+    const s = await startSimEndpoint({ dialect: 'llamacpp', model: 'm', slotsEndpoint: false });
+    servers.push(s);
+    const res = await get(`${s.url}/slots`);
+    expect(res.status).toBe(501);
+    expect(JSON.parse(res.text)).toEqual({
+      error: {
+        code: 501,
+        message: 'This server does not support slots endpoint. Start it with `--slots`',
+        type: 'not_supported_error',
+      },
+    });
+  });
+
+  it('b3000 (before PR #9056): /health carries slots_idle and slots_processing; slots use `state`', async () => {
+    const s = await startSimEndpoint({ dialect: 'llamacpp', model: 'm', version: 'b3000', latency: slow });
+    servers.push(s);
+    expect(JSON.parse((await get(`${s.url}/health`)).text)).toEqual({
+      status: 'ok',
+      slots_idle: 2,
+      slots_processing: 0,
+    });
+    const running = post(`${s.url}/v1/chat/completions`, body);
+    for (let i = 0; i < 200; i++) {
+      const h = JSON.parse((await get(`${s.url}/health`)).text) as { slots_processing: number };
+      if (h.slots_processing === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(JSON.parse((await get(`${s.url}/health`)).text)).toMatchObject({
+      slots_idle: 1,
+      slots_processing: 1,
+    });
+    const slots = JSON.parse((await get(`${s.url}/slots`)).text) as Record<string, unknown>[];
+    expect(slots.map((x) => x.state).sort()).toEqual([0, 1]);
+    await running;
   });
 });
