@@ -26,6 +26,7 @@ interface SimOptions extends FleetOptions {
   host?: string;
   context?: string;
   reasoning?: boolean;
+  reasoningParser?: 'qwen3' | 'deepseek_r1';
   startupMs?: string;
   serverVersion?: string;
   prefillOverheadMs?: string;
@@ -75,6 +76,12 @@ export const register: RegisterCommand = (program, io) => {
     .option('--host <host>', 'loopback address to listen on', '127.0.0.1')
     .option('--context <tokens>', 'single mode: context window (vLLM max_model_len, llama.cpp n_ctx)')
     .option('--reasoning', 'single mode: emit reasoning tokens before the answer')
+    .addOption(
+      new Option(
+        '--reasoning-parser <name>',
+        'single mode, vLLM: the --reasoning-parser whose split a continued answer gets',
+      ).choices(['qwen3', 'deepseek_r1']),
+    )
     .option(
       '--startup-ms <ms>',
       'single mode: loading phase (llama.cpp 503 Loading model; others refuse connections)',
@@ -236,6 +243,7 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     port: optionalInt(options.port, '--port') ?? 0,
     contextWindowTokens: optionalInt(options.context, '--context'),
     reasoning: options.reasoning,
+    reasoningParser: options.reasoningParser,
     seed: optionalInt(options.seed, '--seed'),
     latency,
     faults,

@@ -88,6 +88,13 @@ const endpoint = z.strictObject({
   fallbacks: z.array(name).default([]),
   canContinue: z.boolean().optional(),
   reasoning: z.boolean().default(false),
+  // Whether a partial answer cut inside or after its reasoning may be continued here (default: the
+  // dialect's; llama.cpp does it with thinking off, see continuation.ts).
+  continueReasoning: z.boolean().optional(),
+  // vLLM's --reasoning-parser (qwen3, deepseek_r1, …) and the server's version: together they say
+  // how the server splits a continued answer into reasoning and content.
+  reasoningParser: z.string().min(1).optional(),
+  serverVersion: z.string().min(1).optional(),
   maxBatchSize: z.number().int().positive().optional(),
   maxConcurrency: z.number().int().positive().default(64),
   maxQueue: z.number().int().nonnegative().default(256),

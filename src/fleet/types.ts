@@ -94,6 +94,12 @@ export interface Endpoint {
   readonly canContinue: boolean;
   /** Whether the model emits reasoning before the answer (probes need more tokens). */
   readonly reasoning: boolean;
+  /** Whether a partial answer that has reasoning may be continued here (stream rescue). */
+  readonly continueReasoning: boolean;
+  /** vLLM's `--reasoning-parser` (qwen3, deepseek_r1, …), when the fleet file says. */
+  readonly reasoningParser?: string;
+  /** The server's version as the fleet file states it (e.g. vLLM '0.11.0'). */
+  readonly serverVersion?: string;
   /** Largest batch the server accepts for embeddings (TEI: 32). */
   readonly maxBatchSize?: number;
   readonly maxConcurrency: number;

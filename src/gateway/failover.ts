@@ -28,6 +28,10 @@ export interface AttemptLease {
 
 export interface FailoverOptions {
   readonly signal: AbortSignal;
+  /**
+   * A stream rescue: a candidate that rejects the continuation (any 4xx to the prefill) ends only
+   * its own attempt, and the loop goes on to the next candidate that can continue.
+   */
   readonly continuation?: boolean;
   /** Attempts this request may still make in total (shared with stream rescue). */
   readonly attemptBudget: { remaining: number };
@@ -191,9 +195,12 @@ export async function runWithFailover<T>(
       previous = next;
       previousCause = failure.cause;
       if (failure.cause === 'invalid_request') {
+        // A refused continuation says nothing about the client's request: try the next one.
+        if (options.continuation) continue;
         throw new HttpError(failure.status ?? 400, `${next.name}: ${failure.message}`, {
           code: 'upstream_rejected',
           type: 'invalid_request_error',
+          endpoint: next.name,
         });
       }
       if (failure.cause === 'context_length') {
@@ -204,6 +211,22 @@ export async function runWithFailover<T>(
     }
   }
   throw allFailed(failures, ctx);
+}
+
+/** Refusals before any attempt was made: they never decide what a request died of. */
+const NOT_AN_ATTEMPT: ReadonlySet<FailureCause> = new Set(['circuit_open', 'queue_full', 'cancelled']);
+
+/**
+ * The failure that ended the request: the last one an attempt actually met on an endpoint (a cut,
+ * a TTFT timeout, a refused connection), not a breaker or a full queue that only declined to try
+ * afterwards; the last failure when every one was such a refusal.
+ */
+export function decisiveFailure(failures: readonly UpstreamFailure[]): UpstreamFailure | undefined {
+  for (let i = failures.length - 1; i >= 0; i--) {
+    const f = failures[i] as UpstreamFailure;
+    if (!NOT_AN_ATTEMPT.has(f.cause)) return f;
+  }
+  return failures[failures.length - 1];
 }
 
 /** The client's error when no candidate could answer: the status that fits, every real cause named. */
@@ -218,8 +241,10 @@ export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayCont
     (f) => `${f.endpoint}: ${f.cause}${f.status ? ` (HTTP ${f.status})` : ''}: ${f.message}`,
   );
   const message = `no endpoint answered (${failures.length} attempt${failures.length > 1 ? 's' : ''}): ${causes.join('; ')}`;
+  const decisive = decisiveFailure(failures) as UpstreamFailure;
+  const endpoint = decisive.endpoint;
   if (failures.every((f) => f.cause === 'context_length')) {
-    return new HttpError(400, message, { code: 'context_length_exceeded', param: 'messages' });
+    return new HttpError(400, message, { code: 'context_length_exceeded', param: 'messages', endpoint });
   }
   const busy = failures.every((f) =>
     ['queue_full', 'rate_limited', 'circuit_open', 'overloaded'].includes(f.cause),
@@ -237,11 +262,13 @@ export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayCont
       code: status === 429 ? 'rate_limited' : 'unavailable',
       type: status === 429 ? 'rate_limit_error' : 'api_error',
       headers: { 'retry-after': String(seconds) },
+      endpoint,
     });
   }
-  const timeouts = failures.every((f) => f.cause.endsWith('_timeout'));
-  return new HttpError(timeouts ? 504 : 502, message, {
-    code: failures[failures.length - 1]?.cause ?? 'upstream_error',
-    type: timeouts ? 'timeout_error' : 'upstream_error',
+  const timedOut = decisive.cause.endsWith('_timeout');
+  return new HttpError(timedOut ? 504 : 502, message, {
+    code: decisive.cause,
+    type: timedOut ? 'timeout_error' : 'upstream_error',
+    endpoint,
   });
 }

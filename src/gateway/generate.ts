@@ -11,7 +11,14 @@ import { openStream, UpstreamFailureError, type StreamCall, type StreamEvent } f
 import type { UpstreamFailure } from '../upstream/upstream-error.ts';
 import type { GatewayContext } from './context.ts';
 import { AnswerAssembler } from './assemble.ts';
-import { continuationBody, rescuable, type PartialAnswer } from './continuation.ts';
+import {
+  ContinuationSplitter,
+  continuationBody,
+  reasoningSplit,
+  rescuable,
+  stoodIn,
+  type PartialAnswer,
+} from './continuation.ts';
 import { failureOf, runWithFailover, type AttemptLease } from './failover.ts';
 import { headerSafe } from './http.ts';
 import { routeRequest, type RoutedRequest } from './route-request.ts';
@@ -37,13 +44,23 @@ interface RequestInfo {
   readonly operation: GenerateOperation;
   readonly routed: RoutedRequest;
   readonly path: string;
+  /** The gateway's own estimate, used only when no server reported the prompt's tokens. */
+  readonly promptTokensEstimate: number;
 }
 
 function upstreamBody(body: Json, endpoint: Endpoint, stream: boolean): string {
   const out: Json = { ...body, model: endpoint.servedModel };
   // Usage is always asked for upstream (records need it); it is dropped again from the client's
-  // stream when the client did not ask.
-  if (stream) out.stream_options = { ...(body.stream_options as Json | undefined), include_usage: true };
+  // stream when the client did not ask. Running counts too, where the server has them (vLLM's
+  // continuous_usage_stats, llama.cpp's timings_per_token): a stream cut mid-answer then still says
+  // how many tokens it had generated, so a rescue counts from the server, never from chunks (one
+  // chunk may carry several tokens when the reader lags).
+  if (stream) {
+    const options: Json = { ...(body.stream_options as Json | undefined), include_usage: true };
+    if (endpoint.dialect === 'vllm') options.continuous_usage_stats = true;
+    out.stream_options = options;
+    if (endpoint.dialect === 'llamacpp') out.timings_per_token = true;
+  }
   return JSON.stringify(out);
 }
 
@@ -116,6 +133,7 @@ export async function handleGenerate(
     operation,
     routed,
     path: operation === 'chat' ? '/v1/chat/completions' : '/v1/completions',
+    promptTokensEstimate: promptTokens,
   };
   trace.stream = body.stream === true;
   return trace.stream ? streamed(info) : whole(info);
@@ -155,6 +173,17 @@ async function whole(info: RequestInfo): Promise<Outcome> {
   if (usage) {
     if (typeof usage.prompt_tokens === 'number') trace.promptTokens = usage.prompt_tokens;
     if (typeof usage.completion_tokens === 'number') trace.completionTokens = usage.completion_tokens;
+  } else {
+    // A server that gives usage only to non-streaming requests (the gateway streams upstream):
+    // the client still gets `usage`, counted here and flagged so in the record.
+    trace.promptTokens = info.promptTokensEstimate;
+    trace.completionTokens = tokenTimes.length;
+    trace.tokenSource = 'chunks';
+    answer.usage = {
+      prompt_tokens: trace.promptTokens,
+      completion_tokens: trace.completionTokens,
+      total_tokens: trace.promptTokens + trace.completionTokens,
+    };
   }
   const endpoint = lease.endpoint;
   const text = JSON.stringify(answer);
@@ -231,9 +260,25 @@ async function openUpToFirstToken(
   return { call, held };
 }
 
+/** One rescue as the final chunk's `llm_fleet` extension and the log tell it. */
+interface RescueNote {
+  readonly from: string;
+  readonly to: string;
+  readonly cause: string;
+  readonly after_tokens: number;
+}
+
+/** Completion tokens of one attempt: the server's running count where it gives one, else chunks. */
+interface AttemptCount {
+  serverTokens: number | undefined;
+  chunks: number;
+}
+
 async function streamed(info: RequestInfo): Promise<Outcome> {
   const { ctx, trace, res, signal, body, routed, operation } = info;
-  const wantsUsage = (body.stream_options as Json | undefined)?.include_usage === true;
+  const streamOptions = body.stream_options as Json | undefined;
+  const wantsUsage = streamOptions?.include_usage === true;
+  const wantsRunningUsage = wantsUsage && streamOptions?.continuous_usage_stats === true;
   const budget = { remaining: routed.candidates.length + ctx.fleet.gateway.retries };
   const first = await runWithFailover(
     ctx,
@@ -259,34 +304,66 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
     'x-accel-buffering': 'no',
   });
 
+  // The answer relayed so far; `tokens` are completion tokens as the servers counted them.
   const partial = { content: '', reasoning: '', tokens: 0 };
-  let tokensBeforeRescue = 0;
-  let rescued = false;
+  let count: AttemptCount = { serverTokens: undefined, chunks: 0 };
+  /** Completion tokens of the attempts before the current one (each cut, then continued). */
+  let relayedBefore = 0;
+  let countedChunks = false;
+  let originalPromptTokens: number | undefined;
+  let streamId: string | undefined;
+  let reasoningKey: string | undefined;
+  let splitter: ContinuationSplitter | undefined;
+  const rescues: RescueNote[] = [];
   let model: string | undefined;
   let failure: UpstreamFailure | undefined;
+  // Running counts the gateway asked vLLM for, which the client did not: taken off its chunks.
+  const stripRunningUsage = !wantsRunningUsage;
 
   const frame = (ev: StreamEvent): string | undefined => {
     const c = ev.chunk;
     if (c.kind === 'done') return 'data: [DONE]\n\n';
     if (c.kind !== 'delta') return undefined;
+    let data = ev.data;
     if (c.hasToken) {
-      partial.content += c.content;
-      partial.reasoning += c.reasoning;
-      partial.tokens += 1;
+      let { content, reasoning } = c;
+      if (splitter) {
+        if (splitter.changes(reasoning, content)) {
+          ({ reasoning, content } = splitter.split(reasoning, content));
+          data = rewriteDelta(data, reasoning, content, reasoningKey ?? 'reasoning_content');
+        } else {
+          splitter.split(reasoning, content);
+        }
+      } else if (reasoningKey === undefined && reasoning !== '') {
+        reasoningKey = /"reasoning_content"\s*:\s*"/.test(data) ? 'reasoning_content' : 'reasoning';
+      }
+      partial.content += content;
+      partial.reasoning += reasoning;
+      count.chunks += 1;
       trace.tokenChunks += 1;
       trace.tokenTimes.push(ev.atMs);
       if (trace.ttftMs === undefined) trace.ttftMs = performance.now() - trace.t0;
     }
     if (c.usage) {
-      if (c.usage.promptTokens !== undefined && !rescued) trace.promptTokens = c.usage.promptTokens;
-      if (c.usage.completionTokens !== undefined)
-        trace.completionTokens = tokensBeforeRescue + c.usage.completionTokens;
+      if (c.usage.completionTokens !== undefined) count.serverTokens = c.usage.completionTokens;
+      if (c.usage.promptTokens !== undefined && rescues.length === 0) {
+        originalPromptTokens = c.usage.promptTokens;
+        trace.promptTokens = c.usage.promptTokens;
+      }
     }
-    if (c.usageOnly) {
-      if (!wantsUsage) return undefined;
-      if (rescued) return `data: ${rewriteUsage(ev.data, trace.promptTokens, trace.completionTokens)}\n\n`;
+    partial.tokens = relayedBefore + (count.serverTokens ?? count.chunks);
+    if (c.usageOnly && !wantsUsage) return undefined;
+    if (rescues.length > 0) {
+      data = rescuedChunk(data, {
+        id: streamId,
+        usage: c.usage !== undefined ? { prompt: trace.promptTokens, completion: partial.tokens } : undefined,
+        rescues: c.finishReason !== undefined || c.usageOnly ? rescues : undefined,
+      });
+    } else {
+      streamId ??= idOf(data);
     }
-    return `data: ${ev.data}\n\n`;
+    if (stripRunningUsage && c.usage !== undefined && !c.usageOnly) data = withoutUsage(data);
+    return `data: ${data}\n\n`;
   };
 
   // Each event is written in the upstream read that completed it. No cork of our own: node's http
@@ -296,6 +373,15 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
   const write = (text: string): boolean => text === '' || res.destroyed || res.write(text);
   let current = opened.call;
   res.on('drain', () => current.resume());
+
+  const settleCounts = (): void => {
+    trace.completionTokens = partial.tokens;
+    if (countedChunks || count.serverTokens === undefined) trace.tokenSource = 'chunks';
+    if (trace.promptTokens === undefined && originalPromptTokens === undefined && rescues.length > 0) {
+      trace.promptTokens = info.promptTokensEstimate;
+      trace.tokenSource = 'estimate';
+    }
+  };
 
   for (;;) {
     let text = '';
@@ -313,11 +399,13 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
       });
       await current.ended;
       lease.finish(undefined, 200);
+      settleCounts();
       res.end();
       return { status: 200, outcome: 'ok', endpoint: lease.endpoint, model };
     } catch (error) {
       const f = failureOf(error, lease.endpoint.name);
       lease.finish(f);
+      settleCounts();
       if (f.cause === 'cancelled' || signal.aborted) {
         return {
           status: 200,
@@ -328,9 +416,14 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
         };
       }
       failure ??= f;
+      // What this attempt relayed counts from now on as already received.
+      if (count.serverTokens === undefined && count.chunks > 0) countedChunks = true;
+      relayedBefore = partial.tokens;
+      count = { serverTokens: undefined, chunks: 0 };
       // Stream rescue: continue the partial answer elsewhere (or here) so the client gets one whole answer.
       const snapshot: PartialAnswer = { ...partial };
       if (!rescuable(body, snapshot, operation) || budget.remaining <= 0) break;
+      // Every candidate that can continue, the endpoint that was cut last (when its breaker lets it).
       const order = [
         ...routed.candidates.filter((e) => e.name !== lease.endpoint.name),
         lease.endpoint,
@@ -343,39 +436,42 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
           order,
           { signal, attemptBudget: budget, continuation: true },
           (e, l) => {
-            const cont = continuationBody(body, snapshot, e, operation);
-            if (!cont)
-              throw new UpstreamFailureError({
-                cause: 'invalid_request',
-                endpoint: e.name,
-                message: 'cannot continue',
-              });
-            return openUpToFirstToken(info, e, l, cont, true);
+            splitter = new ContinuationSplitter(stoodIn(snapshot), reasoningSplit(e));
+            return openUpToFirstToken(
+              info,
+              e,
+              l,
+              continuationBody(body, snapshot, e, operation) as Json,
+              true,
+            );
           },
         );
-        ctx.metrics.failover(lease.endpoint.name, rescue.lease.endpoint.name, f.cause);
-        tokensBeforeRescue = partial.tokens;
-        rescued = true;
+        const to = rescue.lease.endpoint.name;
+        ctx.metrics.rescue(lease.endpoint.name, to, f.cause);
+        // A continuation on the endpoint that was cut is no failover to itself.
+        if (to !== lease.endpoint.name) ctx.metrics.failover(lease.endpoint.name, to, f.cause);
+        rescues.push({ from: lease.endpoint.name, to, cause: f.cause, after_tokens: snapshot.tokens });
         lease = rescue.lease;
         opened = rescue.value;
-      } catch (rescueError) {
+      } catch {
         if (signal.aborted) return { status: 200, outcome: 'cancelled', endpoint: lease.endpoint, model };
         // The rescue's own failures (a prefill rejection, say) never replace the original cause.
-        void rescueError;
         break;
       }
     }
   }
   const original = failure as UpstreamFailure;
   const message = `${original.endpoint}: ${original.cause}: ${original.message} (after ${partial.tokens} tokens; the answer is incomplete)`;
-  await write(
+  write(
     `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code: original.cause } })}\n\n`,
   );
   res.end();
+  // Charged to the endpoint where the answer broke, not to a rescuer that refused afterwards.
+  const brokeOn = ctx.fleet.endpoints.find((e) => e.name === original.endpoint) ?? lease.endpoint;
   return {
     status: 200,
     outcome: original.cause.endsWith('_timeout') ? 'timeout' : 'upstream_error',
-    endpoint: lease.endpoint,
+    endpoint: brokeOn,
     model,
     errorMessage: message,
   };
@@ -386,20 +482,60 @@ function modelOf(data: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** After a rescue, the continuation's usage covers only its own part: count the whole answer. */
-function rewriteUsage(
+function idOf(data: string): string | undefined {
+  const m = /"id"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(data);
+  return m ? (JSON.parse(`"${m[1]}"`) as string) : undefined;
+}
+
+/** A chunk without the running usage the gateway asked for (vLLM puts it last, flat). */
+function withoutUsage(data: string): string {
+  return data.replace(/,\s*"usage"\s*:\s*\{[^{}]*\}(?=\s*\}$)/, '');
+}
+
+/** A continuation's token chunk whose text the gateway re-split into the right fields. */
+function rewriteDelta(data: string, reasoning: string, content: string, reasoningKey: string): string {
+  try {
+    const chunk = JSON.parse(data) as Json;
+    const choice = (chunk.choices as Json[] | undefined)?.[0];
+    if (!choice) return data;
+    const delta: Json = { ...(choice.delta as Json | undefined) };
+    delete delta.reasoning;
+    delete delta.reasoning_content;
+    delta.content = content;
+    if (reasoning !== '') delta[reasoningKey] = reasoning;
+    choice.delta = delta;
+    return JSON.stringify(chunk);
+  } catch {
+    return data;
+  }
+}
+
+/**
+ * A chunk of a rescued stream: the first stream's id (one stream, one identity), the whole answer's
+ * usage (the continuation's own covers only its part), and on the final chunks the `llm_fleet`
+ * extension that says what happened (the headers went out before the rescue).
+ */
+function rescuedChunk(
   data: string,
-  promptTokens: number | undefined,
-  completionTokens: number | undefined,
+  change: {
+    id: string | undefined;
+    usage?: { prompt: number | undefined; completion: number };
+    rescues?: readonly RescueNote[];
+  },
 ): string {
   try {
     const chunk = JSON.parse(data) as Json;
-    const usage = { ...(chunk.usage as Json) };
-    if (promptTokens !== undefined) usage.prompt_tokens = promptTokens;
-    if (completionTokens !== undefined) usage.completion_tokens = completionTokens;
-    if (promptTokens !== undefined && completionTokens !== undefined)
-      usage.total_tokens = promptTokens + completionTokens;
-    return JSON.stringify({ ...chunk, usage });
+    if (change.id !== undefined) chunk.id = change.id;
+    if (change.usage && chunk.usage && typeof chunk.usage === 'object') {
+      const usage = { ...(chunk.usage as Json) };
+      const { prompt, completion } = change.usage;
+      if (prompt !== undefined) usage.prompt_tokens = prompt;
+      usage.completion_tokens = completion;
+      if (prompt !== undefined) usage.total_tokens = prompt + completion;
+      chunk.usage = usage;
+    }
+    if (change.rescues) chunk.llm_fleet = { rescued: true, rescues: change.rescues };
+    return JSON.stringify(chunk);
   } catch {
     return data;
   }

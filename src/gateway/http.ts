@@ -9,13 +9,22 @@ export class HttpError extends Error {
   readonly param: string | null;
   readonly code: string | null;
   readonly headers: Record<string, string>;
+  /** The endpoint this error is charged to (the decisive failure's), when an upstream caused it. */
+  readonly endpoint: string | undefined;
 
   constructor(
     status: number,
     message: string,
-    options: { param?: string; code?: string; type?: string; headers?: Record<string, string> } = {},
+    options: {
+      param?: string;
+      code?: string;
+      type?: string;
+      headers?: Record<string, string>;
+      endpoint?: string;
+    } = {},
   ) {
     super(message);
+    this.endpoint = options.endpoint;
     this.status = status;
     this.type = options.type ?? openAiErrorType(status);
     this.param = options.param ?? null;

@@ -22,6 +22,8 @@ export interface GatewayMetrics {
   observe(record: RequestRecord, itlGapsMs: readonly number[]): void;
   attempt(endpoint: string, result: string): void;
   failover(from: string, to: string, cause: string): void;
+  /** A stream rescue: the answer cut on `from` continued on `to` (possibly the same endpoint). */
+  rescue(from: string, to: string, cause: string): void;
   setUp(endpoint: string, host: string, up: boolean): void;
 }
 
@@ -88,6 +90,12 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     labelNames: ['from', 'to', 'cause'],
     registers: [registry],
   });
+  const rescues = new Counter({
+    name: METRICS.rescues,
+    help: 'Stream rescues (a cut answer continued), by where it broke and where it went on',
+    labelNames: ['from', 'to', 'cause', 'same_endpoint'],
+    registers: [registry],
+  });
   const tokens = new Counter({
     name: METRICS.tokens,
     help: 'Tokens by endpoint and type (input|output)',
@@ -141,6 +149,9 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     },
     failover(from, to, cause) {
       failovers.inc({ from, to, cause });
+    },
+    rescue(from, to, cause) {
+      rescues.inc({ from, to, cause, same_endpoint: String(from === to) });
     },
     setUp(endpoint, host, isUp) {
       up.set({ endpoint, host }, isUp ? 1 : 0);

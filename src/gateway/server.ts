@@ -127,6 +127,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       performance.now(),
     );
     let outcome: Outcome;
+    let chargedTo: string | undefined;
     try {
       outcome = await serveApi(req, res, operation, trace);
     } catch (error) {
@@ -143,9 +144,12 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         });
         outcome = { status: e.status, outcome: classify(e, trace), errorMessage: e.message };
       }
+      if (e.endpoint !== undefined) chargedTo = e.endpoint;
     }
+    // A request that failed is charged to the endpoint of its decisive failure, never to a
+    // fallback that only refused afterwards.
     const lastAttempt = trace.attempts[trace.attempts.length - 1];
-    const endpointName = outcome.endpoint?.name ?? lastAttempt?.endpoint ?? 'none';
+    const endpointName = outcome.endpoint?.name ?? chargedTo ?? lastAttempt?.endpoint ?? 'none';
     const endpoint = fleet.endpoints.find((x) => x.name === endpointName);
     if (endpoint && ctx.health.degradedHosts().includes(endpoint.host)) trace.degraded = true;
     const { record, gapsMs } = trace.finish({

@@ -20,6 +20,11 @@ export const METRICS = {
   attempts: 'llm_fleet_attempts_total',
   /** Counter. Labels: from, to, cause. */
   failovers: 'llm_fleet_failovers_total',
+  /**
+   * Counter of stream rescues (a cut answer continued). Labels: from, to, cause, same_endpoint
+   * (true when the endpoint that was cut continued its own answer: not a failover).
+   */
+  rescues: 'llm_fleet_rescues_total',
   /** Counter. Labels: endpoint, type (input|output). */
   tokens: 'gen_ai_client_token_usage_total',
   /** Gauge 1/0. Labels: endpoint, host. */

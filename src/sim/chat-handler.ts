@@ -25,7 +25,10 @@ import {
 import { countSimTokens, fnv1a } from './tokenizer.ts';
 import type { TruthDraft } from './truth.ts';
 import { vllmWire } from './vllm.ts';
-import type { ChatWire, FinishReason, StreamIds, TokenKind } from './wire.ts';
+import type { SimToken } from './reasoning-split.ts';
+import { continuationLabelling, labelTokens, LLAMACPP_PREFILL_THINKING_ERROR } from './reasoning-split.ts';
+import { atLeast } from './version.ts';
+import type { ChatWire, FinishReason, StreamIds } from './wire.ts';
 
 /** A validated request, ready to run. */
 interface ChatJob {
@@ -35,11 +38,16 @@ interface ChatJob {
   readonly promptTokens: number;
   readonly cachedPromptTokens: number;
   readonly plan: OutputPlan;
+  /** The emitted tokens, each in the field the server's parser puts it in. */
+  readonly tokens: readonly SimToken[];
   readonly requestedModel: string | undefined;
   /** The prompt as the server sees it (chat template applied), and max_tokens (-1: none), for /slots. */
   readonly promptText: () => string;
   readonly nPredict: number;
 }
+
+/** mlx_lm learned stream_options.include_usage in mlx-examples PR #913 (2024-07-25, ≈ 0.17.0). */
+const MLX_STREAM_USAGE_SINCE = '0.17.0';
 
 type Body = Record<string, unknown>;
 
@@ -228,8 +236,14 @@ function validate(
       }
       continuing = true;
     }
-    // llama-server treats a trailing assistant message as a prefill to continue.
-    if (dialect === 'llamacpp' && lastIsAssistant) continuing = true;
+    // llama-server treats a trailing assistant message as a prefill to continue, but not with a
+    // thinking template (the simulated reasoning model's supports enable_thinking, on by default).
+    if (dialect === 'llamacpp' && lastIsAssistant) {
+      const kwargs = body.chat_template_kwargs as { enable_thinking?: unknown } | undefined | null;
+      if (endpoint.reasoning && kwargs?.enable_thinking !== false)
+        return bad(LLAMACPP_PREFILL_THINKING_ERROR);
+      continuing = true;
+    }
   } else {
     const p = body.prompt;
     prompt = typeof p === 'string' ? p : Array.isArray(p) && typeof p[0] === 'string' ? p[0] : '';
@@ -293,16 +307,27 @@ function validate(
         : [];
   const planned = planOutput(answer, { maxTokens, ignoreEos, minTokens, prefill });
   const plan = stops.length > 0 && !ignoreEos ? applyStop(planned, stops) : planned;
+  // A continued answer on a reasoning model: the parser never sees the prompt's `<think>`.
+  const stood = prefill?.startsWith('<think>') && !prefill.includes('</think>') ? 'reasoning' : 'content';
+  const labelling =
+    continuing && chat && endpoint.reasoning && dialect !== 'tei'
+      ? continuationLabelling(dialect, version, endpoint.reasoningParser, stood)
+      : 'split';
+  const tokens = labelTokens(plan.reasoning, plan.content, labelling, stood);
   const prefixes = chat ? messagePrefixes(messages) : [{ hash: fnv1a(prompt), tokens: promptTokens }];
   const cachedPromptTokens = Math.min(endpoint.cachedPromptTokens(prefixes), Math.max(0, promptTokens - 1));
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined | null;
   return {
     chat,
     stream,
-    includeUsage: stream && streamOptions?.include_usage === true,
+    includeUsage:
+      stream &&
+      streamOptions?.include_usage === true &&
+      (dialect !== 'mlx' || atLeast(version, MLX_STREAM_USAGE_SINCE)),
     promptTokens,
     cachedPromptTokens,
     plan,
+    tokens,
     requestedModel,
     promptText: () => (chat ? renderChatPrompt(messages, { continueFinal: continuing }) : prompt),
     nPredict: requested ?? -1,
@@ -311,7 +336,7 @@ function validate(
 
 /** One request's life after validation. Every write happens at a scheduled absolute time. */
 class ChatRun {
-  private readonly tokens: { kind: TokenKind; text: string }[];
+  private readonly tokens: readonly SimToken[];
   private readonly ids: StreamIds;
   private readonly rateFactor: number;
   private readonly itlSigma: number;
@@ -357,10 +382,7 @@ class ChatRun {
     this.fault = fault;
     this.truth = truth;
     this.arrivalMs = arrivalMs;
-    this.tokens = [
-      ...job.plan.reasoning.map((text) => ({ kind: 'reasoning' as const, text })),
-      ...job.plan.content.map((text) => ({ kind: 'content' as const, text })),
-    ];
+    this.tokens = job.tokens;
     const model =
       endpoint.dialect === 'vllm'
         ? endpoint.model
@@ -507,7 +529,7 @@ class ChatRun {
       this.finish(scheduledMs);
       return;
     }
-    const token = this.tokens[i] as { kind: TokenKind; text: string };
+    const token = this.tokens[i] as SimToken;
     const last = i === total - 1;
     const finishHere = last && this.wire.finishOnLastToken && this.job.plan.finishReason === 'length';
     if (this.job.stream) {
@@ -622,8 +644,13 @@ class ChatRun {
           (withDone ? 'data: [DONE]\n\n' : '');
       this.res.end(end);
     } else {
-      const reasoning = this.job.plan.reasoning.join('');
-      const content = this.job.plan.content.join('');
+      const textOf = (kind: SimToken['kind']): string =>
+        this.tokens
+          .filter((t) => t.kind === kind)
+          .map((t) => t.text)
+          .join('');
+      const reasoning = textOf('reasoning');
+      const content = textOf('content');
       const body = this.job.chat
         ? this.wire.completionBody(this.ids, reasoning, content, finish, usage, timings)
         : this.wire.textBody(this.ids, content, finish, usage);

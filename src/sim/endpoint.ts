@@ -22,6 +22,7 @@ import { latencyModel } from './latency.ts';
 import { SimMetrics } from './metrics.ts';
 import { SlotTable } from './slots.ts';
 import type { SimRequestTruth, TruthDraft } from './truth.ts';
+import type { VllmReasoningParser } from './reasoning-split.ts';
 import { atLeast, DEFAULT_VERSIONS } from './version.ts';
 
 export interface SimEndpointOptions {
@@ -37,6 +38,8 @@ export interface SimEndpointOptions {
   contextWindowTokens?: number;
   /** Emits reasoning tokens before the content. */
   reasoning?: boolean;
+  /** vLLM `--reasoning-parser` of a reasoning model: how a continued answer is split (default deepseek_r1). */
+  reasoningParser?: VllmReasoningParser;
   /** Output text and jitter are deterministic functions of the seed (default 0). */
   seed?: number;
   latency?: Partial<LatencyModel>;
@@ -109,6 +112,7 @@ export class SimEndpoint implements SimServer {
   readonly version: string;
   readonly contextWindowTokens: number;
   readonly reasoning: boolean;
+  readonly reasoningParser: VllmReasoningParser;
   readonly seed: number;
   readonly latency: LatencyModel;
   readonly embeddingDimension: number;
@@ -156,6 +160,7 @@ export class SimEndpoint implements SimServer {
     this.version = options.version ?? DEFAULT_VERSIONS[options.dialect];
     this.contextWindowTokens = options.contextWindowTokens ?? DEFAULT_CONTEXT_TOKENS;
     this.reasoning = options.reasoning ?? false;
+    this.reasoningParser = options.reasoningParser ?? 'deepseek_r1';
     this.seed = options.seed ?? 0;
     this.latency = latencyModel(options.latency);
     this.embeddingDimension = options.embeddingDimension ?? DEFAULT_EMBEDDING_DIMENSION;

@@ -117,6 +117,8 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
         port: opts.ports?.[e.name] ?? 0,
         contextWindowTokens: e.contextWindowTokens,
         reasoning: e.reasoning,
+        reasoningParser: e.reasoningParser === 'qwen3' ? 'qwen3' : undefined,
+        version: simVersion(e),
         seed: opts.seed ?? 0,
         latency: { ...latencyForEndpoint(e), scale: opts.latencyScale ?? 1 },
         faults: [...fleetFileFaults(e), ...(opts.faults?.[e.name] ?? [])],
@@ -145,4 +147,11 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
       await Promise.all([...servers.values()].map((s) => s.close()));
     },
   };
+}
+
+/** The fleet file's `serverVersion` as the simulator's version string (vLLM `0.11.0`, llama.cpp `b6715`). */
+function simVersion(e: Endpoint): string | undefined {
+  const v = e.serverVersion?.trim();
+  if (!v) return undefined;
+  return v.replace(/^(vllm|llama\.cpp|mlx_lm|tei)\s+/i, '');
 }

@@ -1,8 +1,10 @@
 // One HTTP attempt against one endpoint, with the named timeouts: connect (in the pool's
 // connector), TTFT (request sent → first content or reasoning token; headers and role-only chunks
 // do not stop it), idle (longest silence between events once tokens flow) and total. Every way an
-// attempt can end badly becomes an UpstreamFailure; a stream that closes without `[DONE]` is a
-// failure, never a quiet success.
+// attempt can end badly becomes an UpstreamFailure; a stream that closes without a finish reason is
+// a failure, never a quiet success. One that carried its finish reason and then closed without
+// `[DONE]` (some servers and proxies omit the terminator) is complete: the call ends with a `[DONE]`
+// of its own (`missingDone`).
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import type { Endpoint, EndpointTimeouts } from '../fleet/index.ts';
@@ -66,6 +68,8 @@ export interface StreamCall {
   resume(): void;
   /** Resolves once [DONE] was delivered; rejects with UpstreamFailureError when the stream fails. */
   readonly ended: Promise<void>;
+  /** True when the upstream closed after its finish reason without `[DONE]` (one was supplied). */
+  readonly missingDone: boolean;
   /** Stop the attempt (client gone, or the gateway gave up on it). */
   abort(cause: FailureCause, message: string): void;
 }
@@ -224,6 +228,8 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
   let headers: IncomingHttpHeaders = {};
   let streaming = false;
   let sawToken = false;
+  let sawFinish = false;
+  let missingDone = false;
   let done = false;
   let settled = false;
   // An error body (or a 200 that is not a stream), kept bounded for the failure's message and
@@ -295,6 +301,7 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
       settle(undefined);
       return;
     }
+    if (chunk.finishReason !== undefined) sawFinish = true;
     if (chunk.hasToken && !sawToken) {
       sawToken = true;
       deadlines.firstToken();
@@ -304,6 +311,12 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     deliver({ data: ev.data, chunk, atMs });
   };
 
+  /** The answer ended with its finish reason but the terminator never came: supply it. */
+  const completeWithoutDone = (): void => {
+    missingDone = true;
+    onEvent({ type: 'event', event: 'message', data: '[DONE]' });
+  };
+
   const call: StreamCall = {
     status: 200,
     get headersAtMs() {
@@ -311,6 +324,9 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     },
     startedAtMs,
     ended,
+    get missingDone() {
+      return missingDone;
+    },
     abort,
     attach(next) {
       sink = next;
@@ -370,6 +386,7 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
       for (const ev of decoder.end()) {
         if (ev.type === 'event' && ev.data === '[DONE]') onEvent(ev);
       }
+      if (!done && sawFinish) return completeWithoutDone();
       if (!done)
         abort(
           'stream_cut',
@@ -380,6 +397,8 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
       if (settled) return;
       const known = failure();
       if (known) return settle(known);
+      // The answer was finished: a connection dropped after it loses nothing.
+      if (streaming && sawFinish) return completeWithoutDone();
       const f = classifyNetworkError(name, error);
       // Before the headers the endpoint never answered; after them a stream broke.
       settle(streaming ? { ...f, cause: 'stream_cut', message: `the stream broke: ${f.message}` } : f);

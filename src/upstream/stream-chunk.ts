@@ -21,7 +21,11 @@ export type StreamChunk =
       /** True when any choice carries content, reasoning or a tool call: this is a token. */
       readonly hasToken: boolean;
       readonly finishReason?: string;
-      /** Present on usage chunks (vLLM/mlx: `choices: []`) and on llama.cpp's final chunk. */
+      /**
+       * Present on usage chunks (vLLM/mlx: `choices: []`) and on llama.cpp's final chunk; on every
+       * chunk with vLLM's `continuous_usage_stats` and llama.cpp's `timings_per_token` (running
+       * counts).
+       */
       readonly usage?: UsageCounts;
       /** No choices at all: a usage-only chunk the client may not have asked for. */
       readonly usageOnly: boolean;
@@ -77,6 +81,15 @@ export function parseStreamChunk(data: string): StreamChunk {
     usage = {
       promptTokens: typeof u.prompt_tokens === 'number' ? u.prompt_tokens : undefined,
       completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : undefined,
+    };
+  } else if (b.timings && typeof b.timings === 'object') {
+    // llama.cpp with `timings_per_token`: running counts on every chunk (prompt = processed + cached).
+    const t = b.timings as Json;
+    const promptN = typeof t.prompt_n === 'number' ? t.prompt_n : undefined;
+    const cacheN = typeof t.cache_n === 'number' ? t.cache_n : 0;
+    usage = {
+      promptTokens: promptN !== undefined ? promptN + cacheN : undefined,
+      completionTokens: typeof t.predicted_n === 'number' ? t.predicted_n : undefined,
     };
   }
   return {

@@ -86,7 +86,6 @@ const cases: { name: string; fault: FaultSpec; cause: string; afterContent: bool
     cause: 'stream_error',
     afterContent: true,
   },
-  { name: 'missing [DONE]', fault: { kind: 'no-done' }, cause: 'stream_cut', afterContent: true },
   {
     name: 'slow decode after 5 tokens',
     fault: { kind: 'slow-decode', afterTokens: 5, tokensPerSecond: 0.005 },

@@ -5,7 +5,7 @@ import type { Endpoint, EndpointTimeouts, Fleet } from '../../src/fleet/index.ts
 import { loadFleet } from '../../src/fleet/index.ts';
 import { buildGateway, type Gateway, type GatewayDeps } from '../../src/gateway/index.ts';
 import type { RequestRecord } from '../../src/measure/record.ts';
-import { startSimEndpoint, type SimServer } from '../../src/sim/endpoint.ts';
+import { startSimEndpoint, type SimEndpointOptions, type SimServer } from '../../src/sim/endpoint.ts';
 import type { FaultSpec } from '../../src/sim/faults.ts';
 import type { LatencyModel } from '../../src/sim/latency.ts';
 import { expectedText, simAnswer } from '../../src/sim/generator.ts';
@@ -34,11 +34,14 @@ export interface Harness {
 
 export interface HarnessOptions {
   readonly deps?: GatewayDeps;
-  readonly patch?: (e: Endpoint) => Partial<Endpoint>;
+  /** Changes to the gateway's view of each endpoint; `simUrls` by endpoint name (planned ones too). */
+  readonly patch?: (e: Endpoint, simUrls: Readonly<Record<string, string>>) => Partial<Endpoint>;
   readonly faults?: Readonly<Record<string, FaultSpec[]>>;
   readonly gateway?: Partial<Fleet['gateway']>;
   /** Simulator latency on top of the harness's fast defaults. */
   readonly latency?: Partial<LatencyModel>;
+  /** Per-endpoint simulator options (server version, reasoning parser, …). */
+  readonly sim?: Readonly<Record<string, Partial<SimEndpointOptions>>>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -56,6 +59,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       seed: SEED,
       latency: { scale: 0.02, ttftJitterP99Ratio: 1.2, itlJitterP99Ratio: 1.2, ...options.latency },
       faults: options.faults?.[e.name],
+      ...options.sim?.[e.name],
     });
     sims[e.name] = sim;
     env[e.env] = sim.url;
@@ -63,7 +67,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const loaded = loadFleet(FLEET_FILE, { env });
   const fleet: Fleet = {
     ...loaded,
-    endpoints: loaded.endpoints.map((e) => ({ ...e, timeouts: TEST_TIMEOUTS, ...options.patch?.(e) })),
+    endpoints: loaded.endpoints.map((e) => ({
+      ...e,
+      timeouts: TEST_TIMEOUTS,
+      ...options.patch?.(e, Object.fromEntries(Object.entries(sims).map(([n, s]) => [n, s.url]))),
+    })),
     gateway: { ...loaded.gateway, ...options.gateway },
   };
   const records: RequestRecord[] = [];
