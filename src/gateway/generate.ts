@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { Endpoint } from '../fleet/index.ts';
 import type { RequestOutcome } from '../measure/record.ts';
 import { estimateChatTokens, estimatePromptTokens, type ChatMessageLike } from '../routing/index.ts';
-import { openStream, UpstreamFailureError, type StreamCall, type StreamEvent } from '../upstream/call.ts';
+import { openStream, type StreamCall, type StreamEvent } from '../upstream/call.ts';
 import type { UpstreamFailure } from '../upstream/upstream-error.ts';
 import type { GatewayContext } from './context.ts';
 import { AnswerAssembler } from './assemble.ts';

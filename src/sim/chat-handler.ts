@@ -11,7 +11,7 @@ import type { FaultSpec } from './faults.ts';
 import { applyStop, planOutput, simAnswer } from './generator.ts';
 import type { OutputPlan } from './generator.ts';
 import { logNormalFactor, meanItlMs, sigmaForP99Ratio, ttftMedianMs } from './latency.ts';
-import { llamacppWire, llamacppFingerprint } from './llamacpp.ts';
+import { llamacppWire, llamacppFingerprint, timingsJson } from './llamacpp.ts';
 import { MLX_DEFAULT_MAX_TOKENS, MLX_PREFILL_STEP_TOKENS, mlxFingerprint, mlxWire } from './mlx.ts';
 import type { SimChatMessage } from './prompt.ts';
 import {
@@ -28,7 +28,7 @@ import { vllmWire } from './vllm.ts';
 import type { SimToken } from './reasoning-split.ts';
 import { continuationLabelling, labelTokens, LLAMACPP_PREFILL_THINKING_ERROR } from './reasoning-split.ts';
 import { atLeast } from './version.ts';
-import type { ChatWire, FinishReason, StreamIds } from './wire.ts';
+import type { ChatWire, FinishReason, StreamIds, TokenKind } from './wire.ts';
 
 /** A validated request, ready to run. */
 interface ChatJob {
@@ -40,6 +40,8 @@ interface ChatJob {
   readonly plan: OutputPlan;
   /** The emitted tokens, each in the field the server's parser puts it in. */
   readonly tokens: readonly SimToken[];
+  /** Counts on every chunk: vLLM continuous_usage_stats ('usage'), llama.cpp timings_per_token. */
+  readonly runningCounts?: 'usage' | 'timings';
   readonly requestedModel: string | undefined;
   /** The prompt as the server sees it (chat template applied), and max_tokens (-1: none), for /slots. */
   readonly promptText: () => string;
@@ -324,6 +326,14 @@ function validate(
       stream &&
       streamOptions?.include_usage === true &&
       (dialect !== 'mlx' || atLeast(version, MLX_STREAM_USAGE_SINCE)),
+    runningCounts:
+      stream && dialect === 'vllm' && streamOptions?.include_usage === true
+        ? (streamOptions as { continuous_usage_stats?: unknown }).continuous_usage_stats === true
+          ? 'usage'
+          : undefined
+        : stream && dialect === 'llamacpp' && body.timings_per_token === true
+          ? 'timings'
+          : undefined,
     promptTokens,
     cachedPromptTokens,
     plan,
@@ -578,18 +588,27 @@ class ChatRun {
     if (this.pending.length === 0) return;
     const first = this.truth.tokenTimesMs.length === 0;
     let out = first ? (this.wire.roleEvent(this.ids) ?? '') : '';
+    if (first) out = this.withRunningCounts(out, 0, atMono);
     out += this.pendingOut;
-    const runs: { kind: TokenKind; text: string }[] = [];
+    const runs: { kind: TokenKind; text: string; tokens: number }[] = [];
     for (const t of this.pending) {
       const run = runs.at(-1);
-      if (run?.kind === t.kind) run.text += t.text;
-      else runs.push({ kind: t.kind, text: t.text });
+      if (run?.kind === t.kind) {
+        run.text += t.text;
+        run.tokens++;
+      } else runs.push({ kind: t.kind, text: t.text, tokens: 1 });
     }
+    let emitted = this.truth.tokenTimesMs.length;
     runs.forEach((run, r) => {
       const reason = finish && r === runs.length - 1 ? 'length' : null;
-      out += this.job.chat
-        ? this.wire.tokenEvent(this.ids, run.kind, run.text, first && r === 0, reason)
-        : this.wire.textEvent(this.ids, run.text, reason);
+      emitted += run.tokens;
+      out += this.withRunningCounts(
+        this.job.chat
+          ? this.wire.tokenEvent(this.ids, run.kind, run.text, first && r === 0, reason)
+          : this.wire.textEvent(this.ids, run.text, reason),
+        emitted,
+        atMono,
+      );
     });
     if (finish) this.finishSent = true;
     writeChunk(this.res, out);
@@ -601,6 +620,28 @@ class ChatRun {
     }
     this.pending = [];
     this.pendingOut = '';
+  }
+
+  /**
+   * Running counts on a stream event, when asked: vLLM's `continuous_usage_stats` (usage on every
+   * chunk, completion tokens so far) and llama.cpp's `timings_per_token` (timings on every chunk).
+   */
+  private withRunningCounts(event: string, completionTokens: number, atMono: number): string {
+    if (event === '' || this.job.runningCounts === undefined) return event;
+    const { promptTokens, cachedPromptTokens } = this.job;
+    const field =
+      this.job.runningCounts === 'usage'
+        ? `,"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens + completionTokens},"completion_tokens":${completionTokens}}`
+        : `,"timings":${timingsJson(
+            {
+              promptMs: this.firstTokenAtMs - this.startedAtMs,
+              predictedMs: Math.max(0, atMono - this.firstTokenAtMs),
+            },
+            { promptTokens, completionTokens, cachedPromptTokens },
+          )}`;
+    // One `data: {…}` event per call: the field goes in before its closing brace.
+    const end = event.lastIndexOf('}');
+    return end < 0 ? event : `${event.slice(0, end)}${field}${event.slice(end)}`;
   }
 
   private nextItlMs(i: number): number {
