@@ -37,6 +37,10 @@ interface SimOptions extends FleetOptions {
   ssePingMs?: string;
   tokensPerChunk?: string;
   slots?: boolean;
+  ignoresForcedLength?: boolean;
+  naturalAnswerTokens?: string;
+  usage?: boolean;
+  promptTokenRatio?: string;
   json?: boolean;
 }
 
@@ -104,6 +108,13 @@ export const register: RegisterCommand = (program, io) => {
       'single mode: tokens per streamed event after the first (speculative decoding, batched writes)',
     )
     .option('--no-slots', 'single mode, llama.cpp: disable /slots (501), as llama-server --no-slots')
+    .option('--ignores-forced-length', 'single mode: read ignore_eos / min_tokens but do not act on them')
+    .option('--natural-answer-tokens <n>', 'single mode: the model stops on its own after n content tokens')
+    .option('--no-usage', 'single mode: never send usage (no usage chunk, no usage in whole bodies)')
+    .option(
+      '--prompt-token-ratio <x>',
+      "single mode: the server's tokenizer counts x tokens per simulator token in prompts",
+    )
     .option('--json', 'print the URL map as JSON instead of a table')
     .addHelpText(
       'after',
@@ -252,6 +263,10 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     ssePingIntervalMs: optionalNumber(options.ssePingMs, '--sse-ping-ms'),
     tokensPerChunk: optionalInt(options.tokensPerChunk, '--tokens-per-chunk'),
     slotsEndpoint: options.slots,
+    ignoresForcedLength: options.ignoresForcedLength,
+    naturalAnswerTokens: optionalInt(options.naturalAnswerTokens, '--natural-answer-tokens'),
+    sendsUsage: options.usage,
+    promptTokenRatio: optionalNumber(options.promptTokenRatio, '--prompt-token-ratio'),
   }).catch((error: unknown) => {
     throw listenError(error);
   });

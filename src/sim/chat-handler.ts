@@ -22,7 +22,8 @@ import {
   renderChatPrompt,
   textAnswerKey,
 } from './prompt.ts';
-import { countSimTokens, fnv1a } from './tokenizer.ts';
+import { countSimTokens, fnv1a, scaleTokenCount } from './tokenizer.ts';
+import { pythonJson } from './wire.ts';
 import type { TruthDraft } from './truth.ts';
 import { vllmWire } from './vllm.ts';
 import type { SimToken } from './reasoning-split.ts';
@@ -259,9 +260,10 @@ function validate(
     }
   }
 
-  const promptTokens = chat
-    ? chatPromptTokens(messages, { continueFinal: continuing })
-    : countSimTokens(prompt);
+  const promptTokens = scaleTokenCount(
+    chat ? chatPromptTokens(messages, { continueFinal: continuing }) : countSimTokens(prompt),
+    endpoint.options.promptTokenRatio ?? 1,
+  );
   const ctx = endpoint.contextWindowTokens;
   const requested = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
   let maxTokens: number;
@@ -294,13 +296,16 @@ function validate(
 
   const prefill = continuing ? (messages.at(-1)?.content ?? '') : undefined;
   const keyMessages = continuing ? messages.slice(0, -1) : messages;
-  const answer = simAnswer(
+  const drawn = simAnswer(
     endpoint.seed,
     chat ? chatAnswerKey(keyMessages) : textAnswerKey(prompt),
     chat && endpoint.reasoning,
   );
-  const ignoreEos = dialect !== 'mlx' && body.ignore_eos === true;
-  const minTokens = dialect === 'vllm' && typeof body.min_tokens === 'number' ? body.min_tokens : 0;
+  const natural = endpoint.options.naturalAnswerTokens;
+  const answer = natural === undefined ? drawn : { ...drawn, naturalContentTokens: natural };
+  const forced = endpoint.options.ignoresForcedLength !== true;
+  const ignoreEos = forced && dialect !== 'mlx' && body.ignore_eos === true;
+  const minTokens = forced && dialect === 'vllm' && typeof body.min_tokens === 'number' ? body.min_tokens : 0;
   const stops =
     typeof body.stop === 'string'
       ? [body.stop]
@@ -325,10 +330,12 @@ function validate(
     includeUsage:
       stream &&
       streamOptions?.include_usage === true &&
+      endpoint.options.sendsUsage !== false &&
       (dialect !== 'mlx' || atLeast(version, MLX_STREAM_USAGE_SINCE)),
     runningCounts:
       stream && dialect === 'vllm' && streamOptions?.include_usage === true
-        ? (streamOptions as { continuous_usage_stats?: unknown }).continuous_usage_stats === true
+        ? (streamOptions as { continuous_usage_stats?: unknown }).continuous_usage_stats === true &&
+          endpoint.options.sendsUsage !== false
           ? 'usage'
           : undefined
         : stream && dialect === 'llamacpp' && body.timings_per_token === true
@@ -365,6 +372,7 @@ class ChatRun {
   /** Streamed tokens decoded but not yet written (tokensPerChunk > 1), and text to write before them. */
   private pending: { kind: TokenKind; text: string; scheduledMs: number }[] = [];
   private pendingOut = '';
+  private drainWait = false;
   private readonly cancel = (): void => this.abort('server-closed');
 
   private readonly endpoint: SimEndpoint;
@@ -550,7 +558,11 @@ class ChatRun {
       }
       this.pending.push({ ...token, scheduledMs });
       // The first token goes out alone (the prefill step yields one); then tokensPerChunk at a time.
-      if (i === 0 || last || i % this.endpoint.tokensPerChunk === 0) this.flushPending(finishHere, nowMono);
+      if (i === 0 || last) this.flushPending(finishHere, nowMono);
+      else if (i % this.endpoint.tokensPerChunk === 0 || this.pending.length > this.endpoint.tokensPerChunk) {
+        if (this.readerLags()) this.flushOnDrain();
+        else this.flushPending(false, nowMono);
+      }
     } else {
       this.truth.tokenTimesMs.push(wall);
       this.truth.tokenLatenessMs.push(lateMs);
@@ -644,6 +656,29 @@ class ChatRun {
     return end < 0 ? event : `${event.slice(0, end)}${field}${event.slice(end)}`;
   }
 
+  /**
+   * vLLM's V1 engine (≥ 0.8) hands each request's outputs to the HTTP side through a one-slot
+   * collector that merges new deltas into the pending one while the consumer is busy
+   * (RequestOutputCollector.put): a client that reads slowly gets fewer, larger events. Here the
+   * consumer is busy while the socket's write buffer is over its high-water mark.
+   */
+  private readerLags(): boolean {
+    return (
+      this.endpoint.dialect === 'vllm' &&
+      atLeast(this.endpoint.version, '0.8.0') &&
+      this.res.socket?.writableNeedDrain === true
+    );
+  }
+
+  private flushOnDrain(): void {
+    if (this.drainWait) return;
+    this.drainWait = true;
+    this.res.socket?.once('drain', () => {
+      this.drainWait = false;
+      if (!this.done) this.flushPending();
+    });
+  }
+
   private nextItlMs(i: number): number {
     const f = this.fault;
     if (f?.kind === 'slow-decode' && i + 1 >= (f.afterTokens ?? 1)) {
@@ -695,7 +730,11 @@ class ChatRun {
       const body = this.job.chat
         ? this.wire.completionBody(this.ids, reasoning, content, finish, usage, timings)
         : this.wire.textBody(this.ids, content, finish, usage);
-      this.endpoint.sendJson(this.res, 200, body);
+      this.endpoint.sendJson(
+        this.res,
+        200,
+        this.endpoint.options.sendsUsage === false ? withoutUsage(body, this.endpoint.dialect) : body,
+      );
     }
     this.truth.finishReason = finish;
     if (this.truth.fault !== undefined) this.truth.outcome = 'fault';
@@ -769,4 +808,11 @@ class ChatRun {
   private at(atMs: number, run: (lateMs: number) => void): void {
     this.scheduled = runAt(atMs, run);
   }
+}
+
+/** A whole-body answer with its `usage` removed, in the dialect's JSON style (sendsUsage: false). */
+function withoutUsage(body: string, dialect: string): string {
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  delete parsed.usage;
+  return dialect === 'mlx' ? pythonJson(parsed) : JSON.stringify(parsed);
 }

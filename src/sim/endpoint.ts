@@ -64,6 +64,27 @@ export interface SimEndpointOptions {
    */
   tokensPerChunk?: number;
   /**
+   * A server that reads `ignore_eos` and `min_tokens` but does not act on them (an older build, a
+   * proxy that drops unknown fields): answers end where the model stops, with finish `stop`.
+   */
+  ignoresForcedLength?: boolean;
+  /**
+   * The model's natural answer length in content tokens (default: drawn per answer). A small value
+   * is a model that stops early; it only shows when the output length is not forced.
+   */
+  naturalAnswerTokens?: number;
+  /**
+   * Whether `usage` is sent (default true): false is a server that never reports token counts —
+   * no usage chunk even with `stream_options.include_usage`, no `usage` in a whole body.
+   */
+  sendsUsage?: boolean;
+  /**
+   * The server's tokenizer counts this many tokens per simulator token in prompts (default 1):
+   * usage.prompt_tokens, context checks, prefill time and /tokenize all use the scaled count, as a
+   * server whose tokenizer differs from the client's estimate does. Output tokens are not rescaled.
+   */
+  promptTokenRatio?: number;
+  /**
    * llama.cpp `/slots` (default true; false = `--no-slots`: the route answers 501 as the real
    * server does).
    */
@@ -166,6 +187,9 @@ export class SimEndpoint implements SimServer {
     this.embeddingDimension = options.embeddingDimension ?? DEFAULT_EMBEDDING_DIMENSION;
     this.tokensPerChunk = options.tokensPerChunk ?? 1;
     this.slotTable = new SlotTable(this.latency.maxNumSeqs);
+    const ratio = options.promptTokenRatio ?? 1;
+    if (!(ratio > 0) || !Number.isFinite(ratio))
+      throw new RangeError(`promptTokenRatio must be a positive number, not ${ratio}`);
     if (!Number.isInteger(this.tokensPerChunk) || this.tokensPerChunk < 1) {
       throw new RangeError(`tokensPerChunk must be a whole number ≥ 1, not ${this.tokensPerChunk}`);
     }

@@ -6,7 +6,7 @@ import { dialectError, notFound } from './errors-wire.ts';
 import { llamacppErrorBody, llamacppFingerprint } from './llamacpp.ts';
 import { healthHasSlotCounts, slotsJson } from './slots.ts';
 import { readMessages, renderChatPrompt } from './prompt.ts';
-import { simTokenId, simTokenize } from './tokenizer.ts';
+import { scaleTokens, simTokenId, simTokenize } from './tokenizer.ts';
 import { atLeast } from './version.ts';
 import { TEI_MAX_CLIENT_BATCH_SIZE, TEI_MAX_CONCURRENT_REQUESTS } from './embeddings-handler.ts';
 
@@ -110,7 +110,10 @@ export function handleInfoRoute(
     readJson(req, (body) => {
       if (body === undefined)
         return endpoint.sendError(res, dialectError(dialect, endpoint.version, 400, 'invalid JSON body'));
-      const tokens = tokenizeRequest(body, dialect === 'vllm' ? 'prompt' : 'content');
+      const tokens = scaleTokens(
+        tokenizeRequest(body, dialect === 'vllm' ? 'prompt' : 'content'),
+        endpoint.options.promptTokenRatio ?? 1,
+      );
       const ids = tokens.map(simTokenId);
       if (dialect === 'vllm') {
         endpoint.sendJson(

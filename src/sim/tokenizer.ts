@@ -33,3 +33,20 @@ export function fnv1a(text: string, seed = 0x811c9dc5): number {
   }
   return h >>> 0;
 }
+
+/**
+ * A server tokenizer that counts `ratio` tokens per simulator token (SimEndpointOptions.
+ * promptTokenRatio): the pieces stretched or thinned to round(n × ratio), in order.
+ */
+export function scaleTokens(tokens: readonly string[], ratio: number): string[] {
+  if (ratio === 1 || tokens.length === 0) return [...tokens];
+  const m = Math.max(1, Math.round(tokens.length * ratio));
+  return Array.from(
+    { length: m },
+    (_, j) => tokens[Math.min(tokens.length - 1, Math.floor((j * tokens.length) / m))] as string,
+  );
+}
+
+export function scaleTokenCount(n: number, ratio: number): number {
+  return ratio === 1 || n === 0 ? n : Math.max(1, Math.round(n * ratio));
+}

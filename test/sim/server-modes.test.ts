@@ -1,5 +1,6 @@
 // Simulator modes that reproduce what real engines do to a client's measurements: several tokens
 // per streamed event (speculative decoding, batched stream writes), and the other modes below.
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../src/sim/index.ts';
 import { startSimEndpoint } from '../../src/sim/index.ts';
@@ -223,5 +224,130 @@ describe('llama.cpp /slots and slot counts (tools/server/server-context.cpp)', (
     const slots = JSON.parse((await get(`${s.url}/slots`)).text) as Record<string, unknown>[];
     expect(slots.map((x) => x.state).sort()).toEqual([0, 1]);
     await running;
+  });
+});
+
+describe('servers that do not do what the client assumed', () => {
+  it('ignoresForcedLength + a model that stops early: 7 tokens of 32 asked, finish stop', async () => {
+    const s = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: fast,
+      ignoresForcedLength: true,
+      naturalAnswerTokens: 7,
+    });
+    servers.push(s);
+    const res = await post(`${s.url}/v1/chat/completions`, {
+      messages: [{ role: 'user', content: 'thirty-two please' }],
+      max_tokens: 32,
+      min_tokens: 32,
+      ignore_eos: true,
+    });
+    const body = JSON.parse(res.text) as {
+      choices: { finish_reason: string }[];
+      usage: { completion_tokens: number };
+    };
+    expect(body.usage.completion_tokens).toBe(7);
+    expect(body.choices[0]?.finish_reason).toBe('stop');
+    // The same model on a server that honours ignore_eos decodes all 32.
+    const honest = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: fast,
+      naturalAnswerTokens: 7,
+    });
+    servers.push(honest);
+    const forced = JSON.parse(
+      (
+        await post(`${honest.url}/v1/chat/completions`, {
+          messages: [{ role: 'user', content: 'thirty-two please' }],
+          max_tokens: 32,
+          ignore_eos: true,
+        })
+      ).text,
+    ) as { usage: { completion_tokens: number } };
+    expect(forced.usage.completion_tokens).toBe(32);
+  });
+
+  for (const dialect of ['vllm', 'llamacpp', 'mlx'] as const) {
+    it(`${dialect} sendsUsage: false — no usage chunk even when asked, no usage in a whole body`, async () => {
+      const s = await startSimEndpoint({ dialect, model: 'm', latency: fast, sendsUsage: false });
+      servers.push(s);
+      const messages = [{ role: 'user', content: 'no counts' }];
+      const streamed = await post(`${s.url}/v1/chat/completions`, {
+        messages,
+        max_tokens: 5,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      expect(dataJson(streamed.text).some((e) => e.usage !== undefined && e.usage !== null)).toBe(false);
+      expect(streamed.text).toContain('[DONE]');
+      const whole = await post(`${s.url}/v1/chat/completions`, { messages, max_tokens: 5 });
+      expect(whole.status).toBe(200);
+      expect(JSON.parse(whole.text)).not.toHaveProperty('usage');
+      if (dialect === 'mlx') expect(whole.text).toMatch(/^\{"id": /);
+    });
+  }
+
+  it('promptTokenRatio 1.7: usage.prompt_tokens and /tokenize agree with each other, not with our count', async () => {
+    const plain = await startSimEndpoint({ dialect: 'vllm', model: 'm', latency: fast });
+    const other = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: fast,
+      promptTokenRatio: 1.7,
+    });
+    servers.push(plain, other);
+    const messages = [{ role: 'user', content: 'the quick brown fox jumps over a lazy dog '.repeat(20) }];
+    const usageOf = async (url: string): Promise<number> =>
+      (
+        JSON.parse((await post(`${url}/v1/chat/completions`, { messages, max_tokens: 1 })).text) as {
+          usage: { prompt_tokens: number };
+        }
+      ).usage.prompt_tokens;
+    const ours = await usageOf(plain.url);
+    const theirs = await usageOf(other.url);
+    expect(theirs).toBe(Math.round(ours * 1.7));
+    const tokenized = JSON.parse((await post(`${other.url}/tokenize`, { model: 'm', messages })).text) as {
+      count: number;
+    };
+    expect(tokenized.count).toBe(theirs);
+  });
+
+  it('vLLM ≥ 0.8: a reader that lags gets several tokens per event; every token still arrives', async () => {
+    const s = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: { prefillOverheadMs: 1, prefillMsPerToken: 0, decodeTokensPerSecond: 20_000 },
+    });
+    servers.push(s);
+    const body = JSON.stringify({
+      messages: [{ role: 'user', content: 'flood' }],
+      max_tokens: 20_000,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(s.port, '127.0.0.1', () => {
+        socket.write(
+          `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+        // Read nothing for a while: the server's socket buffer fills while it keeps decoding.
+        socket.pause();
+        setTimeout(() => socket.resume(), 1_500);
+      });
+      socket.setEncoding('utf8');
+      let out = '';
+      socket.on('data', (d: string) => (out += d));
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+    });
+    const events = text.split('\n\n').filter((e) => e.includes('"content":"') && !e.includes('"role"'));
+    const usage = /"completion_tokens":(\d+)/.exec(text);
+    expect(Number(usage?.[1])).toBe(20_000);
+    expect(events.length).toBeLessThan(20_000);
+    const [truth] = s.groundTruth();
+    expect(new Set(truth?.tokenTimesMs).size).toBeLessThan(20_000);
   });
 });
