@@ -10,6 +10,7 @@ import { UpstreamFailureError } from '../upstream/call.ts';
 import {
   countsAgainstEndpoint,
   isTransient,
+  openAiErrorType,
   type FailureCause,
   type UpstreamFailure,
 } from '../upstream/upstream-error.ts';
@@ -197,11 +198,7 @@ export async function runWithFailover<T>(
       if (failure.cause === 'invalid_request') {
         // A refused continuation says nothing about the client's request: try the next one.
         if (options.continuation) continue;
-        throw new HttpError(failure.status ?? 400, `${next.name}: ${failure.message}`, {
-          code: 'upstream_rejected',
-          type: 'invalid_request_error',
-          endpoint: next.name,
-        });
+        throw clientMistake(failure);
       }
       if (failure.cause === 'context_length') {
         outgrown = Math.max(outgrown ?? 0, next.contextWindowTokens ?? 0);
@@ -227,6 +224,20 @@ export function decisiveFailure(failures: readonly UpstreamFailure[]): UpstreamF
     if (!NOT_AN_ATTEMPT.has(f.cause)) return f;
   }
   return failures[failures.length - 1];
+}
+
+/**
+ * A 4xx the endpoint gave the request itself (a content-policy rejection, a bad value): the
+ * upstream's status, type, code and message reach the client; the gateway only says which
+ * endpoint answered, and invents no code of its own.
+ */
+export function clientMistake(failure: UpstreamFailure): HttpError {
+  const status = failure.status ?? 400;
+  return new HttpError(status, `${failure.endpoint}: ${failure.message}`, {
+    type: failure.upstreamType ?? openAiErrorType(status),
+    endpoint: failure.endpoint,
+    ...(failure.upstreamCode !== undefined ? { code: failure.upstreamCode } : {}),
+  });
 }
 
 /** The client's error when no candidate could answer: the status that fits, every real cause named. */

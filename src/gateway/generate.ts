@@ -23,7 +23,7 @@ import { failureOf, runWithFailover, type AttemptLease } from './failover.ts';
 import { headerSafe } from './http.ts';
 import { routeRequest, type RoutedRequest } from './route-request.ts';
 import type { RequestTrace } from './trace.ts';
-import { validateChat, validateCompletion, type Json } from './validate.ts';
+import { admitParameters, validateChat, validateCompletion, type Json } from './validate.ts';
 
 export type GenerateOperation = 'chat' | 'completion';
 
@@ -115,13 +115,17 @@ export async function handleGenerate(
       : typeof body.max_tokens === 'number'
         ? body.max_tokens
         : undefined;
-  const routed = routeRequest(ctx, {
-    model: body.model as string | undefined,
-    headerTask,
-    kind: 'chat',
-    promptTokens,
-    maxTokens,
-  });
+  const routed = admitParameters(
+    routeRequest(ctx, {
+      model: body.model as string | undefined,
+      headerTask,
+      kind: 'chat',
+      promptTokens,
+      maxTokens,
+    }),
+    body,
+    operation,
+  );
   trace.route = routed.route;
   trace.task = routed.task;
   const info: RequestInfo = {

@@ -82,15 +82,18 @@ export function routeRequest(
   if (candidates.length === 0) {
     const tooBig = decision.skipped.some((s) => s.why.includes('does not fit'));
     const wrongKind = decision.candidates.length > 0;
+    // The prompt alone fits somewhere but not with max_tokens on top: max_tokens is the field to fix.
+    const promptFits = decision.skipped.some((s) => {
+      const e = fleet.endpoints.find((x) => x.name === s.endpoint);
+      return e?.contextWindowTokens !== undefined && args.promptTokens < e.contextWindowTokens;
+    });
+    const param = !tooBig ? 'model' : args.maxTokens !== undefined && promptFits ? 'max_tokens' : 'messages';
     throw new HttpError(
       400,
       wrongKind
         ? `'${model}' serves ${decision.candidates[0]?.endpoint.kind}, not ${args.kind}`
-        : `${decision.reason}${tooBig ? '; shorten the prompt or lower max_tokens' : ''}`,
-      {
-        param: tooBig ? 'messages' : 'model',
-        code: tooBig ? 'context_length_exceeded' : 'no_endpoint',
-      },
+        : `${decision.reason}${tooBig ? (param === 'max_tokens' ? '; lower max_tokens' : '; shorten the prompt or lower max_tokens') : ''}`,
+      { param, code: tooBig ? 'context_length_exceeded' : 'no_endpoint' },
     );
   }
   return { decision, candidates, route, task: decision.task === 'default' ? task : decision.task };

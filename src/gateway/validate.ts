@@ -1,6 +1,10 @@
 // Request validation with OpenAI-shaped 400s that name the wrong field, before anything is sent
-// upstream. Only what the gateway relies on is checked; other fields pass through untouched.
+// upstream: the fields the gateway relies on and every sampling parameter the OpenAI API and the
+// fleet's servers accept. What one server refuses beyond these is in upstream/dialect-params.ts.
+// Unknown fields pass through untouched.
+import { refusedParameter } from '../upstream/dialect-params.ts';
 import { HttpError } from './http.ts';
+import type { RoutedRequest } from './route-request.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -25,11 +29,28 @@ export function parseJsonBody(raw: Buffer): Json {
   return body as Json;
 }
 
-function optionalPositiveInt(body: Json, field: string): void {
+function optionalPositiveInt(body: Json, field: string, max?: number): void {
   const v = body[field];
   if (v === undefined || v === null) return;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw bad(field, `'${field}' must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || (max !== undefined && v > max)) {
+    throw bad(
+      field,
+      `'${field}' must be a positive integer${max !== undefined ? ` of at most ${max}` : ''}, got ${JSON.stringify(v)}`,
+    );
+  }
+}
+
+function optionalInt(body: Json, field: string, min: number, max: number): void {
+  const v = body[field];
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? `of at least ${min}`
+        : min === Number.MIN_SAFE_INTEGER
+          ? `of at most ${max}`
+          : `between ${min} and ${max}`;
+    throw bad(field, `'${field}' must be an integer ${range}, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -37,11 +58,74 @@ function optionalNumber(body: Json, field: string, min: number, max: number): vo
   const v = body[field];
   if (v === undefined || v === null) return;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw bad(field, `'${field}' must be a number between ${min} and ${max}, got ${JSON.stringify(v)}`);
+    const range = max === Number.POSITIVE_INFINITY ? `of at least ${min}` : `between ${min} and ${max}`;
+    throw bad(field, `'${field}' must be a number ${range}, got ${JSON.stringify(v)}`);
   }
 }
 
-function common(body: Json): void {
+/** `stop`: a string or an array of strings (OpenAI allows 4; the servers take more). */
+function optionalStop(body: Json): void {
+  const v = body.stop;
+  if (v === undefined || v === null || typeof v === 'string') return;
+  if (!Array.isArray(v)) throw bad('stop', `'stop' must be a string or an array of strings`);
+  v.forEach((s: unknown, i) => {
+    if (typeof s !== 'string')
+      throw bad(`stop[${i}]`, `'stop[${i}]' must be a string, got ${JSON.stringify(s)}`);
+  });
+}
+
+/** `logit_bias`: token id (as a string of digits) → bias between -100 and 100. */
+function optionalLogitBias(body: Json): void {
+  const v = body.logit_bias;
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw bad(
+      'logit_bias',
+      `'logit_bias' must be an object mapping token ids to a bias between -100 and 100`,
+    );
+  for (const [key, bias] of Object.entries(v as Json)) {
+    if (!/^\d+$/.test(key))
+      throw bad(
+        'logit_bias',
+        `'logit_bias' keys must be token ids (non-negative integers), got ${JSON.stringify(key)}`,
+      );
+    if (typeof bias !== 'number' || !Number.isFinite(bias) || bias < -100 || bias > 100)
+      throw bad(
+        'logit_bias',
+        `'logit_bias[${key}]' must be a number between -100 and 100, got ${JSON.stringify(bias)}`,
+      );
+  }
+}
+
+/** OpenAI's ranges, widened where every server of the fleet accepts more (top_k, min_p, penalties). */
+function sampling(body: Json, operation: 'chat' | 'completion'): void {
+  optionalPositiveInt(body, 'max_tokens');
+  optionalPositiveInt(body, 'max_completion_tokens');
+  optionalPositiveInt(body, 'n', 128);
+  optionalNumber(body, 'temperature', 0, 2);
+  optionalNumber(body, 'top_p', 0, 1);
+  // -1 and 0 disable top-k on vLLM and llama.cpp; mlx_lm refuses -1 (see the dialect limits).
+  optionalInt(body, 'top_k', -1, Number.MAX_SAFE_INTEGER);
+  optionalNumber(body, 'min_p', 0, 1);
+  optionalNumber(body, 'presence_penalty', -2, 2);
+  optionalNumber(body, 'frequency_penalty', -2, 2);
+  optionalNumber(body, 'repetition_penalty', 0, Number.POSITIVE_INFINITY);
+  optionalInt(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  optionalLogitBias(body);
+  optionalStop(body);
+  if (operation === 'chat') {
+    if (body.logprobs !== undefined && body.logprobs !== null && typeof body.logprobs !== 'boolean')
+      throw bad('logprobs', `'logprobs' must be a boolean, got ${JSON.stringify(body.logprobs)}`);
+    optionalInt(body, 'top_logprobs', 0, 20);
+    if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.logprobs !== true)
+      throw bad('top_logprobs', `'top_logprobs' needs 'logprobs' set to true`);
+  } else {
+    // The legacy completions API: logprobs is the number of top tokens per position.
+    optionalInt(body, 'logprobs', 0, 20);
+  }
+}
+
+function common(body: Json, operation: 'chat' | 'completion'): void {
   if (body.model !== undefined && (typeof body.model !== 'string' || body.model.trim() === '')) {
     throw bad(
       'model',
@@ -58,15 +142,11 @@ function common(body: Json): void {
     if (body.stream !== true)
       throw bad('stream_options', `'stream_options' is only allowed when 'stream' is true`);
   }
-  optionalPositiveInt(body, 'max_tokens');
-  optionalPositiveInt(body, 'max_completion_tokens');
-  optionalPositiveInt(body, 'n');
-  optionalNumber(body, 'temperature', 0, 2);
-  optionalNumber(body, 'top_p', 0, 1);
+  sampling(body, operation);
 }
 
 export function validateChat(body: Json): void {
-  common(body);
+  common(body, 'chat');
   const messages = body.messages;
   if (!Array.isArray(messages))
     throw bad('messages', `'messages' is required and must be an array of messages`);
@@ -95,7 +175,7 @@ export function validateChat(body: Json): void {
 }
 
 export function validateCompletion(body: Json): void {
-  common(body);
+  common(body, 'completion');
   const p = body.prompt;
   const ok =
     typeof p === 'string' ||
@@ -128,4 +208,50 @@ export function validateEmbeddings(body: Json): void {
     throw bad('encoding_format', `'encoding_format' must be 'float' or 'base64'`);
   }
   optionalPositiveInt(body, 'dimensions');
+}
+
+const NULLABLE_SAMPLING = [
+  'max_tokens',
+  'max_completion_tokens',
+  'n',
+  'temperature',
+  'top_p',
+  'top_k',
+  'min_p',
+  'presence_penalty',
+  'frequency_penalty',
+  'repetition_penalty',
+  'logprobs',
+  'top_logprobs',
+  'seed',
+  'logit_bias',
+  'stop',
+] as const;
+
+/**
+ * What the routed endpoints' servers refuse (upstream/dialect-params.ts): a value the first
+ * candidate refuses is the client's mistake, answered here with the field and that server's limit;
+ * a later candidate that would refuse it is dropped from the failover order instead.
+ */
+export function admitParameters(
+  routed: RoutedRequest,
+  body: Json,
+  operation: 'chat' | 'completion',
+): RoutedRequest {
+  // `null` means "the default" in the OpenAI API; mlx_lm reads it as a value and refuses it.
+  for (const field of NULLABLE_SAMPLING) if (body[field] === null) delete body[field];
+  const first = routed.candidates[0];
+  if (!first) return routed;
+  const refused = refusedParameter(first.dialect, body, operation);
+  if (refused) {
+    throw new HttpError(
+      400,
+      `'${refused.param}' = ${JSON.stringify(body[refused.param])} is refused by ${first.name}: ${refused.server} takes ${refused.limit}`,
+      { param: refused.param, code: 'unsupported_value' },
+    );
+  }
+  const candidates = routed.candidates.filter(
+    (e) => refusedParameter(e.dialect, body, operation) === undefined,
+  );
+  return candidates.length === routed.candidates.length ? routed : { ...routed, candidates };
 }

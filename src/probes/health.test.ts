@@ -14,6 +14,8 @@ const answers: Record<string, [number, string]> = {
   '/llama-ok': [200, '{"status":"ok"}'],
   '/mlx-ok': [200, '{"status": "ok"}'],
   '/tei-bad': [503, '{"error":"unhealthy","error_type":"Unhealthy"}'],
+  '/vllm-key': [401, '{"error":"Unauthorized"}'],
+  '/llama-500': [500, '{"error":{"code":500,"message":"boom","type":"server_error"}}'],
 };
 
 let server: Server;
@@ -54,6 +56,10 @@ describe('checkHealth over real HTTP on loopback', () => {
       ['deepseek-r1', '/llama-ok', true, undefined],
       ['small', '/mlx-ok', true, undefined],
       ['embeddings', '/tei-bad', false, 'unhealthy'],
+      // A 4xx is an answer: the server is up (an API key in front of /health, a path it lacks).
+      ['coder', '/vllm-key', true, undefined],
+      ['small', '/no-such-path', true, undefined],
+      ['deepseek-r1', '/llama-500', false, 'http_500'],
     ];
     for (const [name, path, ok, cause] of cases) {
       const r = await checkHealth(at(name, `${base}${path}`), { timeoutMs: 5000 });
@@ -80,5 +86,11 @@ describe('checkHealth over real HTTP on loopback', () => {
 describe('judgeHealth', () => {
   it('treats an unexpected status as a failure with its code', () => {
     expect(judgeHealth({ dialect: 'vllm' }, 500, '')).toMatchObject({ ok: false, cause: 'http_500' });
+  });
+
+  it('counts a 4xx answer as up, a 408 as not', () => {
+    expect(judgeHealth({ dialect: 'mlx' }, 404, 'Not Found')).toMatchObject({ ok: true });
+    expect(judgeHealth({ dialect: 'llamacpp' }, 429, '')).toMatchObject({ ok: true });
+    expect(judgeHealth({ dialect: 'tei' }, 408, '')).toMatchObject({ ok: false, cause: 'http_408' });
   });
 });

@@ -2,7 +2,8 @@
 // (reference/wire-formats.md §10.2): vLLM answers 200 with an empty body and 503 when its engine
 // is dead; llama.cpp answers 503 "Loading model" while loading and 200 {"status":"ok"}; mlx_lm
 // answers 200 {"status": "ok"}; TEI answers 200 empty and 503 "unhealthy". vLLM, TEI and old mlx
-// refuse connections while loading, which is reported as 'connect_refused'.
+// refuse connections while loading, which is reported as 'connect_refused'. A 4xx answer proves
+// the server up.
 import type { Dispatcher } from 'undici';
 import { Agent, request } from 'undici';
 import type { Endpoint } from '../fleet/index.ts';
@@ -86,11 +87,19 @@ export function judgeHealth(
       return { ok: false, cause: 'engine_dead', detail: 'engine dead (503, empty body)' };
     return { ok: false, cause: 'http_503', detail: text ? `503 ${snippet}` : '503, empty body' };
   }
+  // A 4xx is an answer: the server is up and refused this request (auth, an unknown path, a
+  // parameter). Only 5xx, connection failures, timeouts and the dialect's own "unhealthy" are down.
+  if (answeredUp(status)) return { ok: true, detail: `answered ${status} (up)${text ? `: ${snippet}` : ''}` };
   return {
     ok: false,
     cause: `http_${status}`,
     detail: text ? `${status} ${snippet}` : `${status}, empty body`,
   };
+}
+
+/** A 4xx answer proves the server up; 408 (the server timed the request out) does not. */
+export function answeredUp(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408;
 }
 
 /** GET the endpoint's health path and judge it. Never throws: every failure is a ProbeResult. */

@@ -5,7 +5,7 @@
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import type { Endpoint } from '../fleet/index.ts';
-import { createProbeDispatcher, probeError } from './health.ts';
+import { answeredUp, createProbeDispatcher, probeError } from './health.ts';
 import type { ProbeResult } from './types.ts';
 
 /** Default completion budget: a reasoning model thinks first (R1 distills: ~100–800 tokens). */
@@ -99,6 +99,15 @@ export async function probeRequest(endpoint: Endpoint, options: RequestProbeOpti
     const text = await response.body.text();
     const latencyMs = performance.now() - started;
     const status = response.statusCode;
+    if (answeredUp(status)) {
+      return {
+        ...base,
+        ok: true,
+        latencyMs,
+        status,
+        detail: `answered ${status} (up): ${text.trim().slice(0, 80)}`.trim(),
+      };
+    }
     if (status !== 200) {
       const loading = status === 503 && /loading model/i.test(text);
       return {

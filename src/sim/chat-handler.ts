@@ -6,13 +6,25 @@ import type { Scheduled } from './clock.ts';
 import { nowMs, runAt, toEpochMs } from './clock.ts';
 import type { SimEndpoint } from './endpoint.ts';
 import type { WireError } from './errors-wire.ts';
-import { contextError, dialectError } from './errors-wire.ts';
+import {
+  contextError,
+  dialectError,
+  LLAMACPP_HTTP_FIRST_ERROR,
+  llamacppLegacyStreamError,
+  VLLM_RENDERER_WORDING,
+} from './errors-wire.ts';
 import type { FaultSpec } from './faults.ts';
 import { applyStop, planOutput, simAnswer } from './generator.ts';
 import type { OutputPlan } from './generator.ts';
 import { logNormalFactor, meanItlMs, sigmaForP99Ratio, ttftMedianMs } from './latency.ts';
 import { llamacppWire, llamacppFingerprint, timingsJson } from './llamacpp.ts';
-import { MLX_DEFAULT_MAX_TOKENS, MLX_PREFILL_STEP_TOKENS, mlxFingerprint, mlxWire } from './mlx.ts';
+import {
+  MLX_DEFAULT_MAX_TOKENS,
+  MLX_PREFILL_STEP_TOKENS,
+  mlxFingerprint,
+  mlxRefusal,
+  mlxWire,
+} from './mlx.ts';
 import type { SimChatMessage } from './prompt.ts';
 import {
   chatAnswerKey,
@@ -133,7 +145,7 @@ export function handleChat(
   const fault = endpoint.pickFault(req, true);
   if (endpoint.applyEarlyFault(req, res, fault, truth)) return;
 
-  const job = validate(endpoint, req, res, body, chat, stream, fault);
+  const job = validate(endpoint, req, res, body, chat, stream, fault, truth);
   if (job === undefined) return;
   truth.promptTokens = job.promptTokens;
   truth.cachedPromptTokens = job.cachedPromptTokens;
@@ -149,9 +161,15 @@ function validate(
   chat: boolean,
   stream: boolean,
   fault: FaultSpec | undefined,
+  truth: TruthDraft,
 ): ChatJob | undefined {
   const { dialect, version } = endpoint;
+  // A refused request is in the ground truth too (status 0: the connection closed unanswered).
   const fail = (e: WireError | undefined): undefined => {
+    truth.status = e?.status ?? 0;
+    truth.outcome = 'error';
+    truth.endAtMs = toEpochMs(nowMs());
+    endpoint.recordTruth(truth);
     if (e) endpoint.sendError(res, e);
     else req.socket.destroy();
     return undefined;
@@ -164,6 +182,8 @@ function validate(
   if (dialect === 'vllm' && endpoint.kind === 'embeddings') {
     return bad(`The model does not support ${chat ? 'Chat Completions' : 'Completions'} API`);
   }
+  // mlx_lm validates every sampling parameter before it loads the model; a refusal closes the socket.
+  if (dialect === 'mlx' && mlxRefusal(body, version) !== undefined) return mlxClose();
   const requestedModel = typeof body.model === 'string' ? body.model : undefined;
   if (dialect === 'vllm' && requestedModel !== undefined && requestedModel !== endpoint.model) {
     return fail(
@@ -192,7 +212,6 @@ function validate(
     temperature !== null &&
     (typeof temperature !== 'number' || temperature < 0)
   ) {
-    if (dialect === 'mlx') return mlxClose();
     if (dialect === 'vllm') return bad(`temperature must be non-negative, got ${String(temperature)}.`);
   }
   if (
@@ -200,7 +219,6 @@ function validate(
     maxTokensRaw !== null &&
     (typeof maxTokensRaw !== 'number' || !Number.isInteger(maxTokensRaw) || maxTokensRaw < 0)
   ) {
-    if (dialect === 'mlx') return mlxClose();
     return bad(
       dialect === 'vllm'
         ? `max_tokens must be at least 1, got ${String(maxTokensRaw)}.`
@@ -208,6 +226,13 @@ function validate(
     );
   }
   if (dialect === 'vllm' && maxTokensRaw === 0) return bad('max_tokens must be at least 1, got 0.');
+  // llama-server throws std::runtime_error here, which its handler answers as a 500 server_error
+  // (only std::invalid_argument becomes a 400): a client mistake that looks like a server fault.
+  if (dialect === 'llamacpp' && body.n !== undefined && body.n !== null && body.n !== 1) {
+    return fail(
+      dialectError('llamacpp', version, 500, 'Only one completion choice is allowed', 'server_error'),
+    );
+  }
   if (dialect === 'vllm' && body.stream_options !== undefined && body.stream_options !== null && !stream) {
     return bad('Stream options can only be defined when `stream=True`.');
   }
@@ -267,18 +292,48 @@ function validate(
   const ctx = endpoint.contextWindowTokens;
   const requested = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
   let maxTokens: number;
+  // llama.cpp before PR #16486 sends a first-result error inside a 200 event stream.
+  const failContext = (e: WireError | undefined): undefined => {
+    if (e && dialect === 'llamacpp' && stream && !atLeast(version, LLAMACPP_HTTP_FIRST_ERROR)) {
+      truth.status = 200;
+      truth.outcome = 'error';
+      endpoint.recordTruth(truth);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.end(llamacppLegacyStreamError(e));
+      return undefined;
+    }
+    return fail(e);
+  };
+  const renderer = dialect === 'vllm' && atLeast(version, VLLM_RENDERER_WORDING);
   if (fault?.kind === 'context-400') {
-    const e = contextError(dialect, version, {
-      promptTokens: Math.max(promptTokens, ctx + 1),
-      contextWindowTokens: ctx,
-      chat,
-    });
-    if (e) return fail(e);
+    const form = fault.form ?? 'prompt';
+    const overflow =
+      form === 'max-tokens'
+        ? {
+            promptTokens: Math.min(promptTokens, ctx - 1),
+            maxTokens: Math.max(requested ?? 0, ctx - Math.min(promptTokens, ctx - 1) + 1),
+          }
+        : form === 'over-window'
+          ? { promptTokens, maxTokens: Math.max(requested ?? 0, ctx + 1) }
+          : { promptTokens: Math.max(promptTokens, ctx + 1), maxTokens: renderer ? requested : undefined };
+    const e = contextError(dialect, version, { ...overflow, contextWindowTokens: ctx, chat });
+    if (e) return failContext(e);
     return bad('context length exceeded (simulated)');
   }
   if (dialect === 'vllm') {
+    if (renderer && requested !== undefined && requested > ctx)
+      return fail(
+        contextError('vllm', version, { promptTokens, contextWindowTokens: ctx, chat, maxTokens: requested }),
+      );
     if (promptTokens >= ctx)
-      return fail(contextError('vllm', version, { promptTokens, contextWindowTokens: ctx, chat }));
+      return fail(
+        contextError('vllm', version, {
+          promptTokens,
+          contextWindowTokens: ctx,
+          chat,
+          maxTokens: renderer ? requested : undefined,
+        }),
+      );
     if (requested !== undefined && promptTokens + requested > ctx) {
       return fail(
         contextError('vllm', version, { promptTokens, contextWindowTokens: ctx, chat, maxTokens: requested }),
@@ -287,7 +342,7 @@ function validate(
     maxTokens = requested ?? ctx - promptTokens;
   } else if (dialect === 'llamacpp') {
     if (promptTokens >= ctx)
-      return fail(contextError('llamacpp', version, { promptTokens, contextWindowTokens: ctx, chat }));
+      return failContext(contextError('llamacpp', version, { promptTokens, contextWindowTokens: ctx, chat }));
     // No max_tokens + prompt check: generation stops at the context edge with finish_reason length.
     maxTokens = Math.min(requested ?? Number.MAX_SAFE_INTEGER, ctx - promptTokens);
   } else {

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nowMs, runAt, toEpochMs } from './clock.ts';
 import type { SimEndpoint } from './endpoint.ts';
-import { contextError, dialectError, notFound } from './errors-wire.ts';
+import { contextError, dialectError, notFound, TEI_MAX_CHAR_MULTIPLIER } from './errors-wire.ts';
 import { mulberry32 } from './generator.ts';
 import { embeddingBatchMedianMs, logNormalFactor, sigmaForP99Ratio } from './latency.ts';
 import { countSimTokens, fnv1a } from './tokenizer.ts';
@@ -159,36 +159,53 @@ export function handleEmbeddings(
       fail(429, 'Model is overloaded', 'Overloaded');
       return;
     }
-    // auto_truncate defaults to true from v1.9.0; before, an over-long input is a 422.
+    // auto_truncate defaults to true from v1.9.0; before, an over-long input is a 422: first by
+    // its length in characters (max_input_length × 250), then by its tokens.
     const autoTruncate = typeof body.truncate === 'boolean' ? body.truncate : atLeast(version, '1.9.0');
     const longest = Math.max(...tokens);
-    if (!autoTruncate && longest > ctx) {
+    const longestChars = Math.max(...inputs.map((t) => t.length));
+    const forced = fault?.kind === 'context-400';
+    if ((!autoTruncate && (longest > ctx || longestChars > ctx * TEI_MAX_CHAR_MULTIPLIER)) || forced) {
+      const chars = forced && fault.form === 'chars' ? ctx * TEI_MAX_CHAR_MULTIPLIER + 1 : longestChars;
       const e = contextError('tei', version, {
-        promptTokens: longest,
+        promptTokens: forced ? Math.max(longest, ctx + 1) : longest,
         contextWindowTokens: ctx,
         chat: false,
+        characters: chars,
       });
-      if (e) endpoint.sendError(res, e);
+      if (e) {
+        truth.status = e.status;
+        truth.outcome = 'error';
+        endpoint.recordTruth(truth);
+        endpoint.sendError(res, e);
+      }
       return;
     }
   } else {
     const longest = Math.max(...tokens);
     if (longest > ctx || fault?.kind === 'context-400') {
       const n = Math.max(longest, ctx + 1);
+      if (dialect === 'llamacpp') {
+        // llama-server's send_error(…, ERROR_TYPE_EXCEED_CONTEXT_SIZE), as for completions.
+        const e = contextError('llamacpp', version, {
+          promptTokens: n,
+          contextWindowTokens: ctx,
+          chat: false,
+          embeddings: true,
+        });
+        truth.status = 400;
+        truth.outcome = 'error';
+        endpoint.recordTruth(truth);
+        if (e) endpoint.sendError(res, e);
+        return;
+      }
       fail(
         400,
-        dialect === 'vllm'
-          ? `This model's maximum context length is ${ctx} tokens. However, you requested ${n} tokens in the input for embedding generation. Please reduce the length of the input.`
-          : `input (${n} tokens) is larger than the max context size (${ctx} tokens). skipping`,
-        dialect === 'vllm' ? 'BadRequestError' : 'invalid_request_error',
+        `This model's maximum context length is ${ctx} tokens. However, you requested ${n} tokens in the input for embedding generation. Please reduce the length of the input.`,
+        'BadRequestError',
       );
       return;
     }
-  }
-  if (fault?.kind === 'context-400' && dialect === 'tei') {
-    const e = contextError('tei', version, { promptTokens: ctx + 1, contextWindowTokens: ctx, chat: false });
-    if (e) endpoint.sendError(res, e);
-    return;
   }
   let dimension = endpoint.embeddingDimension;
   if (typeof body.dimensions === 'number') {

@@ -444,6 +444,24 @@ export class SimEndpoint implements SimServer {
         this.sendError(res, injectedStatusError(this.dialect, this.version, status, fault.retryAfterSeconds));
         return true;
       }
+      case 'content-policy': {
+        finish(400);
+        // As an OpenAI-compatible moderation layer in front of the server answers (OpenAI's own
+        // shape: a string code the client can act on), whatever the dialect behind it.
+        this.sendJson(
+          res,
+          400,
+          JSON.stringify({
+            error: {
+              message: 'Your request was rejected as a result of our safety system (simulated).',
+              type: 'invalid_request_error',
+              param: 'messages',
+              code: 'content_policy_violation',
+            },
+          }),
+        );
+        return true;
+      }
       default:
         return false;
     }

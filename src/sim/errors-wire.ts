@@ -2,6 +2,7 @@
 import type { Dialect } from '../fleet/types.ts';
 import { llamacppErrorBody } from './llamacpp.ts';
 import { mlxErrorBody } from './mlx.ts';
+import { atLeast } from './version.ts';
 import { vllmChatMessageSuffix, vllmErrorBody } from './vllm.ts';
 
 export interface WireError {
@@ -102,41 +103,88 @@ export interface ContextOverflow {
   /** Set when the prompt fits but prompt + max_tokens does not (vLLM's second message). */
   readonly maxTokens?: number;
   readonly chat: boolean;
+  /** TEI: the input's length in characters (its first check, before tokenising). */
+  readonly characters?: number;
+  /** llama.cpp embeddings word it differently from completions. */
+  readonly embeddings?: boolean;
+}
+
+/** vLLM from this version words overflows as its renderer does (`vllm/renderers/params.py`). */
+export const VLLM_RENDERER_WORDING = '0.25.0';
+/** vLLM before this worded them "you requested N tokens (P in the messages, C in the completion)". */
+export const VLLM_REQUEST_HAS_WORDING = '0.10.0';
+/** llama.cpp PR #16486 (2025-10-10): from here a first-result error is an HTTP status, not a stream event. */
+export const LLAMACPP_HTTP_FIRST_ERROR = 'b6715';
+/** TEI's first check: at most max_input_length × 250 characters (core/src/tokenization.rs). */
+export const TEI_MAX_CHAR_MULTIPLIER = 250;
+
+function vllmContextMessage(version: string, c: ContextOverflow): string {
+  const n = c.contextWindowTokens;
+  const p = c.promptTokens;
+  if (!atLeast(version, VLLM_REQUEST_HAS_WORDING)) {
+    return c.maxTokens === undefined
+      ? `This model's maximum context length is ${n} tokens. However, you requested ${p} tokens in the messages, Please reduce the length of the messages.`
+      : `This model's maximum context length is ${n} tokens. However, you requested ${p + c.maxTokens} tokens (${p} in the messages, ${c.maxTokens} in the completion). Please reduce the length of the messages or completion.`;
+  }
+  if (atLeast(version, VLLM_RENDERER_WORDING)) {
+    const out = c.maxTokens ?? 0;
+    if (out > n)
+      return `max_tokens=${out} cannot be greater than max_model_len=max_total_tokens=${n}. Please request fewer output tokens.`;
+    // The renderer tokenises at most the window's worth of the prompt: past it, it knows "at least".
+    if (p + out > n && p >= n) {
+      const seen = n - out + 1;
+      return `This model's maximum context length is ${n} tokens. However, you requested ${out} output tokens and your prompt contains at least ${seen} input tokens, for a total of at least ${seen + out} tokens. Please reduce the length of the input prompt or the number of requested output tokens.`;
+    }
+    return `This model's maximum context length is ${n} tokens. However, you requested ${out} output tokens and your prompt contains ${p} input tokens, for a total of ${p + out} tokens. Please reduce the length of the input prompt or the number of requested output tokens.`;
+  }
+  const suffix = c.chat ? vllmChatMessageSuffix(version) : '';
+  return c.maxTokens === undefined
+    ? `This model's maximum context length is ${n} tokens. However, your request has ${p} input tokens. Please reduce the length of the input messages.${suffix}`
+    : `'max_tokens' or 'max_completion_tokens' is too large: ${c.maxTokens}. This model's maximum context length is ${n} tokens and your request has ${p} input tokens (${c.maxTokens} > ${n} - ${p}).${suffix}`;
 }
 
 /** The context-length error, or undefined for mlx_lm (it has no context check). */
 export function contextError(dialect: Dialect, version: string, c: ContextOverflow): WireError | undefined {
   switch (dialect) {
-    case 'vllm': {
-      const suffix = c.chat ? vllmChatMessageSuffix(version) : '';
-      const message =
-        c.maxTokens === undefined
-          ? `This model's maximum context length is ${c.contextWindowTokens} tokens. However, your request has ${c.promptTokens} input tokens. Please reduce the length of the input messages.${suffix}`
-          : `'max_tokens' or 'max_completion_tokens' is too large: ${c.maxTokens}. This model's maximum context length is ${c.contextWindowTokens} tokens and your request has ${c.promptTokens} input tokens (${c.maxTokens} > ${c.contextWindowTokens} - ${c.promptTokens}).${suffix}`;
-      return dialectError('vllm', version, 400, message, 'BadRequestError');
-    }
+    case 'vllm':
+      return dialectError('vllm', version, 400, vllmContextMessage(version, c), 'BadRequestError');
     case 'llamacpp':
       return {
         status: 400,
         contentType: 'application/json; charset=utf-8',
-        body: llamacppErrorBody(
-          400,
-          `request (${c.promptTokens} tokens) exceeds the available context size (${c.contextWindowTokens} tokens), try increasing it`,
-          'exceed_context_size_error',
-          { n_prompt_tokens: c.promptTokens, n_ctx: c.contextWindowTokens },
-        ),
+        body: c.embeddings
+          ? llamacppErrorBody(
+              400,
+              `input (${c.promptTokens} tokens) is larger than the max context size (${c.contextWindowTokens} tokens). skipping`,
+              'exceed_context_size_error',
+            )
+          : llamacppErrorBody(
+              400,
+              `request (${c.promptTokens} tokens) exceeds the available context size (${c.contextWindowTokens} tokens), try increasing it`,
+              'exceed_context_size_error',
+              { n_prompt_tokens: c.promptTokens, n_ctx: c.contextWindowTokens },
+            ),
       };
-    case 'tei':
-      return dialectError(
-        'tei',
-        version,
-        422,
-        `\`inputs\` must have less than ${c.contextWindowTokens} tokens. Given: ${c.promptTokens}`,
-        'Validation',
-      );
+    case 'tei': {
+      // TextEmbeddingsError::Validation displays as "Input validation error: …".
+      const limit = c.contextWindowTokens * TEI_MAX_CHAR_MULTIPLIER;
+      const message =
+        c.characters !== undefined && c.characters > limit
+          ? `Input validation error: \`inputs\` must have less than ${limit} characters. Given: ${c.characters}`
+          : `Input validation error: \`inputs\` must have less than ${c.contextWindowTokens} tokens. Given: ${c.promptTokens}`;
+      return dialectError('tei', version, 422, message, 'Validation');
+    }
     case 'mlx':
       return undefined;
   }
+}
+
+/**
+ * llama.cpp before PR #16486 answered a streaming request whose first result was an error with
+ * status 200, a non-standard `error:` field line and `[DONE]` (wire-formats §5.4).
+ */
+export function llamacppLegacyStreamError(error: WireError): string {
+  return `error: ${error.body}\n\ndata: [DONE]\n\n`;
 }
 
 /** What an unknown route answers. */

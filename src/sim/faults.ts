@@ -33,6 +33,8 @@ export type FaultKind =
   | 'no-done'
   /** The dialect's context-length error (400; TEI 422). */
   | 'context-400'
+  /** A content-policy rejection (400, code content_policy_violation) from a moderation layer. */
+  | 'content-policy'
   /**
    * After `afterTokens` fast tokens, decode drops to `tokensPerSecond` (default 1). The rate is in
    * model time, so `latency.scale` shrinks it like every other model duration.
@@ -55,6 +57,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'midstream-error',
   'no-done',
   'context-400',
+  'content-policy',
   'slow-decode',
 ];
 
@@ -76,6 +79,12 @@ export interface FaultSpec {
   readonly periodMs?: number;
   /** 'all' also hits /health, /metrics and the other GET routes (default: inference requests only). */
   readonly scope?: 'inference' | 'all';
+  /**
+   * context-400: which overflow the server reports — `prompt` (default: the prompt alone is over
+   * the window), `max-tokens` (prompt + max_tokens is), `over-window` (max_tokens alone is: vLLM's
+   * "max_tokens=N cannot be greater than max_model_len"), `chars` (TEI's character-count check).
+   */
+  readonly form?: 'prompt' | 'max-tokens' | 'over-window' | 'chars';
 }
 
 /** Faults that are a state of the whole endpoint rather than of one request. */
@@ -93,7 +102,9 @@ const KEYS: Record<string, keyof FaultSpec> = {
   period: 'periodMs',
   every: 'periodMs',
   scope: 'scope',
+  form: 'form',
 };
+const FORMS = ['prompt', 'max-tokens', 'over-window', 'chars'];
 const DURATION_KEYS = new Set<keyof FaultSpec>(['delayMs', 'downMs', 'periodMs', 'retryAfterSeconds']);
 
 /**
@@ -122,6 +133,10 @@ export function parseFault(text: string): FaultSpec {
     if (key === 'scope') {
       if (value !== 'all' && value !== 'inference')
         throw new FaultSyntaxError(`scope must be all or inference in '${text}'`);
+      spec[key] = value;
+    } else if (key === 'form') {
+      if (!FORMS.includes(value))
+        throw new FaultSyntaxError(`form must be one of ${FORMS.join(', ')} in '${text}'`);
       spec[key] = value;
     } else if (key === 'retryAfterSeconds') {
       spec[key] = parseNumber(value.replace(/s$/, ''), text);

@@ -14,6 +14,7 @@ import { parseStreamChunk, type StreamChunk } from './stream-chunk.ts';
 import {
   classifyHttpError,
   classifyNetworkError,
+  classifyStreamError,
   parseRetryAfterMs,
   type FailureCause,
   type UpstreamFailure,
@@ -287,13 +288,16 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
 
   const onEvent = (ev: SseEvent): void => {
     if (settled || ev.type === 'comment') return;
-    if (ev.type === 'error-field') {
-      abort('stream_error', ev.data);
-      return;
-    }
+    // An error event before any token may be the server's context-length refusal (llama.cpp
+    // before PR #16486 answered 200 and sent it in the stream): reroute it like the HTTP 400.
+    const streamError = (payload: string, message: string): void => {
+      const f = classifyStreamError(name, payload);
+      abort(f.cause === 'context_length' && !sawToken ? 'context_length' : 'stream_error', message);
+    };
+    if (ev.type === 'error-field') return streamError(ev.data, ev.data);
     const chunk = parseStreamChunk(ev.data);
     const atMs = now();
-    if (chunk.kind === 'error') return abort('stream_error', chunk.message);
+    if (chunk.kind === 'error') return streamError(ev.data, chunk.message);
     if (chunk.kind === 'invalid') return abort('malformed_chunk', chunk.message);
     if (chunk.kind === 'done') {
       done = true;

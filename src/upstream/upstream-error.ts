@@ -34,6 +34,9 @@ export interface UpstreamFailure {
   readonly message: string;
   /** Milliseconds the server asked us to wait (Retry-After), if it said. */
   readonly retryAfterMs?: number;
+  /** The error body's own `type` and string `code` (e.g. content_policy_violation), passed on to clients. */
+  readonly upstreamType?: string;
+  readonly upstreamCode?: string;
 }
 
 /** Causes where the same request may succeed elsewhere (or later). */
@@ -63,19 +66,52 @@ export function isTransient(cause: FailureCause): boolean {
   );
 }
 
+// Every wording the fleet's servers use for "does not fit the window" (README: dialect notes).
 const CONTEXT_PATTERNS = [
+  // vLLM ≤ 0.9 "… you requested N tokens (P in the messages, C in the completion)", 0.10–0.2x
+  // "… your request has N input tokens", 'max_tokens' … is too large", and the renderer's
+  // "… your prompt contains at least N input tokens, for a total of at least T tokens".
   /maximum context length/i,
   /context length/i,
+  // vLLM (VLLMValidationError): "max_tokens=N cannot be greater than max_model_len=…".
+  /cannot be greater than max_model_len/i,
+  /max_total_tokens/i,
+  // llama.cpp: the error type, "request (N tokens) exceeds the available context size" and, for
+  // embeddings, "input (N tokens) is larger than the max context size".
   /exceed_context_size/i,
-  /context_length_exceeded/i,
   /exceeds? the (?:available )?context/i,
-  /must have less than \d+ tokens/i,
+  /larger than the max context size/i,
+  /context_length_exceeded/i,
+  // TEI: "Input validation error: `inputs` must have less than N tokens|characters. Given: M".
+  /must have less than \d+ (?:tokens|characters)/i,
   /too many tokens/i,
   /n_ctx/i,
 ];
 
+/** Whether a server's error (its message and `type`) says the request does not fit the window. */
+export function isContextLengthError(message: string, type?: string): boolean {
+  return type === 'exceed_context_size_error' || CONTEXT_PATTERNS.some((p) => p.test(message));
+}
+
+/**
+ * An error that arrives inside a 200 event stream before any token (llama.cpp before PR #16486
+ * answered a context overflow this way): a context-length failure when it says so, otherwise a
+ * stream error.
+ */
+export function classifyStreamError(endpoint: string, payload: string): UpstreamFailure {
+  const { message: raw, type, code } = upstreamMessage(payload);
+  const message = raw || payload;
+  return {
+    cause: isContextLengthError(message, type) ? 'context_length' : 'stream_error',
+    endpoint,
+    message,
+    upstreamType: type,
+    upstreamCode: code,
+  };
+}
+
 /** Reads a message out of any of the error bodies the fleet's servers write (wire-formats §10.3). */
-export function upstreamMessage(bodyText: string): { message: string; type?: string } {
+export function upstreamMessage(bodyText: string): { message: string; type?: string; code?: string } {
   const text = bodyText.trim();
   if (text === '') return { message: '' };
   try {
@@ -88,13 +124,19 @@ export function upstreamMessage(bodyText: string): { message: string; type?: str
         return {
           message: String(e.message ?? JSON.stringify(e)),
           type: typeof e.type === 'string' ? e.type : undefined,
+          // vLLM and llama.cpp put the HTTP status in `code`; only a string code says something.
+          code: typeof e.code === 'string' ? e.code : undefined,
         };
       }
       if (typeof err === 'string') {
         return { message: err, type: typeof b.error_type === 'string' ? b.error_type : undefined };
       }
       if (typeof b.message === 'string')
-        return { message: b.message, type: typeof b.type === 'string' ? b.type : undefined };
+        return {
+          message: b.message,
+          type: typeof b.type === 'string' ? b.type : undefined,
+          code: typeof b.code === 'string' ? b.code : undefined,
+        };
       if (typeof b.detail === 'string') return { message: b.detail };
     }
   } catch {
@@ -127,11 +169,10 @@ export function classifyHttpError(
   bodyText: string,
   retryAfterMs?: number,
 ): UpstreamFailure {
-  const { message: raw, type } = upstreamMessage(bodyText);
+  const { message: raw, type, code } = upstreamMessage(bodyText);
   const message = raw || `HTTP ${status} with an empty body`;
   const isContext =
-    (status === 400 || status === 413 || status === 422) &&
-    (CONTEXT_PATTERNS.some((p) => p.test(message)) || type === 'exceed_context_size_error');
+    (status === 400 || status === 413 || status === 422) && isContextLengthError(message, type);
   let cause: FailureCause;
   if (isContext) cause = 'context_length';
   else if (status === 429) cause = 'rate_limited';
@@ -141,7 +182,7 @@ export function classifyHttpError(
   else if (status >= 500 || status === 424 || status === 408) cause = 'server_error';
   else if (status >= 400) cause = 'invalid_request';
   else cause = 'server_error';
-  return { cause, endpoint, status, message, retryAfterMs };
+  return { cause, endpoint, status, message, retryAfterMs, upstreamType: type, upstreamCode: code };
 }
 
 /** A socket-level error (undici or node) → failure with a cause. */
