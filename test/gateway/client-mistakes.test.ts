@@ -77,8 +77,7 @@ describe('through the gateway', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({
-      sim: (e) =>
-        e.dialect === 'mlx' ? { version: '0.31.2' } : e.dialect === 'llamacpp' ? { version: 'b6715' } : {},
+      sim: { small: { version: '0.31.2' }, 'deepseek-r1': { version: 'b6715' } },
     });
   });
   afterAll(async () => {
