@@ -381,3 +381,29 @@ describe('rounding steps never erase a target', () => {
     expect(Math.round(value / expected) * expected).toBeGreaterThan(0);
   });
 });
+
+describe('per-key rate limits in the gateway section', () => {
+  it('reads keys with their own allowance beside plain keys, and a default for the others', () => {
+    const edited = text.replace(
+      'gateway:\n',
+      'gateway:\n  apiKeys:\n    - sk-plain-key-01\n    - { key: sk-team-coder-01, name: coder-team, requestsPerMinute: 60, tokensPerMinute: 100000 }\n  rateLimit: { requestsPerMinute: 600 }\n',
+    );
+    const f = parseFleet(edited, 'limits.yaml', { env: {} });
+    expect(f.gateway.apiKeys).toEqual(['sk-plain-key-01', 'sk-team-coder-01']);
+    expect(f.gateway.keyLimits).toEqual([
+      { key: 'sk-team-coder-01', name: 'coder-team', requestsPerMinute: 60, tokensPerMinute: 100000 },
+    ]);
+    expect(f.gateway.rateLimit).toEqual({ requestsPerMinute: 600 });
+  });
+
+  it('refuses an allowance that is not a whole number, with its line', () => {
+    const edited = text.replace('gateway:\n', 'gateway:\n  rateLimit: { requestsPerMinute: 10K }\n');
+    const line = edited.split('\n').findIndex((l) => l.includes('10K')) + 1;
+    try {
+      parseFleet(edited, 'limits.yaml', { env: {} });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as FleetValidationError).issues[0]).toMatchObject({ file: 'limits.yaml', line });
+    }
+  });
+});

@@ -542,12 +542,14 @@ function buildFleet(
     deprecated,
     gateway: {
       apiKeys: [
-        ...raw.gateway.apiKeys,
+        ...raw.gateway.apiKeys.map((k) => (typeof k === 'string' ? k : k.key)),
         ...(env.LLM_FLEET_API_KEYS ?? '')
           .split(',')
           .map((k) => k.trim())
           .filter(Boolean),
       ],
+      keyLimits: raw.gateway.apiKeys.filter((k) => typeof k !== 'string'),
+      ...(raw.gateway.rateLimit ? { rateLimit: raw.gateway.rateLimit } : {}),
       protectMetrics: raw.gateway.protectMetrics,
       protectHealth: raw.gateway.protectHealth,
       maxBodyBytes: raw.gateway.maxBodySize,

@@ -66,6 +66,17 @@ const slo = z.strictObject({
   dimension: z.number().int().positive().optional(),
 });
 
+// Plain integers: '100K' means 102400 for a context window, and an allowance must not guess.
+const keyLimit = z.strictObject({
+  requestsPerMinute: z.number().int().positive().optional(),
+  tokensPerMinute: z.number().int().positive().optional(),
+});
+const keyWithLimit = keyLimit.extend({
+  key: z.string().min(8),
+  /** Shown in errors and metrics instead of the key. */
+  name: z.string().min(1).optional(),
+});
+
 const timeouts = z.strictObject({
   connect: duration.optional(),
   ttft: duration.optional(),
@@ -232,7 +243,10 @@ export const fleetSchema = z.strictObject({
     .default([]),
   gateway: z
     .strictObject({
-      apiKeys: z.array(z.string().min(8)).default([]),
+      // A key alone, or a key with its own per-minute allowance (429 + Retry-After beyond it).
+      apiKeys: z.array(z.union([z.string().min(8), keyWithLimit])).default([]),
+      // The allowance of every key without its own (and of all clients when no key is set).
+      rateLimit: keyLimit.optional(),
       protectMetrics: z.boolean().default(false),
       protectHealth: z.boolean().default(false),
       maxBodySize: z

@@ -204,8 +204,23 @@ export interface DeprecatedEndpoint {
   readonly note?: string;
 }
 
+/** Per-minute allowance of one API key (a missing figure is unlimited). */
+export interface KeyLimit {
+  readonly requestsPerMinute?: number;
+  readonly tokensPerMinute?: number;
+}
+
+export interface KeyWithLimit extends KeyLimit {
+  readonly key: string;
+  readonly name?: string;
+}
+
 export interface GatewaySettings {
   readonly apiKeys: readonly string[];
+  /** Keys with their own allowance (each is in `apiKeys` too). */
+  readonly keyLimits: readonly KeyWithLimit[];
+  /** The allowance of every other key, and of all clients together when no key is set. */
+  readonly rateLimit?: KeyLimit;
   readonly protectMetrics: boolean;
   readonly protectHealth: boolean;
   readonly maxBodyBytes: number;

@@ -1,13 +1,12 @@
-// The gateway's shared, per-process state: the fleet, the upstream pools, a circuit breaker and a
-// concurrency limit per endpoint, the health view, metrics and the record sink. Built once by
-// buildGateway; handlers receive it.
+// What the gateway's handlers share: the fleet, the upstream pools, the shared state (breakers,
+// pauses, slots, rate limits — in-process, or shared with other replicas; see src/state/), the
+// health view, metrics and the record sink. Built once by buildGateway; handlers receive it.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import { createHealthState } from '../probes/state.ts';
 import type { FleetHealthState } from '../probes/types.ts';
 import { UpstreamPools } from '../upstream/pools.ts';
-import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
-import { ConcurrencyLimit } from './concurrency.ts';
+import { DEFAULT_BREAKER, SharedState, type BreakerOptions, type BreakerView } from '../state/index.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
 
 export interface RetryPolicy {
@@ -38,7 +37,13 @@ export interface GatewayDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Wall clock in epoch ms (breakers, Retry-After, records). Tests pass their own. */
   readonly now?: () => number;
+  /** Breaker thresholds when the gateway builds its own state (ignored with `state`). */
   readonly breaker?: Partial<BreakerOptions>;
+  /**
+   * Shared state (breakers, pauses, slots, per-key limits) when replicas share it (Redis, IPC);
+   * default: in-process state owned by this gateway. The caller closes a state it passed.
+   */
+  readonly state?: SharedState;
   readonly retry?: Partial<RetryPolicy>;
   /** Jitter source (tests make backoff deterministic). */
   readonly random?: () => number;
@@ -64,20 +69,18 @@ export interface GatewayContext {
   readonly now: () => number;
   readonly retry: RetryPolicy;
   readonly random: () => number;
-  breaker(endpoint: Endpoint): CircuitBreaker;
-  limit(endpoint: Endpoint): ConcurrencyLimit;
-  readonly breakers: ReadonlyMap<string, CircuitBreaker>;
-  readonly limits: ReadonlyMap<string, ConcurrencyLimit>;
+  readonly state: SharedState;
+  /** Whether `state` was built here (and is closed with the gateway). */
+  readonly ownsState: boolean;
+  /** The endpoint's breaker as this replica sees it (a mirror of the shared one). */
+  breaker(endpoint: Endpoint | string): BreakerView;
+  /** Slots and queue places this replica holds on the endpoint. */
+  limit(endpoint: Endpoint): { readonly inFlight: number; readonly queued: number };
 }
 
 export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
-  const breakers = new Map<string, CircuitBreaker>();
-  const limits = new Map<string, ConcurrencyLimit>();
-  const breakerOptions: BreakerOptions = { ...DEFAULT_BREAKER, ...deps.breaker };
-  for (const e of fleet.endpoints) {
-    breakers.set(e.name, new CircuitBreaker(breakerOptions));
-    limits.set(e.name, new ConcurrencyLimit(e.maxConcurrency, e.maxQueue));
-  }
+  const state =
+    deps.state ?? new SharedState({ breaker: { ...DEFAULT_BREAKER, ...deps.breaker }, now: deps.now });
   return {
     fleet,
     pools: new UpstreamPools(deps.env ?? process.env),
@@ -89,9 +92,9 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     now: deps.now ?? Date.now,
     retry: { ...DEFAULT_RETRY, ...deps.retry },
     random: deps.random ?? Math.random,
-    breakers,
-    limits,
-    breaker: (e) => breakers.get(e.name) as CircuitBreaker,
-    limit: (e) => limits.get(e.name) as ConcurrencyLimit,
+    state,
+    ownsState: deps.state === undefined,
+    breaker: (e) => state.breaker(typeof e === 'string' ? e : e.name),
+    limit: (e) => state.held(e.name),
   };
 }

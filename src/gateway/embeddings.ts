@@ -89,6 +89,7 @@ export async function handleEmbeddings(
 ): Promise<Outcome> {
   validateEmbeddings(body);
   const estimate = estimateEmbeddingInputs(body.input);
+  trace.admissionTokens = estimate.tokens;
   const routed = routeRequest(ctx, {
     model: body.model as string | undefined,
     headerTask,

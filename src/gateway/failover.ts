@@ -16,6 +16,7 @@ import {
 } from '../upstream/upstream-error.ts';
 import type { GatewayContext } from './context.ts';
 import { HttpError } from './http.ts';
+import { noteVerdict, pendingCharge, rateLimitedError } from './rate-limit.ts';
 import type { RequestTrace } from './trace.ts';
 
 /** A running attempt's hold on its endpoint: the slot, the breaker verdict, the attempt record. */
@@ -43,31 +44,34 @@ export function failureOf(error: unknown, endpoint: string): UpstreamFailure {
   return { cause: 'server_error', endpoint, message: error instanceof Error ? error.message : String(error) };
 }
 
-/** Acquire an endpoint for one attempt, or say why not (breaker open, Retry-After pause, queue full). */
+/**
+ * Acquire an endpoint for one attempt, or say why not (breaker open, Retry-After pause, queue full).
+ * The request's first attempt also charges its key's rate limit, in the same call to the shared
+ * state; beyond the limit the whole request ends here with a 429.
+ */
 export async function acquire(
   ctx: GatewayContext,
   trace: RequestTrace,
   endpoint: Endpoint,
   options: FailoverOptions,
 ): Promise<AttemptLease | UpstreamFailure> {
-  const breaker = ctx.breaker(endpoint);
-  const permit = breaker.tryAcquire(ctx.now());
-  if (!permit.ok) return { cause: 'circuit_open', endpoint: endpoint.name, message: permit.why };
-  const pending = ctx.limit(endpoint).acquire(options.signal);
-  if (!pending) {
-    breaker.release();
+  const charge = pendingCharge(trace);
+  const admission = await ctx.state.admit(endpoint.name, endpoint, {
+    signal: options.signal,
+    ...(charge ? { rate: charge } : {}),
+  });
+  if (charge && admission.kind !== 'cancelled' && admission.rate) noteVerdict(trace, admission.rate);
+  if (admission.kind === 'rate_limited') throw rateLimitedError(trace, admission.rate);
+  if (admission.kind === 'cancelled')
+    return { cause: 'cancelled', endpoint: endpoint.name, message: 'the client went away while queued' };
+  if (admission.kind === 'refused')
+    return { cause: 'circuit_open', endpoint: endpoint.name, message: admission.why };
+  if (admission.kind === 'full') {
     return {
       cause: 'queue_full',
       endpoint: endpoint.name,
       message: `${endpoint.maxConcurrency} requests in flight and ${endpoint.maxQueue} queued (maxConcurrency/maxQueue)`,
     };
-  }
-  let release: () => void;
-  try {
-    release = await pending;
-  } catch {
-    breaker.release();
-    return { cause: 'cancelled', endpoint: endpoint.name, message: 'the client went away while queued' };
   }
   options.attemptBudget.remaining -= 1;
   const startedMono = performance.now();
@@ -80,7 +84,6 @@ export async function acquire(
     finish(failure, status) {
       if (finished) return;
       finished = true;
-      release();
       const durationMs = performance.now() - startedMono;
       trace.attempts.push({
         endpoint: endpoint.name,
@@ -93,14 +96,14 @@ export async function acquire(
       ctx.metrics.attempt(endpoint.name, failure ? failure.cause : 'ok');
       const atMs = ctx.now();
       if (!failure) {
-        breaker.success();
+        admission.finish('success');
         ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
         if (!ctx.routeByHealth) ctx.metrics.setUp(endpoint.name, endpoint.host, true);
         return;
       }
-      if (failure.retryAfterMs !== undefined) breaker.pause(atMs + failure.retryAfterMs);
+      const pauseMs = failure.retryAfterMs;
       if (countsAgainstEndpoint(failure.cause)) {
-        breaker.failure(atMs);
+        admission.finish('failure', pauseMs);
         ctx.health.observe({
           endpoint: endpoint.name,
           ok: false,
@@ -115,9 +118,9 @@ export async function acquire(
         }
       } else if (failure.cause === 'invalid_request' || failure.cause === 'context_length') {
         // The server answered sensibly: it is healthy, the request was not.
-        breaker.success();
+        admission.finish('success', pauseMs);
       } else {
-        breaker.release();
+        admission.finish('none', pauseMs);
       }
     },
   };
@@ -264,8 +267,7 @@ export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayCont
     const now = ctx.now();
     const waits = failures.map((f) => {
       if (f.retryAfterMs !== undefined) return f.retryAfterMs;
-      const b = ctx.breakers.get(f.endpoint);
-      return b ? b.waitMs(now) : 1000;
+      return ctx.breaker(f.endpoint).waitMs(now);
     });
     const seconds = Math.max(1, Math.ceil(Math.min(...waits.filter((w) => w > 0), 3_600_000) / 1000));
     const status = failures.some((f) => f.cause === 'queue_full' || f.cause === 'rate_limited') ? 429 : 503;

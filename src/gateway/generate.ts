@@ -115,6 +115,7 @@ export async function handleGenerate(
       : typeof body.max_tokens === 'number'
         ? body.max_tokens
         : undefined;
+  trace.admissionTokens = promptTokens + (maxTokens ?? 0);
   const routed = admitParameters(
     routeRequest(ctx, {
       model: body.model as string | undefined,

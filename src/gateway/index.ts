@@ -5,6 +5,6 @@ export { buildGateway } from './server.ts';
 export type { Gateway } from './server.ts';
 export type { GatewayDeps, GatewayContext, RetryPolicy } from './context.ts';
 export { DEFAULT_RETRY } from './context.ts';
-export { CircuitBreaker, DEFAULT_BREAKER } from './circuit-breaker.ts';
-export type { BreakerOptions, BreakerState, BreakerSnapshot } from './circuit-breaker.ts';
+export { CircuitBreaker, DEFAULT_BREAKER } from '../state/index.ts';
+export type { BreakerOptions, BreakerState, BreakerSnapshot } from '../state/index.ts';
 export { ROUTE_NAMES, TASK_HEADER } from './route-request.ts';

@@ -12,6 +12,7 @@ import { createContext } from './context.ts';
 import { handleEmbeddings } from './embeddings.ts';
 import { handleGenerate, type Outcome } from './generate.ts';
 import { HttpError, readBody, sendError, sendJson } from './http.ts';
+import { rateClientFor, settleUsage } from './rate-limit.ts';
 import { ROUTE_NAMES, TASK_HEADER } from './route-request.ts';
 import { RequestTrace } from './trace.ts';
 import { parseJsonBody } from './validate.ts';
@@ -40,17 +41,18 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
   const apiKeys = [...fleet.gateway.apiKeys, ...(deps.apiKeys ?? [])];
   const createdS = Math.floor(ctx.now() / 1000);
 
-  function authorised(req: IncomingMessage, path: string): boolean {
-    if (apiKeys.length === 0) return true;
-    if (path === '/health' && !fleet.gateway.protectHealth) return true;
-    if (path === '/metrics' && !fleet.gateway.protectMetrics) return true;
-    // The dashboard's page and assets hold no fleet data; they must load to ask for the key.
-    if (path === '/' || path.startsWith('/assets/')) return true;
+  /** The key the request presented ('' when none), or false when keys are required and it has none that fits. */
+  function authorised(req: IncomingMessage, path: string): string | false {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
     const key =
       m?.[1]?.trim() ?? (typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : '');
-    return key !== '' && keyMatches(key, apiKeys);
+    if (apiKeys.length === 0) return '';
+    if (path === '/health' && !fleet.gateway.protectHealth) return '';
+    if (path === '/metrics' && !fleet.gateway.protectMetrics) return '';
+    // The dashboard's page and assets hold no fleet data; they must load to ask for the key.
+    if (path === '/' || path.startsWith('/assets/')) return '';
+    return key !== '' && keyMatches(key, apiKeys) ? key : false;
   }
 
   function models(): string {
@@ -77,7 +79,8 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     return JSON.stringify({ object: 'list', data });
   }
 
-  function fleetHealth(): string {
+  async function fleetHealth(): Promise<string> {
+    const usage = await ctx.state.usage(fleet.endpoints.map((e) => e.name));
     const now = ctx.now();
     const degraded = ctx.health.degradedHosts();
     return JSON.stringify({
@@ -92,9 +95,21 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         status: e.status,
         state: ctx.health.state(e.name),
         circuit: ctx.breaker(e).snapshot(now),
-        inFlight: ctx.limit(e).inFlight,
-        queued: ctx.limit(e).queued,
+        // Fleet-wide when replicas share state; `replica` is this process's part.
+        inFlight: usage[e.name]?.inFlight ?? ctx.limit(e).inFlight,
+        queued: usage[e.name]?.queued ?? ctx.limit(e).queued,
+        replica: ctx.limit(e),
       })),
+    });
+  }
+
+  function gatewayHealth(): string {
+    const state = ctx.state.status();
+    return JSON.stringify({
+      // Degraded: cut off from the shared state; serving on local state (limits split per replica).
+      status: state.shared ? 'ok' : 'degraded',
+      fleet: fleet.name,
+      state,
     });
   }
 
@@ -117,7 +132,12 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     return handleGenerate(ctx, trace, res, controller.signal, body, operation, headerTask);
   }
 
-  async function api(req: IncomingMessage, res: ServerResponse, operation: Operation): Promise<void> {
+  async function api(
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: Operation,
+    key: string,
+  ): Promise<void> {
     const trace = new RequestTrace(
       typeof req.headers['x-request-id'] === 'string'
         ? req.headers['x-request-id'].slice(0, 128)
@@ -126,6 +146,11 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       ctx.now(),
       performance.now(),
     );
+    trace.rateClient = rateClientFor(fleet, key === '' ? undefined : key);
+    trace.onRateHeaders = (headers) => {
+      if (res.headersSent) return;
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    };
     let outcome: Outcome;
     let chargedTo: string | undefined;
     try {
@@ -163,6 +188,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     });
     const final = record;
     ctx.metrics.observe(final, gapsMs);
+    settleUsage(ctx, trace, final);
     try {
       ctx.sink?.write(final);
       ctx.onRecord?.(final);
@@ -182,7 +208,8 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (!authorised(req, path)) {
+    const key = authorised(req, path);
+    if (key === false) {
       req.resume();
       sendError(
         res,
@@ -197,14 +224,14 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     }
     const method = req.method ?? 'GET';
     if (method === 'POST') {
-      if (path === '/v1/chat/completions' || path === '/chat/completions') return api(req, res, 'chat');
-      if (path === '/v1/completions' || path === '/completions') return api(req, res, 'completion');
-      if (path === '/v1/embeddings' || path === '/embeddings') return api(req, res, 'embeddings');
+      if (path === '/v1/chat/completions' || path === '/chat/completions') return api(req, res, 'chat', key);
+      if (path === '/v1/completions' || path === '/completions') return api(req, res, 'completion', key);
+      if (path === '/v1/embeddings' || path === '/embeddings') return api(req, res, 'embeddings', key);
     }
     if (method === 'GET' || method === 'HEAD') {
       if (path === '/v1/models' || path === '/models') return sendJson(res, 200, models());
-      if (path === '/health') return sendJson(res, 200, JSON.stringify({ status: 'ok', fleet: fleet.name }));
-      if (path === '/fleet/health') return sendJson(res, 200, fleetHealth());
+      if (path === '/health') return sendJson(res, 200, gatewayHealth());
+      if (path === '/fleet/health') return sendJson(res, 200, await fleetHealth());
       if (path === '/metrics') {
         const text = await ctx.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
@@ -248,6 +275,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         server.closeAllConnections();
       });
       await ctx.pools.close();
+      if (ctx.ownsState) await ctx.state.close();
     },
   };
 }

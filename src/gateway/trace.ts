@@ -3,6 +3,8 @@
 // for the record's start.
 import type { AttemptRecord, Operation, RequestOutcome, RequestRecord } from '../measure/record.ts';
 import { gaps, streamRates } from '../measure/token-rates.ts';
+import type { RateVerdict } from '../state/index.ts';
+import type { RateClient } from './rate-limit.ts';
 
 export class RequestTrace {
   readonly id: string;
@@ -29,6 +31,14 @@ export class RequestTrace {
   tokenChunks = 0;
   degraded = false;
   stream = false;
+  /** The key's allowance, when it has one. */
+  rateClient: RateClient | undefined;
+  /** Tokens charged at admission: the prompt estimate plus max_tokens (set by the handler). */
+  admissionTokens: number | undefined;
+  /** Set once the first attempt has charged the key. */
+  rateVerdict: RateVerdict | undefined;
+  /** Puts the rate-limit headers on the answer, whatever it turns out to be. */
+  onRateHeaders: ((headers: Record<string, string>) => void) | undefined;
 
   constructor(id: string, operation: Operation, wallNowMs: number, monoNowMs: number) {
     this.id = id;

@@ -123,6 +123,19 @@ export class CircuitBreaker {
     this.pausedUntilMs = Math.max(this.pausedUntilMs ?? 0, untilMs);
   }
 
+  /**
+   * Take on a state decided elsewhere (the shared store, another replica): the window and the
+   * consecutive count restart, since the decision already accounts for them.
+   */
+  adopt(snapshot: BreakerSnapshot): void {
+    this.stateValue = snapshot.state;
+    this.openedAtMs = snapshot.state === 'closed' ? undefined : snapshot.openedAtMs;
+    this.consecutive = snapshot.consecutiveFailures;
+    if (snapshot.state === 'closed') this.window = [];
+    this.probeInFlight = false;
+    this.pausedUntilMs = snapshot.pausedUntilMs;
+  }
+
   snapshot(nowMs: number): BreakerSnapshot {
     return {
       state: this.state(nowMs),
