@@ -10,8 +10,8 @@ import { postJson, seen, startHarness, type Harness } from './harness.ts';
 const messages = [{ role: 'user', content: 'a question with a mistake in it' }];
 
 function circuit(h: Harness, endpoint: string): string | undefined {
-  const b = h.gateway.context.breakers.get(endpoint);
-  return b?.snapshot(Date.now()).state;
+  const b = h.gateway.context.breaker(endpoint);
+  return b.snapshot(Date.now()).state;
 }
 
 describe('the real servers refuse these (simulator, as strict as the server)', () => {

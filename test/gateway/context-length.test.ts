@@ -72,7 +72,7 @@ describe('vLLM', () => {
         ['coder-fast:context_length', 'coder:ok'],
       ]);
       // The window was the request's problem, not the endpoint's.
-      expect(h.gateway.context.breakers.get('coder-fast')?.snapshot(Date.now()).state).toBe('closed');
+      expect(h.gateway.context.breaker('coder-fast').snapshot(Date.now()).state).toBe('closed');
     });
   }
 });
@@ -133,7 +133,7 @@ describe('llama.cpp', () => {
       error: undefined,
     });
     expect(h.records[0]?.attempts.map((a) => a.error ?? 'ok')).toEqual(['context_length', 'ok']);
-    expect(h.gateway.context.breakers.get('deepseek-r1')?.snapshot(Date.now()).state).toBe('closed');
+    expect(h.gateway.context.breaker('deepseek-r1').snapshot(Date.now()).state).toBe('closed');
   });
 
   it('embeddings (llama-server --embeddings) overflow with exceed_context_size_error, read as context length', async () => {
@@ -176,7 +176,7 @@ describe('TEI', () => {
         code: 'context_length_exceeded',
         message: expect.stringContaining(direct.message),
       });
-      expect(h.gateway.context.breakers.get('embeddings')?.snapshot(Date.now()).state).toBe('closed');
+      expect(h.gateway.context.breaker('embeddings').snapshot(Date.now()).state).toBe('closed');
     });
   }
 
