@@ -84,29 +84,30 @@ describe('a fixed-rate simulated endpoint, through a real gateway', () => {
   });
 
   it('is recorded at its decode rate, and the burst SLO event judges that rate', async () => {
-    // 170 tok/s with no jitter, above coder-fast's 120 tok/s burst floor; 20 tokens take ~0.11 s.
+    // 200 tok/s with no jitter, above coder-fast's 120 tok/s burst floor; 100 tokens take ~0.5 s (the
+    // old count-in-a-window figure would be 100: under the floor).
     h = await startHarness({
       latency: {
         scale: 1,
         prefillOverheadMs: 5,
         prefillMsPerToken: 0,
-        decodeTokensPerSecond: 170,
+        decodeTokensPerSecond: 200,
         decodeRateJitterP99Ratio: 1,
         itlJitterP99Ratio: 1,
       },
     });
     const res = await streamChat(h.url, {
       model: 'coder-fast',
-      messages: [{ role: 'user', content: 'twenty tokens, please' }],
-      max_tokens: 20,
+      messages: [{ role: 'user', content: 'a hundred tokens, please' }],
+      max_tokens: 100,
       ignore_eos: true,
     });
     expect(res.status).toBe(200);
     const record = h.records.at(-1);
-    expect(record?.completionTokens).toBe(20);
-    // Client-side timing on two busy cores: within 25% of the simulated rate, far from "20".
-    expect(record?.burstTokensPerSecond).toBeGreaterThan(170 * 0.75);
-    expect(record?.burstTokensPerSecond).toBeLessThan(170 * 1.25);
+    expect(record?.completionTokens).toBe(100);
+    // Client-side timing on two busy cores: within 25% of the simulated rate.
+    expect(record?.burstTokensPerSecond).toBeGreaterThan(200 * 0.75);
+    expect(record?.burstTokensPerSecond).toBeLessThan(200 * 1.25);
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     expect(metrics).toMatch(
       /llm_slo_events_total\{slo="coder-fast-throughput-burst",endpoint="coder-fast",outcome="good"\} 1\n/,
