@@ -67,24 +67,28 @@ function* probes(): Generator<ProbeResult> {
 }
 
 /** Median ms per call of what `check --since 30d` reads and judges, and of the evaluator's reads alone. */
-function storeReads(label: string, store: FleetStore): void {
-  const median = (fn: () => unknown): number => {
+async function storeReads(label: string, store: FleetStore): Promise<void> {
+  const median = async (fn: () => Promise<unknown>): Promise<number> => {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
-      fn();
+      await fn();
       times.push(performance.now() - t0);
     }
     return times.sort((a, b) => a - b)[2]!;
   };
   const nowMs = NOW - 17_345;
-  const check = median(() =>
+  const check = await median(async () =>
     evaluateFleet(
       fleet,
-      evaluationData(fleet, store, { sinceMs: nowMs - 30 * DAY_MS, nowMs, rawRetentionMs: 14 * DAY_MS }),
+      await evaluationData(fleet, store, {
+        sinceMs: nowMs - 30 * DAY_MS,
+        nowMs,
+        rawRetentionMs: 14 * DAY_MS,
+      }),
     ),
   );
-  const coarse = median(() =>
+  const coarse = await median(() =>
     store.sloBucketsCoarse({ fromMs: nowMs - 32 * DAY_MS, toMs: nowMs }, [nowMs - DAY_MS]),
   );
   const ids = fleet.endpoints.flatMap((e) => [
@@ -92,8 +96,8 @@ function storeReads(label: string, store: FleetStore): void {
     `${e.name}-ttft-p99`,
     `${e.name}-availability`,
   ]);
-  const counts = median(() => {
-    for (const id of ids) store.objectiveCounts(id, { fromMs: nowMs - 30 * DAY_MS, toMs: nowMs + 1 });
+  const counts = await median(async () => {
+    for (const id of ids) await store.objectiveCounts(id, { fromMs: nowMs - 30 * DAY_MS, toMs: nowMs + 1 });
   });
   console.log(
     `  ${label.padEnd(22)} check --since 30d ${check.toFixed(1).padStart(7)} ms · evaluator buckets 32 days ${coarse.toFixed(1).padStart(7)} ms · objectiveCounts ×${ids.length} over 30 days ${counts.toFixed(1).padStart(7)} ms`,
@@ -148,21 +152,21 @@ console.log(
 await measure('memory store', memory);
 
 const path = join(tmpdir(), `llm-fleet-bench-dashboard-${process.pid}.db`);
-const sqlite = openSqliteStore({ path, fleet, flushIntervalMs: 60_000, clock: () => NOW });
+const sqlite = await openSqliteStore({ path, fleet, flushIntervalMs: 60_000, clock: () => NOW });
 t0 = performance.now();
 let n = 0;
 for (const r of records()) {
   sqlite.write(r);
-  if (++n % 20_000 === 0) sqlite.flush();
+  if (++n % 20_000 === 0) await sqlite.flush();
 }
 for (const p of probes()) sqlite.writeProbe(p);
-sqlite.flush();
+await sqlite.flush();
 console.log(`  sqlite store: written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const before = preV4Reads(sqlite, path, fleet);
 await measure('sqlite, pre-v4 reads', before);
 await measure('sqlite store', sqlite);
-storeReads('sqlite, pre-v4 reads', before);
-storeReads('sqlite store', sqlite);
-sqlite.close();
+await storeReads('sqlite, pre-v4 reads', before);
+await storeReads('sqlite store', sqlite);
+await sqlite.close();
 rmSync(path, { force: true });
 for (const suffix of ['-wal', '-shm']) rmSync(path + suffix, { force: true });

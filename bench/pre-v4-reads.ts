@@ -65,7 +65,7 @@ export function preV4Reads(store: FleetStore, path: string, fleet: Fleet): Fleet
   );
   const overrides = {
     // evaluationData asks for everything at once; before v4 the last 3 days came as minutes.
-    sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[] {
+    async sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): Promise<MinuteBucket[]> {
       const nowMs = range.toMs - MINUTE_MS;
       const fineFromMs = Math.max(range.fromMs, Math.floor((nowMs - recentMs) / MINUTE_MS) * MINUTE_MS);
       const from = Math.floor(range.fromMs / MINUTE_MS) * MINUTE_MS;
@@ -79,7 +79,7 @@ export function preV4Reads(store: FleetStore, path: string, fleet: Fleet): Fleet
       for (const r of fineStmt.all(fineFromMs, range.toMs) as Row[]) out.push(bucket(r));
       return out;
     },
-    objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined {
+    async objectiveCounts(objectiveId: string, range: TimeRange): Promise<ObjectiveCounts | undefined> {
       const o = objectives.get(objectiveId);
       if (!o) return undefined;
       const row = countStmt.get(
@@ -108,7 +108,7 @@ export function preV4Reads(store: FleetStore, path: string, fleet: Fleet): Fleet
         ...(observedValue === undefined ? {} : { observedValue }),
       };
     },
-    series(endpoint: string, query: SeriesQuery): SeriesPoint[] {
+    async series(endpoint: string, query: SeriesQuery): Promise<SeriesPoint[]> {
       const stepMs = Math.max(MINUTE_MS, Math.round(query.stepMs / MINUTE_MS) * MINUTE_MS);
       const firstStep = Math.floor(query.fromMs / stepMs) * stepMs;
       const steps = new Map<

@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadFleet } from '../src/fleet/index.ts';
-import { DEFAULT_FLUSH_INTERVAL_MS, SqliteStore } from '../src/store/sqlite-store.ts';
+import { DEFAULT_FLUSH_INTERVAL_MS, openSqliteStore } from '../src/store/sqlite-store.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
 const child = `
 import { loadFleet } from './src/fleet/index.ts';
-import { SqliteStore } from './src/store/sqlite-store.ts';
+import { openSqliteStore } from './src/store/sqlite-store.ts';
 const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
-const store = new SqliteStore({ path: process.argv[1], fleet });
+const store = await openSqliteStore({ path: process.argv[1], fleet });
 let i = 0;
 setInterval(() => {
   const now = Date.now();
@@ -50,9 +50,11 @@ for (let run = 0; run < RUNS; run++) {
   const killedAt = Date.now();
   proc.kill('SIGKILL');
   await new Promise((r) => proc.once('exit', r));
-  const store = new SqliteStore({ path, fleet });
-  const kept = new Set(store.records({ fromMs: 0, toMs: killedAt + 1000 }).map((r) => Number(r.id.slice(1))));
-  store.close();
+  const store = await openSqliteStore({ path, fleet });
+  const kept = new Set(
+    (await store.records({ fromMs: 0, toMs: killedAt + 1000 })).map((r) => Number(r.id.slice(1))),
+  );
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
   const lostIds = [...writes.keys()].filter((i) => !kept.has(i));
   const oldestLost = Math.min(...lostIds.map((i) => writes.get(i) as number));

@@ -10,7 +10,7 @@ import { loadFleet } from '../src/fleet/index.ts';
 import type { RequestRecord } from '../src/measure/record.ts';
 import { evaluateFleet } from '../src/slo/evaluate.ts';
 import { evaluationData } from '../src/store/evaluation-input.ts';
-import { SqliteStore } from '../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../src/store/sqlite-store.ts';
 
 const N = Number(process.argv[2] ?? 200_000);
 const DAY = 86_400_000;
@@ -54,6 +54,11 @@ const time = <T>(fn: () => T): [T, number] => {
   const out = fn();
   return [out, performance.now() - t0];
 };
+const timeAsync = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+  const t0 = performance.now();
+  const out = await fn();
+  return [out, performance.now() - t0];
+};
 
 const [, stringifyMs] = time(() => {
   let n = 0;
@@ -61,7 +66,7 @@ const [, stringifyMs] = time(() => {
   return n;
 });
 
-const store = new SqliteStore({ path, fleet, flushIntervalMs: 3_600_000, clock: () => NOW });
+const store = await openSqliteStore({ path, fleet, flushIntervalMs: 3_600_000, clock: () => NOW });
 const BATCH = 5_000; // ≈ one second of traffic at 5k req/s: what one timer flush would write
 let writeMs = 0;
 let flushMs = 0;
@@ -71,7 +76,7 @@ for (let i = 0; i < N; i += BATCH) {
   const [, w] = time(() => {
     for (const rec of batch) store.write(rec);
   });
-  const [, f] = time(() => store.flush());
+  const [, f] = await timeAsync(() => store.flush());
   writeMs += w;
   flushMs += f;
   worstFlushMs = Math.max(worstFlushMs, f);
@@ -83,18 +88,18 @@ const live = records
 const [, liveWriteMs] = time(() => {
   for (const rec of live) store.write(rec);
 });
-const [, liveFlushMs] = time(() => store.flush());
+const [, liveFlushMs] = await timeAsync(() => store.flush());
 const range = { fromMs: NOW - 30 * DAY, toMs: NOW };
-const [, seriesHourMs] = time(() => store.series('coder', { ...range, stepMs: 3_600_000 }));
-const [, seriesMinuteDayMs] = time(() =>
+const [, seriesHourMs] = await timeAsync(() => store.series('coder', { ...range, stepMs: 3_600_000 }));
+const [, seriesMinuteDayMs] = await timeAsync(() =>
   store.series('coder', { fromMs: NOW - DAY, toMs: NOW, stepMs: 60_000 }),
 );
-const [, countsMs] = time(() => store.objectiveCounts('coder-ttft-p95', range));
-const [data, dataMs] = time(() =>
+const [, countsMs] = await timeAsync(() => store.objectiveCounts('coder-ttft-p95', range));
+const [data, dataMs] = await timeAsync(() =>
   evaluationData(fleet, store, { sinceMs: NOW - 7 * DAY, nowMs: NOW, rawRetentionMs: 14 * DAY }),
 );
 const [, evaluateMs] = time(() => evaluateFleet(fleet, data));
-store.close();
+await store.close();
 const sizeMb = (statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0)) / 1e6;
 rmSync(dir, { recursive: true, force: true });
 

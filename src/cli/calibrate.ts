@@ -138,7 +138,7 @@ misses a current target · 2 usage or configuration error.`,
         onProgress: progressReporter(io, endpoints),
       });
       if (flags.out) saveRun(flags.out, run, io);
-      if (flags.store !== false) storeRun(fleet, run, flags.store, io);
+      if (flags.store !== false) await storeRun(fleet, run, flags.store, io);
       if (flags.json) printJson(io, run);
       else {
         io.out(table(SUMMARY_HEAD, summaryRows(run)));
@@ -278,14 +278,19 @@ export function storedRuns(fleet: Fleet, run: CalibrationRun): CalibrationRunInp
     });
 }
 
-function storeRun(fleet: Fleet, run: CalibrationRun, path: string | undefined, io: CliIo): void {
+async function storeRun(
+  fleet: Fleet,
+  run: CalibrationRun,
+  path: string | undefined,
+  io: CliIo,
+): Promise<void> {
   const rows = storedRuns(fleet, run);
   if (rows.length === 0) return;
-  const store = openStoreFor(fleet, { store: path }, io, 'write');
+  const store = await openStoreFor(fleet, { store: path }, io, 'write');
   try {
-    for (const row of rows) store.saveCalibrationRun(row);
+    for (const row of rows) await store.saveCalibrationRun(row);
   } finally {
-    store.close();
+    await store.close();
   }
   io.err(`recorded ${rows.length} calibration run(s) in the store\n`);
 }

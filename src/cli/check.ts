@@ -14,17 +14,14 @@ import { loadFleetFor, printJson, table, withFleetOptions } from './shared.ts';
 import type { StoreOptions } from './store-options.ts';
 import { instantOption, openStoreFor, withStoreOption } from './store-options.ts';
 
-export function verdictFromStore(
+export async function verdictFromStore(
   fleet: Fleet,
-  store: FleetStore & { readonly retention?: { readonly rawMs: number } },
+  store: FleetStore,
   range: { sinceMs: number; nowMs: number },
-): FleetVerdict {
+): Promise<FleetVerdict> {
   return evaluateFleet(
     fleet,
-    evaluationData(fleet, store, {
-      ...range,
-      ...(store.retention ? { rawRetentionMs: store.retention.rawMs } : {}),
-    }),
+    await evaluationData(fleet, store, { ...range, rawRetentionMs: store.retention.rawMs }),
   );
 }
 
@@ -95,15 +92,15 @@ the fleet file, and 'after optimisation work' marks (see \`llm-fleet mark\`).
 
 Exit codes: 0 no breach · 1 an objective is breached · 2 usage, config or missing store.`,
     )
-    .action((options: FleetOptions & StoreOptions & { since: number; at?: number; json?: boolean }) => {
+    .action(async (options: FleetOptions & StoreOptions & { since: number; at?: number; json?: boolean }) => {
       const fleet = loadFleetFor(options, io);
-      const store = openStoreFor(fleet, options, io, 'read');
+      const store = await openStoreFor(fleet, options, io, 'read');
       let verdict: FleetVerdict;
       try {
         const nowMs = options.at ?? Date.now();
-        verdict = verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
+        verdict = await verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
       } finally {
-        store.close();
+        await store.close();
       }
       if (verdict.breach) io.setExitCode(1);
       if (options.json) {

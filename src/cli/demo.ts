@@ -128,7 +128,10 @@ export const register: RegisterCommand = (program, io) => {
     .option('--outage-for <seconds>', 'how long each staged outage lasts', seconds, 60)
     .option('--outage-endpoint <name>', 'endpoint taken down by the staged outage', 'coder-fast')
     .option('--seed <n>', 'simulator seed (same answers on every endpoint)', (v) => Number(v), 0)
-    .option('-s, --store <path>', `store file (default: ${DEMO_STORE}; check and report read it afterwards)`)
+    .option(
+      '-s, --store <path|url>',
+      `store file or postgres:// URL (default: ${DEMO_STORE}; check and report read it afterwards)`,
+    )
     .addHelpText(
       'after',
       `

@@ -31,15 +31,15 @@ endpoint is calibrated again after it.
 Exit codes: 0 ok · 2 usage, config, unknown endpoint or missing store.`,
     )
     .action(
-      (
+      async (
         endpoint: string | undefined,
         options: FleetOptions & StoreOptions & { note?: string; at?: number; list?: boolean; json?: boolean },
       ) => {
         const fleet = loadFleetFor(options, io);
         if (options.list) {
-          const store = openStoreFor(fleet, options, io, 'read');
+          const store = await openStoreFor(fleet, options, io, 'read');
           try {
-            const marks = store.marks(endpoint);
+            const marks = await store.marks(endpoint);
             if (options.json) printJson(io, marks);
             else if (marks.length === 0) io.out('no marks\n');
             else
@@ -50,7 +50,7 @@ Exit codes: 0 ok · 2 usage, config, unknown endpoint or missing store.`,
                 ),
               );
           } finally {
-            store.close();
+            await store.close();
           }
           return;
         }
@@ -67,11 +67,11 @@ Exit codes: 0 ok · 2 usage, config, unknown endpoint or missing store.`,
             hint: 'llm-fleet mark coder --note "enabled chunked prefill"',
           });
         const mark = { endpoint, atMs: options.at ?? Date.now(), note: options.note };
-        const store = openStoreFor(fleet, options, io, 'write');
+        const store = await openStoreFor(fleet, options, io, 'write');
         try {
-          store.addMark(mark);
+          await store.addMark(mark);
         } finally {
-          store.close();
+          await store.close();
         }
         if (options.json) printJson(io, mark);
         else io.out(`marked ${endpoint} at ${new Date(mark.atMs).toISOString()}: ${mark.note}\n`);

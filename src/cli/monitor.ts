@@ -59,13 +59,13 @@ Exit codes: 0 ok (--once: every routable endpoint up) · 1 --once found one down
     )
     .action(async (options: MonitorCliOptions) => {
       const fleet = loadFleetFor(options, io);
-      const store = openStoreFor(fleet, options, io, 'write');
+      const store = await openStoreFor(fleet, options, io, 'write');
       // --once prints its round as a table; the state machine's first-round changes would be noise.
       const say = (event: Record<string, unknown>, text: string): void =>
         void (options.once
           ? undefined
           : io.out(options.json ? `${JSON.stringify(event)}\n` : `${new Date().toISOString()} ${text}\n`));
-      const monitor = startMonitor(fleet, {
+      const monitor = await startMonitor(fleet, {
         store,
         env: io.env,
         autoStart: !options.once,
@@ -124,9 +124,9 @@ Exit codes: 0 ok (--once: every routable endpoint up) · 1 --once found one down
             event: 'start',
             endpoints: fleet.endpoints.filter((e) => e.status === 'running').map((e) => e.name),
             intervalMs: monitor.intervalMs,
-            store: store.path,
+            store: store.location,
           },
-          `monitoring ${fleet.endpoints.filter((e) => e.status === 'running').length} endpoints every ${formatDuration(monitor.intervalMs)}, store ${store.path}`,
+          `monitoring ${fleet.endpoints.filter((e) => e.status === 'running').length} endpoints every ${formatDuration(monitor.intervalMs)}, store ${store.location}`,
         );
         let stop = (): void => undefined;
         const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -141,7 +141,7 @@ Exit codes: 0 ok (--once: every routable endpoint up) · 1 --once found one down
         offState();
         offIncident();
         await monitor.stop();
-        store.close();
+        await store.close();
         server?.close();
       }
 

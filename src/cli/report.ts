@@ -2,7 +2,6 @@
 // inventory, targets with measured values beside them, availability and recovery, routing, health
 // commands for the current URLs, calibration method and last runs, environments, deprecations —
 // rendered by src/export/slo-document.ts. Without a store it still renders the fleet file's half.
-import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { SloDocumentFormat } from '../export/slo-document.ts';
 import { renderSloDocument } from '../export/slo-document.ts';
@@ -15,7 +14,7 @@ import { durationOption } from './health.ts';
 import type { FleetOptions } from './shared.ts';
 import { loadFleetFor, withFleetOptions, writeOutput } from './shared.ts';
 import type { StoreOptions } from './store-options.ts';
-import { instantOption, openStoreFor, withStoreOption } from './store-options.ts';
+import { instantOption, openStoreFor, storeExists, withStoreOption } from './store-options.ts';
 
 export const register: RegisterCommand = (program, io) => {
   const command = withStoreOption(withFleetOptions(new Command('report')))
@@ -42,7 +41,7 @@ Examples:
 Exit codes: 0 written · 2 usage or config error.`,
     )
     .action(
-      (
+      async (
         options: FleetOptions &
           StoreOptions & { format: SloDocumentFormat; out?: string; since: number; at?: number },
       ) => {
@@ -50,18 +49,18 @@ Exit codes: 0 written · 2 usage or config error.`,
         const path = defaultStorePath(options.store, io.env);
         let verdict: FleetVerdict | undefined;
         let calibrationRuns: CalibrationRun[] = [];
-        if (existsSync(path)) {
-          const store = openStoreFor(fleet, options, io, 'read');
+        if (storeExists(path)) {
+          const store = await openStoreFor(fleet, options, io, 'read');
           try {
             const nowMs = options.at ?? Date.now();
-            verdict = verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
+            verdict = await verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
             // The last few runs per endpoint are what the document shows; raw samples stay in the store.
-            calibrationRuns = store.calibrationRuns(undefined, 50).map(({ samples, ...run }) => {
+            calibrationRuns = (await store.calibrationRuns(undefined, 50)).map(({ samples, ...run }) => {
               void samples;
               return run;
             });
           } finally {
-            store.close();
+            await store.close();
           }
         } else {
           io.err(`llm-fleet: no store at ${path}: the report shows targets without measured values\n`);

@@ -81,10 +81,10 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
         env: io.env,
       });
       if (options.json)
-        printJson(io, { url: stack.url, fleet: fleet.name, pid: process.pid, store: stack.store.path });
+        printJson(io, { url: stack.url, fleet: fleet.name, pid: process.pid, store: stack.store.location });
       else if (cluster.isPrimary)
         io.out(
-          `llm-fleet gateway for fleet '${fleet.name}' on ${stack.url} (dashboard ${stack.url}/, store ${stack.store.path}; Ctrl-C to stop)\n`,
+          `llm-fleet gateway for fleet '${fleet.name}' on ${stack.url} (dashboard ${stack.url}/, store ${stack.store.location}; Ctrl-C to stop)\n`,
         );
       await untilSignal(() => stack.stop());
     });

@@ -10,7 +10,9 @@ import { buildGateway } from '../gateway/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { Monitor } from '../probes/monitor.ts';
 import { createHealthStateFromStore, startMonitor } from '../probes/monitor.ts';
-import { defaultStorePath, SqliteStore } from '../store/sqlite-store.ts';
+import { openStore } from '../store/open.ts';
+import { defaultStorePath } from '../store/sqlite-store.ts';
+import type { FleetStore } from '../store/types.ts';
 import { isLoopbackHost } from '../upstream/guard.ts';
 import type { CliIo } from './io.ts';
 
@@ -18,7 +20,7 @@ export interface StackOptions {
   readonly port: number;
   readonly host: string;
   readonly apiKeys?: readonly string[];
-  /** Store file; default $LLM_FLEET_STORE or .llm-fleet/fleet.db. */
+  /** Store file or postgres:// URL; default $LLM_FLEET_STORE or .llm-fleet/fleet.db. */
   readonly store?: string;
   /** Probe the endpoints (default true). Without it the gateway steers on its circuit breakers. */
   readonly monitor?: boolean;
@@ -29,17 +31,23 @@ export interface StackOptions {
 export interface Stack {
   readonly gateway: Gateway;
   readonly url: string;
-  readonly store: SqliteStore;
+  readonly store: FleetStore;
   readonly monitor?: Monitor;
   stop(): Promise<void>;
 }
 
 export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions): Promise<Stack> {
   const storePath = defaultStorePath(options.store, options.env);
-  const store = new SqliteStore({ path: storePath, fleet });
+  const store = await openStore(storePath, { fleet });
   // With the monitor, the gateway routes on probe-backed health (a down endpoint is tried last and
   // comes back when its probes pass); without it, circuit breakers alone steer around failures.
-  const health = options.monitor === false ? undefined : createHealthStateFromStore(fleet, store);
+  let health;
+  try {
+    health = options.monitor === false ? undefined : await createHealthStateFromStore(fleet, store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const dashboard = createDashboard({ fleet, store, health });
   let started: { gateway: Gateway; url: string };
   try {
@@ -55,12 +63,12 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
     );
   } catch (error) {
     dashboard.close();
-    store.close();
+    await store.close();
     throw error;
   }
   const { gateway, url } = started;
   const monitor = health
-    ? startMonitor(fleet, { store, state: health, registry: gateway.metrics, env: options.env })
+    ? await startMonitor(fleet, { store, state: health, registry: gateway.metrics, env: options.env })
     : undefined;
   return {
     gateway,
@@ -72,7 +80,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
       // Live event streams first, or the server would wait for them to end.
       dashboard.close();
       await gateway.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -1,10 +1,14 @@
-// Options the store-backed commands share (check, report, monitor, mark): --store and --at.
+// Options the store-backed commands share (check, report, monitor, mark, calibrate, serve, demo):
+// --store (a sqlite file or a postgres:// URL) and --at.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { FleetError } from '../errors.ts';
 import type { Fleet } from '../fleet/index.ts';
-import { defaultStorePath, SqliteStore } from '../store/sqlite-store.ts';
+import { openStore } from '../store/open.ts';
+import { isPostgresUrl } from '../store/postgres-store.ts';
+import type { SqlStore } from '../store/sql-store.ts';
+import { defaultStorePath } from '../store/sqlite-store.ts';
 import type { CliIo } from './io.ts';
 
 export interface StoreOptions {
@@ -13,9 +17,14 @@ export interface StoreOptions {
 
 export function withStoreOption(command: Command): Command {
   return command.option(
-    '-s, --store <path>',
-    'store file (default: $LLM_FLEET_STORE or .llm-fleet/fleet.db)',
+    '-s, --store <path|url>',
+    'store: a sqlite file, or postgres://user:pass@host:port/db shared by gateway replicas (default: $LLM_FLEET_STORE or .llm-fleet/fleet.db)',
   );
+}
+
+/** Whether there is a store to read: a file that exists; a PostgreSQL URL is asked when opened. */
+export function storeExists(location: string): boolean {
+  return location === ':memory:' || isPostgresUrl(location) || existsSync(location);
 }
 
 /**
@@ -27,13 +36,13 @@ export function openStoreFor(
   options: StoreOptions,
   io: CliIo,
   mode: 'read' | 'write',
-): SqliteStore {
-  const path = defaultStorePath(options.store, io.env);
-  if (mode === 'read' && path !== ':memory:' && !existsSync(path))
-    throw new FleetError('store_missing', `no store at ${path}`, {
+): Promise<SqlStore> {
+  const location = defaultStorePath(options.store, io.env);
+  if (mode === 'read' && !storeExists(location))
+    throw new FleetError('store_missing', `no store at ${location}`, {
       hint: 'run `llm-fleet monitor` or `llm-fleet serve` first to collect data, or pass --store PATH',
     });
-  return new SqliteStore({ path, fleet });
+  return openStore(location, { fleet });
 }
 
 /** `--at 2026-03-03T18:00:00Z`: evaluate as of an instant (replaying stored data). */

@@ -19,8 +19,12 @@ export type WindowName = '1h' | '24h' | '7d' | '30d';
  */
 export type DashboardStore = FleetStore | PartialStore;
 
-export type PartialStore = Pick<FleetStore, 'series' | 'objectiveCounts'> &
-  Partial<Pick<FleetStore, 'sloBuckets' | 'sloBucketsCoarse' | 'incidents' | 'calibrationRuns' | 'marks'>>;
+/** A store method that may answer at once (in process) or later (the SQL stores). */
+type Answering<F> = F extends (...args: infer A) => Promise<infer R> ? (...args: A) => R | Promise<R> : never;
+type Answers<K extends keyof FleetStore> = { readonly [P in K]: Answering<FleetStore[P]> };
+
+export type PartialStore = Answers<'series' | 'objectiveCounts'> &
+  Partial<Answers<'sloBuckets' | 'sloBucketsCoarse' | 'incidents' | 'calibrationRuns' | 'marks'>>;
 
 export function isFleetStore(store: DashboardStore): store is FleetStore {
   return 'observedFingerprints' in store && 'records' in store;

@@ -8,7 +8,7 @@ import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import type { MinuteBucket, SloEvent } from '../slo/index.ts';
 import { minuteStart, probeEvents, reportedObjectivesFor, requestEvents } from '../slo/index.ts';
-import type { ObjectiveCounts, PartialStore, SeriesPoint, SeriesQuery, TimeRange } from './deps.ts';
+import type { ObjectiveCounts, SeriesPoint, SeriesQuery, TimeRange } from './deps.ts';
 import { MinuteHistogram } from '../store/minute-histogram.ts';
 import { Rollup } from './rollup.ts';
 
@@ -35,8 +35,11 @@ interface ObjectiveCountsAcc {
   readonly values: MinuteHistogram;
 }
 
-export interface MemoryStore
-  extends Required<Pick<PartialStore, 'series' | 'objectiveCounts' | 'sloBuckets'>>, RecordSink {
+/** A PartialStore that answers at once (everything is in process). */
+export interface MemoryStore extends RecordSink {
+  series(endpoint: string, query: SeriesQuery): SeriesPoint[];
+  objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined;
+  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): MinuteBucket[];
   writeProbe(result: ProbeResult): void;
   /** Like the sqlite store's: old history summed per UTC day between the cuts (exact for sums over them). */
   sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[];

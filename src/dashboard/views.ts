@@ -332,7 +332,7 @@ export class Views {
     if (store && isFleetStore(store)) {
       // The very input `llm-fleet check` judges, except that measured values come from the store's
       // minute histograms (±2.2%) instead of re-reading every raw record on each refresh.
-      const data = evaluationData(fleet, store, { sinceMs, nowMs, rawRetentionMs: 0 });
+      const data = await evaluationData(fleet, store, { sinceMs, nowMs, rawRetentionMs: 0 });
       return evaluateFleet(fleet, {
         ...data,
         incidents: await this.#incidents({ fromMs: sinceMs, toMs: nowMs }),

@@ -65,16 +65,16 @@ export interface Monitor {
 }
 
 /** A health state that resumes the store's open incidents (restart mid-incident loses nothing). */
-export function createHealthStateFromStore(
+export async function createHealthStateFromStore(
   fleet: Fleet,
   store: FleetStore | undefined,
   options: HealthStateOptions = {},
-): HealthStateMachine {
+): Promise<HealthStateMachine> {
   const nowMs = (options.clock ?? Date.now)();
   const restore = store
     ? dedupe([
-        ...store.incidents({ fromMs: nowMs - RESTORE_INCIDENTS_MS, toMs: nowMs + 1 }),
-        ...store.openIncidents(),
+        ...(await store.incidents({ fromMs: nowMs - RESTORE_INCIDENTS_MS, toMs: nowMs + 1 })),
+        ...(await store.openIncidents()),
       ])
     : [];
   return createHealthState(fleet, { ...options, restore });
@@ -86,7 +86,7 @@ function dedupe(incidents: readonly Incident[]): Incident[] {
   return [...seen.values()];
 }
 
-export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monitor {
+export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Promise<Monitor> {
   const clock = options.clock ?? Date.now;
   const intervalMs = options.intervalMs ?? fleet.gateway.probeIntervalMs;
   const requestEvery = options.requestProbeEvery ?? DEFAULT_REQUEST_PROBE_EVERY;
@@ -97,11 +97,11 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
   const store = options.store;
   const state =
     options.state ??
-    createHealthStateFromStore(fleet, store, {
+    (await createHealthStateFromStore(fleet, store, {
       clock,
       ...(options.downAfter !== undefined ? { downAfter: options.downAfter } : {}),
       ...(options.upAfter !== undefined ? { upAfter: options.upAfter } : {}),
-    });
+    }));
   const registry = options.registry ?? new Registry();
   const metrics = monitorMetrics(registry);
   const endpoints = routableEndpoints(fleet);
@@ -112,10 +112,21 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
   let inFlight: Promise<ProbeResult[]> | undefined;
   let stopped = false;
 
+  /** Incident writes in order (an open then its close, never the other way round on a pool). */
+  let incidentWrites: Promise<void> = Promise.resolve();
   const unsubscribeIncidents = state.onIncident((incident) => {
     const endpoint = byName.get(incident.endpoint);
     const recoveryMs = endpoint?.slo.recoveryMs;
-    store?.saveIncident({ ...incident, ...(recoveryMs !== undefined ? { recoveryMs } : {}) });
+    if (store) {
+      const stored = { ...incident, ...(recoveryMs !== undefined ? { recoveryMs } : {}) };
+      incidentWrites = incidentWrites
+        .then(() => store.saveIncident(stored))
+        .catch((error: unknown) =>
+          process.emitWarning(
+            `llm-fleet monitor: incident on ${incident.endpoint} not stored: ${(error as Error).message}`,
+          ),
+        );
+    }
     if (incident.endedAtMs !== undefined) {
       const late = recoveryMs !== undefined && incident.endedAtMs - incident.startedAtMs > recoveryMs;
       metrics.recoveryEpisodes.inc({ endpoint: incident.endpoint, outcome: late ? 'exceeded' : 'within' });
@@ -138,7 +149,7 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
     const key = JSON.stringify(what);
     if (lastFingerprint.get(endpoint.name) === key) return;
     lastFingerprint.set(endpoint.name, key);
-    store.saveObservedFingerprint(fingerprint);
+    await store.saveObservedFingerprint(fingerprint);
   }
 
   /** The last real request's failure, while it lasts: /health alone cannot bring the endpoint back. */
@@ -252,6 +263,7 @@ export function startMonitor(fleet: Fleet, options: MonitorOptions = {}): Monito
         [inFlight, ...busy.values(), ...busyRequest.values()].map((p) => p?.catch(() => undefined)),
       );
       unsubscribeIncidents();
+      await incidentWrites;
       await dispatcher.close().catch(() => undefined);
     },
   };

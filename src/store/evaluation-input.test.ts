@@ -3,15 +3,15 @@ import { loadFleet } from '../fleet/index.ts';
 import { evaluateFleet } from '../slo/evaluate.ts';
 import { record } from '../slo/test-data.ts';
 import { evaluationData } from './evaluation-input.ts';
-import { SqliteStore } from './sqlite-store.ts';
+import { openSqliteStore } from './sqlite-store.ts';
 
 const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
 describe('evaluationData', () => {
-  it('gives the evaluator the same verdict as full minute buckets, with far fewer rows', () => {
-    const store = new SqliteStore({ path: ':memory:', fleet });
+  it('gives the evaluator the same verdict as full minute buckets, with far fewer rows', async () => {
+    const store = await openSqliteStore({ path: ':memory:', fleet });
     // 40 days of traffic and probes, every 7 minutes, with slow requests and failed probes mixed in.
     const nowMs = Date.UTC(2026, 3, 14, 18, 30, 30); // mid-April, 11:30:30 in Los Angeles
     let seed = 7;
@@ -32,10 +32,10 @@ describe('evaluationData', () => {
         store.writeProbe({ endpoint, kind: 'health', atMs: t, ok: rand() > 0.02, latencyMs: 1, detail: '' });
       }
     }
-    store.flush();
+    await store.flush();
     const sinceMs = nowMs - 9 * DAY - 17 * MINUTE - 5_000;
-    const data = evaluationData(fleet, store, { sinceMs, nowMs });
-    const full = store.sloBuckets({ fromMs: nowMs - 40 * DAY, toMs: nowMs + MINUTE });
+    const data = await evaluationData(fleet, store, { sinceMs, nowMs });
+    const full = await store.sloBuckets({ fromMs: nowMs - 40 * DAY, toMs: nowMs + MINUTE });
     expect(data.buckets.length).toBeLessThan(full.length / 2);
     const coarse = evaluateFleet(fleet, data);
     const exact = evaluateFleet(fleet, { ...data, buckets: full });
@@ -49,11 +49,11 @@ describe('evaluationData', () => {
       coderFast?.objectives.find((o) => o.objective.kind === 'availability')?.availability?.rolling30Days
         .total,
     ).toBeGreaterThan(500);
-    store.close();
+    await store.close();
   });
 
-  it('keeps the verdict for any now and since, burn-rate alerts and triggers included', () => {
-    const store = new SqliteStore({ path: ':memory:', fleet });
+  it('keeps the verdict for any now and since, burn-rate alerts and triggers included', async () => {
+    const store = await openSqliteStore({ path: ':memory:', fleet });
     const endMs = Date.UTC(2026, 3, 14, 18, 0);
     let seed = 11;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -81,15 +81,15 @@ describe('evaluationData', () => {
         latencyMs: 1,
         detail: '',
       });
-      if (++n % 500 === 0) store.flush();
+      if (++n % 500 === 0) await store.flush();
     }
-    store.flush();
+    await store.flush();
     let compared = 0;
     let alerts = 0;
     for (const nowMs of [endMs, endMs - 17_345, endMs - 26 * 60 * MINUTE + 1, endMs - 3 * DAY - 59_999])
       for (const sinceMs of [nowMs - 60 * MINUTE, nowMs - DAY - 5_000, nowMs - 7 * DAY, nowMs - 33 * DAY]) {
-        const data = evaluationData(fleet, store, { sinceMs, nowMs });
-        const full = store.sloBuckets({
+        const data = await evaluationData(fleet, store, { sinceMs, nowMs });
+        const full = await store.sloBuckets({
           fromMs: Math.min(sinceMs, nowMs - 32 * DAY),
           toMs: nowMs + MINUTE,
         });
@@ -105,6 +105,6 @@ describe('evaluationData', () => {
     expect(compared).toBe(16);
     // The outage shows in the verdicts compared, so the burn windows' edges were put to the test.
     expect(alerts).toBeGreaterThan(0);
-    store.close();
+    await store.close();
   });
 });

@@ -25,7 +25,11 @@ export interface EvaluationRange {
   readonly rawRetentionMs?: number;
 }
 
-export function evaluationData(fleet: Fleet, store: FleetStore, range: EvaluationRange): EvaluationData {
+export async function evaluationData(
+  fleet: Fleet,
+  store: FleetStore,
+  range: EvaluationRange,
+): Promise<EvaluationData> {
   const { sinceMs, nowMs } = range;
   const fromMs = Math.min(sinceMs, nowMs - LOOKBACK_MS);
   // The minute in progress counts: its bucket starts before nowMs.
@@ -35,24 +39,28 @@ export function evaluationData(fleet: Fleet, store: FleetStore, range: Evaluatio
   // the stretches between those edges (and UTC days) are summed in the store — the same verdict as
   // full minute buckets (see evaluation-input.test.ts), from ~50 rows per objective instead of
   // ~46,000, most of them pre-summed per day and hour (see bench/dashboard.ts).
-  const buckets = store.sloBucketsCoarse(window, evaluationCuts(fleet, sinceMs, nowMs));
-  const incidents = store.incidents({ fromMs, toMs: nowMs + 1 });
-  const calibrated: Fingerprint[] = store.calibrationRuns(undefined, 10_000).map((run) => ({
+  const buckets = await store.sloBucketsCoarse(window, evaluationCuts(fleet, sinceMs, nowMs));
+  const incidents = await store.incidents({ fromMs, toMs: nowMs + 1 });
+  const calibrated: Fingerprint[] = (await store.calibrationRuns(undefined, 10_000)).map((run) => ({
     ...run.fingerprint,
     endpoint: run.endpoint,
     atMs: run.fingerprint.atMs ?? run.startedAtMs,
   }));
-  const observed = store.observedFingerprints();
-  const marks = store.marks();
+  const observed = await store.observedFingerprints();
+  const marks = await store.marks();
   const observedValues: Record<string, number> = {};
   for (const o of reportedObjectivesFor(fleet)) {
-    const value = store.objectiveCounts(o.id, { fromMs: sinceMs, toMs: nowMs + 1 })?.observedValue;
+    const value = (await store.objectiveCounts(o.id, { fromMs: sinceMs, toMs: nowMs + 1 }))?.observedValue;
     if (value !== undefined) observedValues[o.id] = value;
   }
   const rawCovers = range.rawRetentionMs === undefined || nowMs - sinceMs <= range.rawRetentionMs;
   let samples: EvaluationData['samples'];
   if (rawCovers) {
-    const records = store.records({ fromMs: sinceMs, toMs: nowMs + 1 }, undefined, RAW_SAMPLE_LIMIT + 1);
+    const records = await store.records(
+      { fromMs: sinceMs, toMs: nowMs + 1 },
+      undefined,
+      RAW_SAMPLE_LIMIT + 1,
+    );
     if (records.length <= RAW_SAMPLE_LIMIT) samples = samplesFromRecords(records);
   }
   return {

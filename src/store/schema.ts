@@ -185,6 +185,17 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX calibration_runs_by_time ON calibration_runs (started_at_ms)',
     ],
   },
+  {
+    version: 6,
+    why: 'the write batches already stored, by id: a batch retried after its commit was lost (a PostgreSQL connection dropped mid-COMMIT) is skipped instead of counting its probes and aggregates twice',
+    statements: [
+      `CREATE TABLE store_batches (
+        id TEXT PRIMARY KEY,
+        at_ms BIGINT NOT NULL
+      )`,
+      'CREATE INDEX store_batches_by_time ON store_batches (at_ms)',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

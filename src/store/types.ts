@@ -1,7 +1,10 @@
 // The store interface: what the gateway, the monitor, calibrate, the dashboard and the check/report
-// commands keep and ask for. The first implementation is node:sqlite (sqlite-store.ts); the SQL is
-// kept portable so a PostgreSQL one can follow. Writes are batched: `write`/`writeProbe` only queue,
-// a timer flushes every `flushIntervalMs` (a crash loses at most that much), `close` flushes.
+// commands keep and ask for. Two implementations: node:sqlite in one file (sqlite-store.ts, the
+// default) and PostgreSQL shared by many gateway replicas (postgres-store.ts); `openStore` picks one
+// from `--store`. Everything but queueing is asynchronous (a PostgreSQL query is a round trip).
+// Writes are batched: `write`/`writeProbe` only queue, a timer flushes every `flushIntervalMs` (a
+// crash loses at most that much), `close` flushes. A record is stored once however often it is
+// written (its id is the key): a batch retried after a lost connection counts nothing twice.
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import type { Incident, ProbeResult } from '../probes/types.ts';
 import type { MinuteBucket } from '../slo/buckets.ts';
@@ -74,49 +77,55 @@ export interface RetentionPolicy {
 }
 
 export interface FleetStore extends RecordSink {
+  /** Where the data lives, for messages: a file path, or a postgres:// URL without its password. */
+  readonly location: string;
+  readonly retention: RetentionPolicy;
   /** Queues a gateway request record (flushed with the next batch). */
   write(record: RequestRecord): void;
   /** Queues a probe result; health probes also count towards availability inside its window. */
   writeProbe(result: ProbeResult): void;
   /** Inserts or updates (by endpoint + start) an incident. Written at once: incidents are rare. */
-  saveIncident(incident: StoredIncident): void;
+  saveIncident(incident: StoredIncident): Promise<void>;
   /** Incidents overlapping the range (open ones overlap everything after their start), oldest first. */
-  incidents(range: TimeRange, endpoint?: string): StoredIncident[];
+  incidents(range: TimeRange, endpoint?: string): Promise<StoredIncident[]>;
   /** Incidents still open, to resume after a restart. */
-  openIncidents(): StoredIncident[];
-  saveCalibrationRun(run: CalibrationRunInput): CalibrationRun;
+  openIncidents(): Promise<StoredIncident[]>;
+  saveCalibrationRun(run: CalibrationRunInput): Promise<CalibrationRun>;
   /** Newest first. */
-  calibrationRuns(endpoint?: string, limit?: number): CalibrationRun[];
+  calibrationRuns(endpoint?: string, limit?: number): Promise<CalibrationRun[]>;
   /** What an endpoint reports about itself now (the monitor records it; check compares with calibration). */
-  saveObservedFingerprint(fingerprint: Fingerprint): void;
+  saveObservedFingerprint(fingerprint: Fingerprint): Promise<void>;
   /** The latest observed fingerprint per endpoint. */
-  observedFingerprints(): Fingerprint[];
-  addMark(mark: OptimisationMark): void;
+  observedFingerprints(): Promise<Fingerprint[]>;
+  addMark(mark: OptimisationMark): Promise<void>;
   /** Newest first. */
-  marks(endpoint?: string): OptimisationMark[];
+  marks(endpoint?: string): Promise<OptimisationMark[]>;
   /** Per-endpoint traffic series bucketed by `stepMs` (minute or coarser). */
-  series(endpoint: string, query: SeriesQuery): SeriesPoint[];
+  series(endpoint: string, query: SeriesQuery): Promise<SeriesPoint[]>;
   /** Good/valid totals of one objective over the range. */
-  objectiveCounts(objectiveId: string, range: TimeRange): ObjectiveCounts | undefined;
+  objectiveCounts(objectiveId: string, range: TimeRange): Promise<ObjectiveCounts | undefined>;
   /** Per-minute good/total counts for the evaluator (all objectives, or the ones named). */
-  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): MinuteBucket[];
+  sloBuckets(range: TimeRange, objectiveIds?: readonly string[]): Promise<MinuteBucket[]>;
   /**
    * Like `sloBuckets`, but each stretch between two consecutive `cuts` (and UTC day boundaries) is
    * summed into one bucket dated at its last minute with data. Any count over a range whose edges
    * are among the cuts is unchanged, with a fraction of the rows (the evaluator's old history).
    */
-  sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): MinuteBucket[];
+  sloBucketsCoarse(range: TimeRange, cuts: readonly number[]): Promise<MinuteBucket[]>;
   /** Health-probe outcomes bucketed by `stepMs`. */
-  availability(endpoint: string, query: SeriesQuery): AvailabilityPoint[];
+  availability(endpoint: string, query: SeriesQuery): Promise<AvailabilityPoint[]>;
   /** Recent probe results, newest first. */
-  probes(endpoint: string, range: TimeRange, limit?: number): ProbeResult[];
+  probes(endpoint: string, range: TimeRange, limit?: number): Promise<ProbeResult[]>;
   /** Raw request records in a range (bounded by retention), oldest first. */
-  records(range: TimeRange, endpoint?: string, limit?: number): RequestRecord[];
+  records(range: TimeRange, endpoint?: string, limit?: number): Promise<RequestRecord[]>;
   /** Time of the newest stored record/probe/bucket (the report's 'Last Updated'), if any. */
-  lastActivityMs(): number | undefined;
+  lastActivityMs(): Promise<number | undefined>;
+  /** The schema version the database is at (the last migration applied). */
+  schemaVersion(): Promise<number>;
   /** Writes queued records and probes now. */
-  flush(): void;
+  flush(): Promise<void>;
   /** Drops raw rows and aggregates older than the retention. Returns rows removed. */
-  prune(nowMs?: number): number;
-  close(): void;
+  prune(nowMs?: number): Promise<number>;
+  /** Flushes and closes; further writes are dropped. */
+  close(): Promise<void>;
 }

@@ -16,7 +16,7 @@ import type { Monitor } from '../../src/probes/monitor.ts';
 import { startSimFleet } from '../../src/sim/fleet.ts';
 import type { SimServer } from '../../src/sim/endpoint.ts';
 import { openSqliteStore } from '../../src/store/index.ts';
-import type { SqliteStore } from '../../src/store/index.ts';
+import type { SqlStore } from '../../src/store/index.ts';
 
 export const FLEET_FILE = 'examples/onex.fleet.yaml';
 
@@ -28,7 +28,7 @@ export interface DemoFleet {
   readonly storePath: string;
   readonly sims: ReadonlyMap<string, SimServer>;
   readonly monitor: Monitor;
-  readonly store: SqliteStore;
+  readonly store: SqlStore;
   readonly gateway: Gateway;
   readonly dashboard: Dashboard;
   /** Requests sent through the gateway so far. */
@@ -47,8 +47,8 @@ export async function startDemoFleet(): Promise<DemoFleet> {
   const { fleet, env } = simFleet;
   const sims = simFleet.endpoints;
   const storePath = join(dir, 'fleet.db');
-  const store = openSqliteStore({ path: storePath, fleet, flushIntervalMs: 200 });
-  const monitor = startMonitor(fleet, {
+  const store = await openSqliteStore({ path: storePath, fleet, flushIntervalMs: 200 });
+  const monitor = await startMonitor(fleet, {
     store,
     intervalMs: 500,
     requestProbeEvery: 0,
@@ -99,7 +99,7 @@ export async function startDemoFleet(): Promise<DemoFleet> {
     running = false;
     clearInterval(timer);
     await Promise.all([...inFlight]);
-    store.flush();
+    await store.flush();
   };
 
   return {
@@ -119,7 +119,7 @@ export async function startDemoFleet(): Promise<DemoFleet> {
       dashboard.close();
       await monitor.stop();
       await gateway.close();
-      store.close();
+      await store.close();
       await simFleet.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -147,9 +147,9 @@ describe('llm-fleet calibrate', () => {
     expect(run2.endpoints[0]?.fingerprint?.before).toBeDefined();
     // Recorded in the store with the fingerprint exactly as the monitor would observe it now.
     expect(r.err).toContain('recorded 1 calibration run(s) in the store');
-    const store = openSqliteStore({ path: join(dir, 'fleet.db'), fleet: sims.fleet });
+    const store = await openSqliteStore({ path: join(dir, 'fleet.db'), fleet: sims.fleet });
     try {
-      const [stored] = store.calibrationRuns('coder');
+      const [stored] = await store.calibrationRuns('coder');
       expect(stored).toMatchObject({
         endpoint: 'coder',
         iterations: 10,
@@ -166,7 +166,7 @@ describe('llm-fleet calibrate', () => {
       expect(calibrated).toEqual(now);
       expect(now).toMatchObject({ serverVersion: 'vllm 0.11.0', model: coder?.servedModel });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 

@@ -7,7 +7,7 @@ import { runCli } from './run-cli.ts';
 import { loadFleet } from '../../src/fleet/index.ts';
 import type { RequestRecord } from '../../src/measure/record.ts';
 import { hardwareDescription } from '../../src/slo/fingerprint.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 
 const FLEET = ['-f', 'examples/onex.fleet.yaml'];
 // Tue 2026-03-03 11:00 in Los Angeles: business hours.
@@ -38,11 +38,11 @@ function record(endpoint: string, i: number, ttftMs: number): RequestRecord {
   };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'llm-fleet-check-'));
   storePath = join(dir, 'fleet.db');
   const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
-  const store = new SqliteStore({ path: storePath, fleet });
+  const store = await openSqliteStore({ path: storePath, fleet });
   // coder-fast: 200 requests in the last hour, 1 in 5 over its 800 ms P95 target.
   for (let i = 0; i < 200; i++) store.write(record('coder-fast', i, i % 5 === 0 ? 1200 : 300));
   // coder: well within its targets.
@@ -60,7 +60,7 @@ beforeAll(() => {
       });
   // coder was calibrated on other hardware and another model build than it reports now.
   const coder = fleet.endpoints.find((e) => e.name === 'coder')!;
-  store.saveCalibrationRun({
+  await store.saveCalibrationRun({
     endpoint: 'coder',
     startedAtMs: NOW - 10 * 24 * 60 * MINUTE,
     iterations: 200,
@@ -74,14 +74,14 @@ beforeAll(() => {
       hostHardware: 'Linux GPU server; RTX 4090',
     },
   });
-  store.saveObservedFingerprint({
+  await store.saveObservedFingerprint({
     endpoint: 'coder',
     atMs: NOW - 30 * MINUTE,
     model: 'qwen3-coder-30b-awq',
     serverVersion: 'vllm 0.11.0',
     hostHardware: hardwareDescription(fleet, coder),
   });
-  store.close();
+  await store.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli } from '../cli/run-cli.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { SimExample } from './sim-fleet.ts';
 import { startSimExample } from './sim-fleet.ts';
 
@@ -81,11 +81,11 @@ describe('llm-fleet monitor', () => {
         .map((e) => e.endpoint)
         .sort(),
     ).toEqual(['coder', 'coder-fast', 'deepseek-r1', 'embeddings']);
-    const store = new SqliteStore({ path, fleet: sim.fleet });
+    const store = await openSqliteStore({ path, fleet: sim.fleet });
     try {
-      expect(store.probes('coder', { fromMs: 0, toMs: Date.now() + 1000 }).length).toBeGreaterThan(2);
+      expect((await store.probes('coder', { fromMs: 0, toMs: Date.now() + 1000 })).length).toBeGreaterThan(2);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

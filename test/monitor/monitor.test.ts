@@ -10,7 +10,7 @@ import type { Endpoint } from '../../src/fleet/index.ts';
 import { observeFingerprint } from '../../src/probes/fingerprint.ts';
 import { startMonitor } from '../../src/probes/monitor.ts';
 import { probeRequest } from '../../src/probes/request-probe.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { SimExample } from './sim-fleet.ts';
 import { startSimExample } from './sim-fleet.ts';
 
@@ -36,7 +36,7 @@ function virtualClock() {
 
 /** Runs one round per character: '+' endpoint up, '-' endpoint refused, a minute apart. */
 async function drive(
-  monitor: ReturnType<typeof startMonitor>,
+  monitor: Awaited<ReturnType<typeof startMonitor>>,
   clock: ReturnType<typeof virtualClock>,
   endpoint: string,
   pattern: string,
@@ -71,7 +71,11 @@ async function metricValue(
 describe('monitor against simulated endpoints', () => {
   it('does not flap on a lost probe: one refused probe between successes opens no incident', async () => {
     const clock = virtualClock();
-    const monitor = startMonitor(sim.fleet, { clock: clock.now, autoStart: false, requestProbeEvery: 0 });
+    const monitor = await startMonitor(sim.fleet, {
+      clock: clock.now,
+      autoStart: false,
+      requestProbeEvery: 0,
+    });
     try {
       const states = await drive(monitor, clock, 'coder', '++-++-+');
       expect(states).toEqual(['up', 'up', 'up', 'up', 'up', 'up', 'up']);
@@ -83,9 +87,9 @@ describe('monitor against simulated endpoints', () => {
 
   it('judges outages shorter and longer than the recovery objective (coder: 5 min)', async () => {
     const clock = virtualClock();
-    const store = new SqliteStore({ path: ':memory:', fleet: sim.fleet });
+    const store = await openSqliteStore({ path: ':memory:', fleet: sim.fleet });
     const registry = new Registry();
-    const monitor = startMonitor(sim.fleet, {
+    const monitor = await startMonitor(sim.fleet, {
       clock: clock.now,
       autoStart: false,
       requestProbeEvery: 0,
@@ -97,7 +101,7 @@ describe('monitor against simulated endpoints', () => {
       const states = await drive(monitor, clock, 'coder', '+---++-------++');
       expect(states.slice(0, 5)).toEqual(['up', 'up', 'down', 'down', 'down']);
       expect(states.at(-1)).toBe('up');
-      const incidents = store.incidents({ fromMs: T0, toMs: T0 + 60 * MINUTE }, 'coder');
+      const incidents = await store.incidents({ fromMs: T0, toMs: T0 + 60 * MINUTE }, 'coder');
       expect(
         incidents.map((i) => [(i.startedAtMs - T0) / MINUTE, ((i.endedAtMs ?? 0) - T0) / MINUTE]),
       ).toEqual([
@@ -125,23 +129,23 @@ describe('monitor against simulated endpoints', () => {
       expect(
         await metricValue(registry, 'llm_slo_events_total', { slo: 'coder-availability', outcome: 'good' }),
       ).toBe(5);
-      store.flush();
+      await store.flush();
       expect(
-        store.objectiveCounts('coder-availability', { fromMs: T0, toMs: T0 + 60 * MINUTE }),
+        await store.objectiveCounts('coder-availability', { fromMs: T0, toMs: T0 + 60 * MINUTE }),
       ).toMatchObject({
         good: 5,
         valid: 15,
       });
     } finally {
       await monitor.stop();
-      store.close();
+      await store.close();
     }
   });
 
   it('exposes the current down streak in seconds', async () => {
     const clock = virtualClock();
     const registry = new Registry();
-    const monitor = startMonitor(sim.fleet, {
+    const monitor = await startMonitor(sim.fleet, {
       clock: clock.now,
       autoStart: false,
       requestProbeEvery: 0,
@@ -164,8 +168,8 @@ describe('monitor against simulated endpoints', () => {
   it('survives a restart mid-incident: the reopened store resumes the open incident and closes it', async () => {
     const path = join(dir, 'restart.db');
     const clock = virtualClock();
-    let store = new SqliteStore({ path, fleet: sim.fleet });
-    let monitor = startMonitor(sim.fleet, {
+    let store = await openSqliteStore({ path, fleet: sim.fleet });
+    let monitor = await startMonitor(sim.fleet, {
       clock: clock.now,
       autoStart: false,
       requestProbeEvery: 0,
@@ -174,19 +178,26 @@ describe('monitor against simulated endpoints', () => {
     await drive(monitor, clock, 'embeddings', '+--');
     expect(monitor.state.state('embeddings')).toBe('down');
     await monitor.stop();
-    store.close();
+    await store.close();
 
     // A new process: new store handle, new monitor, new state.
-    store = new SqliteStore({ path, fleet: sim.fleet });
-    monitor = startMonitor(sim.fleet, { clock: clock.now, autoStart: false, requestProbeEvery: 0, store });
+    store = await openSqliteStore({ path, fleet: sim.fleet });
+    monitor = await startMonitor(sim.fleet, {
+      clock: clock.now,
+      autoStart: false,
+      requestProbeEvery: 0,
+      store,
+    });
     try {
       expect(monitor.state.state('embeddings')).toBe('down');
-      expect(store.openIncidents()).toMatchObject([{ endpoint: 'embeddings', startedAtMs: T0 + MINUTE }]);
+      expect(await store.openIncidents()).toMatchObject([
+        { endpoint: 'embeddings', startedAtMs: T0 + MINUTE },
+      ]);
       await sim.setFaults('embeddings', [], true);
       await drive(monitor, clock, 'embeddings', '++');
       expect(monitor.state.state('embeddings')).toBe('up');
-      expect(store.openIncidents()).toEqual([]);
-      const [incident] = store.incidents({ fromMs: T0, toMs: T0 + 60 * MINUTE }, 'embeddings');
+      expect(await store.openIncidents()).toEqual([]);
+      const [incident] = await store.incidents({ fromMs: T0, toMs: T0 + 60 * MINUTE }, 'embeddings');
       // Started before the restart (minute 1), ended at the first success after it (minute 3).
       expect(incident).toMatchObject({
         startedAtMs: T0 + MINUTE,
@@ -195,7 +206,7 @@ describe('monitor against simulated endpoints', () => {
       });
     } finally {
       await monitor.stop();
-      store.close();
+      await store.close();
     }
   });
 
@@ -210,7 +221,7 @@ describe('monitor against simulated endpoints', () => {
 
   it('a healthy /health does not hide an endpoint that cannot answer: the real request marks it down', async () => {
     const clock = virtualClock();
-    const monitor = startMonitor(sim.fleet, {
+    const monitor = await startMonitor(sim.fleet, {
       clock: clock.now,
       autoStart: false,
       requestProbeEvery: 1,
@@ -237,7 +248,7 @@ describe('monitor against simulated endpoints', () => {
 
   it('runs on its own interval when started', async () => {
     const seen: string[] = [];
-    const monitor = startMonitor(sim.fleet, {
+    const monitor = await startMonitor(sim.fleet, {
       intervalMs: 50,
       requestProbeEvery: 0,
       onProbe: (p) => seen.push(p.endpoint),
@@ -266,8 +277,8 @@ describe('monitor against simulated endpoints', () => {
       expect(f.hostHardware, name).toContain(e.hardware ?? '');
     }
     const clock = virtualClock();
-    const store = new SqliteStore({ path: ':memory:', fleet: sim.fleet });
-    const monitor = startMonitor(sim.fleet, {
+    const store = await openSqliteStore({ path: ':memory:', fleet: sim.fleet });
+    const monitor = await startMonitor(sim.fleet, {
       clock: clock.now,
       autoStart: false,
       requestProbeEvery: 0,
@@ -278,7 +289,7 @@ describe('monitor against simulated endpoints', () => {
       await monitor.tick();
       clock.advance(MINUTE);
       await monitor.tick();
-      const observed = store.observedFingerprints();
+      const observed = await store.observedFingerprints();
       expect(observed.map((f) => f.endpoint).sort()).toEqual([
         'coder',
         'coder-fast',
@@ -289,7 +300,7 @@ describe('monitor against simulated endpoints', () => {
       expect(observed.every((f) => f.atMs === T0)).toBe(true);
     } finally {
       await monitor.stop();
-      store.close();
+      await store.close();
     }
   });
 });

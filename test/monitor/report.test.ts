@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/run-cli.ts';
 import { buildGateway } from '../../src/gateway/index.ts';
 import { startMonitor } from '../../src/probes/monitor.ts';
-import { SqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { guardedConnector } from '../../src/upstream/guard.ts';
 import type { SimExample } from './sim-fleet.ts';
 import { startSimExample } from './sim-fleet.ts';
@@ -23,8 +23,8 @@ beforeAll(async () => {
   for (const e of sim.fleet.endpoints) if (e.url) env[e.env] = e.url;
   dir = mkdtempSync(join(tmpdir(), 'llm-fleet-report-'));
   storePath = join(dir, 'fleet.db');
-  const store = new SqliteStore({ path: storePath, fleet: sim.fleet });
-  const monitor = startMonitor(sim.fleet, { store, autoStart: false, requestProbeEvery: 1 });
+  const store = await openSqliteStore({ path: storePath, fleet: sim.fleet });
+  const monitor = await startMonitor(sim.fleet, { store, autoStart: false, requestProbeEvery: 1 });
   const gateway = buildGateway(sim.fleet, { sink: store, health: monitor.state });
   const base = await gateway.listen(0, '127.0.0.1');
   const client = new Agent({ connect: guardedConnector() });
@@ -63,7 +63,7 @@ beforeAll(async () => {
     await gateway.close();
     await client.close();
     await monitor.stop();
-    store.close();
+    await store.close();
   }
 });
 afterAll(async () => {
