@@ -71,10 +71,10 @@ describe('Prometheus rules for the example fleet', () => {
 
   it('alerts when an outage outlasts the recovery objective (5, 5, 3, 10 minutes)', () => {
     expect(rules.filter((x) => x.alert === 'LLMFleetRecoveryBreached').map((x) => x.expr)).toEqual([
-      'llm_fleet_endpoint_down_seconds{endpoint="coder"} > 300',
-      'llm_fleet_endpoint_down_seconds{endpoint="coder-fast"} > 300',
-      'llm_fleet_endpoint_down_seconds{endpoint="embeddings"} > 180',
-      'llm_fleet_endpoint_down_seconds{endpoint="deepseek-r1"} > 600',
+      'max by (endpoint) (llm_fleet_endpoint_down_seconds{endpoint="coder"}) > 300',
+      'max by (endpoint) (llm_fleet_endpoint_down_seconds{endpoint="coder-fast"}) > 300',
+      'max by (endpoint) (llm_fleet_endpoint_down_seconds{endpoint="embeddings"}) > 180',
+      'max by (endpoint) (llm_fleet_endpoint_down_seconds{endpoint="deepseek-r1"}) > 600',
     ]);
   });
 

@@ -136,8 +136,10 @@ function recoveryRules(fleet: Fleet): PrometheusRule[] {
     .map((o) => ({
       alert: 'LLMFleetRecoveryBreached',
       // The monitor's gauge counts seconds since the incident opened (after its N-failure debounce),
-      // the same start the evaluator judges incidents from.
-      expr: `${METRICS.endpointDownSeconds}{endpoint="${o.endpoint}"} > ${(o.threshold ?? 0) / 1000}`,
+      // the same start the evaluator judges incidents from. Every gateway replica exports its own
+      // gauge: the longest outage any of them sees is the one judged, as one alert per endpoint
+      // (no instance label), not one per replica.
+      expr: `max by (endpoint) (${METRICS.endpointDownSeconds}{endpoint="${o.endpoint}"}) > ${(o.threshold ?? 0) / 1000}`,
       labels: { ...sloLabels(o), severity: 'page' },
       annotations: {
         summary: `${o.endpoint} has been down longer than its recovery objective (${(o.threshold ?? 0) / 60_000} min)`,

@@ -258,7 +258,9 @@ describe('exported Prometheus rules', () => {
     () => {
       const coder = fleet.endpoints.find((e) => e.name === 'coder');
       if (!coder) throw new Error('coder');
-      // Down from 10 min; the gauge counts seconds of the current outage, sampled each minute.
+      // Down from 10 min; the gauge counts seconds of the current outage, sampled each minute. Two
+      // replicas export the gauge: one saw the outage, the other (probing less often) still says 0;
+      // the alert is one per endpoint, without the replica's instance label.
       const incident: Incident = { endpoint: 'coder', startedAtMs: 10 * MINUTE_MS, cause: 'connect_refused' };
       const values = Array.from({ length: 31 }, (_, k) => (k < 10 ? 0 : (k - 10) * 60));
       const tests: AlertTest[] = [14, 15, 16, 20].map((minute) => {
@@ -289,7 +291,14 @@ describe('exported Prometheus rules', () => {
       const r = runRuleTests(groupsFor('llm-fleet-recovery'), [
         {
           input_series: [
-            { series: `${METRICS.endpointDownSeconds}{endpoint="coder"}`, values: values.join(' ') },
+            {
+              series: `${METRICS.endpointDownSeconds}{endpoint="coder",instance="replica-a:8080"}`,
+              values: values.join(' '),
+            },
+            {
+              series: `${METRICS.endpointDownSeconds}{endpoint="coder",instance="replica-b:8080"}`,
+              values: values.map(() => 0).join(' '),
+            },
           ],
           alert_rule_test: tests,
           promql_expr_test: [],
