@@ -364,6 +364,15 @@ function buildFleet(
         idleTimeoutMs: e.timeouts.idle ?? 30_000,
         totalTimeoutMs: e.timeouts.total ?? 600_000,
       },
+      retry:
+        e.retry === undefined
+          ? undefined
+          : {
+              ...(e.retry.sameEndpointFirst !== undefined
+                ? { sameEndpointFirst: e.retry.sameEndpointFirst }
+                : {}),
+              ...(e.retry.maxWait !== undefined ? { maxWaitMs: e.retry.maxWait } : {}),
+            },
       sim:
         e.sim === undefined
           ? undefined
@@ -554,6 +563,10 @@ function buildFleet(
       protectHealth: raw.gateway.protectHealth,
       maxBodyBytes: raw.gateway.maxBodySize,
       retries: raw.gateway.retries,
+      retry: {
+        sameEndpointFirst: raw.gateway.retry.sameEndpointFirst,
+        maxWaitMs: raw.gateway.retry.maxWait,
+      },
       probeIntervalMs: raw.gateway.probeInterval,
     },
     warnings,
@@ -608,6 +621,9 @@ const FIELD_NAMES = [
   'maxConcurrency',
   'maxQueue',
   'timeouts',
+  'retry',
+  'sameEndpointFirst',
+  'maxWait',
   'slo',
   'sim',
   'faults',

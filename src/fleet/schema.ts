@@ -84,6 +84,12 @@ const timeouts = z.strictObject({
   total: duration.optional(),
 });
 
+// Retry on the preferred endpoint: one retry there, before failing over, when the wait is short.
+const sameEndpointRetry = z.strictObject({
+  sameEndpointFirst: z.boolean().optional(),
+  maxWait: duration.optional(),
+});
+
 const endpoint = z.strictObject({
   env: envVar,
   host: name,
@@ -110,6 +116,7 @@ const endpoint = z.strictObject({
   maxConcurrency: z.number().int().positive().default(64),
   maxQueue: z.number().int().nonnegative().default(256),
   timeouts: timeouts.prefault({}),
+  retry: sameEndpointRetry.optional(),
   slo: slo,
   // How `llm-fleet sim` runs this endpoint: faults (the simulator's syntax, e.g. '503:first=2')
   // and a loading phase at start-up.
@@ -255,6 +262,9 @@ export const fleetSchema = z.strictObject({
         .positive()
         .default(8 * 1024 * 1024),
       retries: z.number().int().nonnegative().default(2),
+      retry: z
+        .strictObject({ sameEndpointFirst: z.boolean().default(true), maxWait: duration.prefault('2s') })
+        .prefault({}),
       probeInterval: duration.prefault('15s'),
     })
     .prefault({}),

@@ -110,6 +110,8 @@ export interface Endpoint {
   readonly baseSlo: EndpointSlo;
   /** How `llm-fleet sim` runs this endpoint (faults in the simulator's syntax; loading phase). */
   readonly sim?: EndpointSimSettings;
+  /** This endpoint's own same-endpoint retry policy, where it differs from gateway.retry. */
+  readonly retry?: Partial<SameEndpointRetry>;
 }
 
 export interface EndpointSimSettings {
@@ -225,7 +227,19 @@ export interface GatewaySettings {
   readonly protectHealth: boolean;
   readonly maxBodyBytes: number;
   readonly retries: number;
+  /** The fleet's default same-endpoint retry policy (gateway.retry); endpoints may override it. */
+  readonly retry: SameEndpointRetry;
   readonly probeIntervalMs: number;
+}
+
+/**
+ * After a transient failure before the first token (a reset, a 5xx, 429 or 503), retry the same
+ * endpoint once when the wait (Retry-After, or a short backoff) is at most `maxWaitMs` and the
+ * request's TTFT deadline leaves room for it; otherwise fail over at once.
+ */
+export interface SameEndpointRetry {
+  readonly sameEndpointFirst: boolean;
+  readonly maxWaitMs: number;
 }
 
 export interface Fleet {

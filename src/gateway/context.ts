@@ -7,6 +7,7 @@ import { createHealthState } from '../probes/state.ts';
 import type { FleetHealthState } from '../probes/types.ts';
 import { UpstreamPools } from '../upstream/pools.ts';
 import { DEFAULT_BREAKER, SharedState, type BreakerOptions, type BreakerView } from '../state/index.ts';
+import type { GatewayEventSink } from './events.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
 
 export interface RetryPolicy {
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   readonly processMetrics?: boolean;
   /** Called for every record after the sink (tests, the demo's log). */
   readonly onRecord?: (record: RequestRecord) => void;
+  /** Retries, failovers, rescues and breaker transitions, as they happen (serve's log lines). */
+  readonly events?: GatewayEventSink;
 }
 
 export interface GatewayContext {
@@ -66,6 +69,7 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   readonly sink?: RecordSink;
   readonly onRecord?: (record: RequestRecord) => void;
+  readonly events?: GatewayEventSink;
   readonly now: () => number;
   readonly retry: RetryPolicy;
   readonly random: () => number;
@@ -89,6 +93,7 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     metrics: createMetrics(fleet, { defaultMetrics: deps.processMetrics }),
     sink: deps.sink,
     onRecord: deps.onRecord,
+    events: deps.events,
     now: deps.now ?? Date.now,
     retry: { ...DEFAULT_RETRY, ...deps.retry },
     random: deps.random ?? Math.random,

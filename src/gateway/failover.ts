@@ -5,7 +5,7 @@
 // a context-length 400 only goes on to candidates with a larger window, a validation 400 goes
 // straight back to the client with the upstream's message.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Endpoint } from '../fleet/index.ts';
+import type { Endpoint, SameEndpointRetry } from '../fleet/index.ts';
 import { UpstreamFailureError } from '../upstream/call.ts';
 import {
   countsAgainstEndpoint,
@@ -14,6 +14,7 @@ import {
   type FailureCause,
   type UpstreamFailure,
 } from '../upstream/upstream-error.ts';
+import type { BreakerState } from '../state/index.ts';
 import type { GatewayContext } from './context.ts';
 import { HttpError } from './http.ts';
 import { noteVerdict, pendingCharge, rateLimitedError } from './rate-limit.ts';
@@ -60,6 +61,7 @@ export async function acquire(
     signal: options.signal,
     ...(charge ? { rate: charge } : {}),
   });
+  noteBreaker(ctx, endpoint.name);
   if (charge && admission.kind !== 'cancelled' && admission.rate) noteVerdict(trace, admission.rate);
   if (admission.kind === 'rate_limited') throw rateLimitedError(trace, admission.rate);
   if (admission.kind === 'cancelled')
@@ -77,6 +79,35 @@ export async function acquire(
   const startedMono = performance.now();
   const startedWall = ctx.now();
   let finished = false;
+  const settle = (failure: UpstreamFailure | undefined, atMs: number): void => {
+    if (!failure) {
+      admission.finish('success');
+      ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
+      if (!ctx.routeByHealth) ctx.metrics.setUp(endpoint.name, endpoint.host, true);
+      return;
+    }
+    const pauseMs = failure.retryAfterMs;
+    if (countsAgainstEndpoint(failure.cause)) {
+      admission.finish('failure', pauseMs);
+      ctx.health.observe({
+        endpoint: endpoint.name,
+        ok: false,
+        atMs,
+        source: 'traffic',
+        cause: failure.cause,
+        detail: failure.message,
+      });
+      // With a monitor, the up gauge is its to keep (probes see recoveries traffic cannot).
+      if (!ctx.routeByHealth && ctx.health.state(endpoint.name) === 'down') {
+        ctx.metrics.setUp(endpoint.name, endpoint.host, false);
+      }
+    } else if (failure.cause === 'invalid_request' || failure.cause === 'context_length') {
+      // The server answered sensibly: it is healthy, the request was not.
+      admission.finish('success', pauseMs);
+    } else {
+      admission.finish('none', pauseMs);
+    }
+  };
   return {
     endpoint,
     startedMono,
@@ -95,35 +126,27 @@ export async function acquire(
       });
       ctx.metrics.attempt(endpoint.name, failure ? failure.cause : 'ok');
       const atMs = ctx.now();
-      if (!failure) {
-        admission.finish('success');
-        ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
-        if (!ctx.routeByHealth) ctx.metrics.setUp(endpoint.name, endpoint.host, true);
-        return;
-      }
-      const pauseMs = failure.retryAfterMs;
-      if (countsAgainstEndpoint(failure.cause)) {
-        admission.finish('failure', pauseMs);
-        ctx.health.observe({
-          endpoint: endpoint.name,
-          ok: false,
-          atMs,
-          source: 'traffic',
-          cause: failure.cause,
-          detail: failure.message,
-        });
-        // With a monitor, the up gauge is its to keep (probes see recoveries traffic cannot).
-        if (!ctx.routeByHealth && ctx.health.state(endpoint.name) === 'down') {
-          ctx.metrics.setUp(endpoint.name, endpoint.host, false);
-        }
-      } else if (failure.cause === 'invalid_request' || failure.cause === 'context_length') {
-        // The server answered sensibly: it is healthy, the request was not.
-        admission.finish('success', pauseMs);
-      } else {
-        admission.finish('none', pauseMs);
+      try {
+        settle(failure, atMs);
+      } finally {
+        noteBreaker(ctx, endpoint.name);
       }
     },
   };
+}
+
+/** The breaker state each endpoint was last seen in, per gateway, to report its transitions. */
+const seenBreakers = new WeakMap<GatewayContext, Map<string, BreakerState>>();
+
+/** Report the endpoint's breaker transition, if it changed since it was last looked at. */
+function noteBreaker(ctx: GatewayContext, endpoint: string): void {
+  if (!ctx.events) return;
+  let seen = seenBreakers.get(ctx);
+  if (!seen) seenBreakers.set(ctx, (seen = new Map()));
+  const now = ctx.breaker(endpoint).snapshot(ctx.now()).state;
+  const before = seen.get(endpoint) ?? 'closed';
+  seen.set(endpoint, now);
+  if (now !== before) ctx.events({ kind: 'breaker', endpoint, from: before, to: now });
 }
 
 function backoffMs(ctx: GatewayContext, retry: number): number {
@@ -152,6 +175,7 @@ export async function runWithFailover<T>(
   const failures: UpstreamFailure[] = [];
   const comeBack: Endpoint[] = [];
   let retries = 0;
+  const retriedHere = new Set<string>();
   let outgrown: number | undefined;
   let previous: Endpoint | undefined;
   let previousCause: FailureCause | undefined;
@@ -185,7 +209,16 @@ export async function runWithFailover<T>(
       if (ctx.breaker(next).snapshot(ctx.now()).pausedUntilMs !== undefined) comeBack.push(next);
       continue;
     }
-    if (previous && previousCause) ctx.metrics.failover(previous.name, next.name, previousCause);
+    if (previous && previousCause && previous.name !== next.name) {
+      ctx.metrics.failover(previous.name, next.name, previousCause);
+      ctx.events?.({
+        kind: 'failover',
+        requestId: trace.id,
+        from: previous.name,
+        to: next.name,
+        cause: previousCause,
+      });
+    }
     try {
       const value = await attempt(next, lease);
       return { value, lease, failures };
@@ -207,10 +240,71 @@ export async function runWithFailover<T>(
         outgrown = Math.max(outgrown ?? 0, next.contextWindowTokens ?? 0);
         continue;
       }
-      if (isTransient(failure.cause)) comeBack.push(next);
+      if (!isTransient(failure.cause)) continue;
+      const here = sameEndpointRetry(ctx, trace, next, failure, options, retriedHere, retries);
+      if (here !== undefined) {
+        retriedHere.add(next.name);
+        retries += 1;
+        ctx.events?.({
+          kind: 'retry',
+          requestId: trace.id,
+          endpoint: next.name,
+          cause: failure.cause,
+          waitMs: here,
+        });
+        const waitStart = performance.now();
+        try {
+          await sleep(here, undefined, { signal: options.signal });
+        } catch {
+          throw new HttpError(499, 'the client went away', { code: 'cancelled' });
+        }
+        trace.upstreamMs += performance.now() - waitStart;
+        queue.unshift(next);
+        continue;
+      }
+      comeBack.push(next);
     }
   }
   throw allFailed(failures, ctx);
+}
+
+/** The endpoint's same-endpoint retry policy: its own where it says, else the fleet's. */
+export function retryPolicyOf(ctx: GatewayContext, endpoint: Endpoint): SameEndpointRetry {
+  const fleet = ctx.fleet.gateway.retry;
+  return {
+    sameEndpointFirst: endpoint.retry?.sameEndpointFirst ?? fleet.sameEndpointFirst,
+    maxWaitMs: endpoint.retry?.maxWaitMs ?? fleet.maxWaitMs,
+  };
+}
+
+/**
+ * The routing rule chose this endpoint for a reason (window, model): after a transient failure
+ * before the first token, one retry here often beats the fallback. Milliseconds to wait before
+ * retrying here, or undefined to fail over at once: the policy is off, this endpoint was retried
+ * already, the wait (never shorter than Retry-After) is over the bound, or it would not leave the
+ * request's TTFT deadline room for the retry.
+ */
+function sameEndpointRetry(
+  ctx: GatewayContext,
+  trace: RequestTrace,
+  endpoint: Endpoint,
+  failure: UpstreamFailure,
+  options: FailoverOptions,
+  retriedHere: ReadonlySet<string>,
+  retries: number,
+): number | undefined {
+  if (options.continuation || retriedHere.has(endpoint.name)) return undefined;
+  if (retries >= ctx.fleet.gateway.retries || options.attemptBudget.remaining <= 0) return undefined;
+  const policy = retryPolicyOf(ctx, endpoint);
+  if (!policy.sameEndpointFirst) return undefined;
+  const waitMs = Math.max(
+    failure.retryAfterMs ?? backoffMs(ctx, retries),
+    ctx.breaker(endpoint).waitMs(ctx.now()),
+  );
+  if (waitMs > policy.maxWaitMs) return undefined;
+  const elapsedMs = performance.now() - trace.t0;
+  if (elapsedMs + waitMs >= endpoint.timeouts.ttftTimeoutMs) return undefined;
+  return waitMs;
 }
 
 /** Refusals before any attempt was made: they never decide what a request died of. */

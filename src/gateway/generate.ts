@@ -453,6 +453,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
         );
         const to = rescue.lease.endpoint.name;
         ctx.metrics.rescue(lease.endpoint.name, to, f.cause);
+        ctx.events?.({ kind: 'rescue', requestId: trace.id, from: lease.endpoint.name, to, cause: f.cause });
         // A continuation on the endpoint that was cut is no failover to itself.
         if (to !== lease.endpoint.name) ctx.metrics.failover(lease.endpoint.name, to, f.cause);
         rescues.push({ from: lease.endpoint.name, to, cause: f.cause, after_tokens: snapshot.tokens });
