@@ -78,6 +78,11 @@ class PostgresDriver implements SqlDriver {
 
   async transaction<T>(fn: (tx: SqlQueryable) => Promise<T>, lock?: SqlLock): Promise<T> {
     const client = await this.#pool.connect();
+    // A server shutdown mid-transaction arrives as an 'error' event on the checked-out client (the
+    // pool only listens while it is idle): without a listener it would crash the process. The
+    // query in flight rejects with it anyway.
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -94,6 +99,7 @@ class PostgresDriver implements SqlDriver {
       throw error;
     } finally {
       // A connection that could not roll back is discarded, not handed to the next caller.
+      client.off('error', ignore);
       client.release(broken);
     }
   }
