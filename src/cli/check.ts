@@ -61,6 +61,8 @@ export function verdictText(v: ObjectiveVerdict): string {
       return 'BREACH';
     case 'no-data':
       return 'no data';
+    case 'not-enough-data':
+      return 'not enough data';
     case 'ci-skip':
       return v.assessment === 'breach' ? 'over (ci: not failing)' : `${v.assessment} (ci)`;
     case 'best-effort':
@@ -125,6 +127,21 @@ Exit codes: 0 no breach · 1 an objective is breached · 2 usage, config or miss
         io.out('\nRecalibration triggers:\n');
         for (const t of triggers) io.out(`  ${t.endpoint}: ${t.kind} — ${t.evidence}\n`);
       }
+      // Why, for every verdict that is not a plain 'ok': the breach's counts (and the outage it
+      // fell in), or what is missing before the objective can be judged.
+      const notes = verdict.endpoints.flatMap((e) =>
+        e.planned && e.objectives.every((o) => o.assessment === 'no-data')
+          ? []
+          : e.objectives
+              .filter(
+                (o) =>
+                  o.verdict === 'breach' ||
+                  o.assessment === 'not-enough-data' ||
+                  (o.assessment === 'no-data' && o.verdict !== 'best-effort'),
+              )
+              .map((o) => `  ${o.objective.id}: ${o.reason}\n`),
+      );
+      if (notes.length > 0) io.out(`\n${notes.join('')}`);
       const breaches = verdict.endpoints.flatMap((e) =>
         e.objectives.filter((o) => o.verdict === 'breach').map((o) => `${e.endpoint} ${o.objective.kind}`),
       );

@@ -6,10 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadFleet, type Fleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
+import type { FleetHealthState } from '../probes/types.ts';
+import { selectEndpoint } from '../routing/index.ts';
 import { startSimFleet, type SimFleet } from '../sim/index.ts';
 import type { RegisterCommand } from './commands.ts';
 import type { CliIo } from './io.ts';
 import { portNumber } from './serve.ts';
+import type { Stack } from './stack.ts';
 import { startStack, untilSignal } from './stack.ts';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
@@ -34,25 +37,53 @@ function seconds(value: string): number {
   return n;
 }
 
-const PROMPTS: { model: string; task?: string; content: string; stream: boolean }[] = [
-  { model: 'auto', content: 'Write a function that merges two sorted arrays.', stream: true },
-  { model: 'code', content: 'Refactor this handler to use async/await.', stream: true },
-  { model: 'classification', content: 'Is this ticket a bug or a feature request?', stream: false },
-  { model: 'auto', task: 'reasoning', content: 'Review this diff for race conditions.', stream: true },
-  { model: 'lightweight', content: 'Summarise: the build is green.', stream: false },
-  { model: 'routing', content: 'Which team owns the billing service?', stream: true },
+/**
+ * Demo traffic, shaped as real clients send it so every objective is measured as it is defined:
+ * answers long enough to show a sustained and a best-one-second rate (the simulator's answers run
+ * 24–256 tokens at their natural length; the cap only stops a runaway), a reasoning request with
+ * room to think, a short classification.
+ */
+const PROMPTS: { model: string; task?: string; content: string; stream: boolean; maxTokens: number }[] = [
+  {
+    model: 'auto',
+    content: 'Write a function that merges two sorted arrays.',
+    stream: true,
+    maxTokens: 1024,
+  },
+  { model: 'code', content: 'Refactor this handler to use async/await.', stream: true, maxTokens: 1024 },
+  {
+    model: 'classification',
+    content: 'Is this ticket a bug or a feature request?',
+    stream: false,
+    maxTokens: 512,
+  },
+  {
+    model: 'auto',
+    task: 'reasoning',
+    content: 'Review this diff for race conditions.',
+    stream: true,
+    maxTokens: 2048,
+  },
+  { model: 'lightweight', content: 'Summarise: the build is green.', stream: false, maxTokens: 512 },
+  { model: 'routing', content: 'Which team owns the billing service?', stream: true, maxTokens: 512 },
 ];
+
+/** Texts per embeddings request: the batch the embeddings objectives are stated for (seed: 32). */
+const EMBEDDING_BATCH = 32;
 
 /** One background request through the gateway (loopback), like a client would make. */
 async function backgroundRequest(url: string, i: number): Promise<void> {
   if (i % 5 === 4) {
+    // RAG ingestion: batches of exactly the objective's 32 texts, as base64 (what the OpenAI SDKs
+    // ask for by default); every fourth one is a single query, which no batch objective counts.
+    const texts = i % 4 === 3 ? 1 : EMBEDDING_BATCH;
     await fetch(`${url}/v1/embeddings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'embedding',
-        // RAG-style batches: mostly the seed's batch of 32 texts, sometimes more (the gateway splits them).
-        input: Array.from({ length: i % 3 === 0 ? 70 : 32 }, (_, k) => `doc ${i}.${k}`),
+        encoding_format: 'base64',
+        input: Array.from({ length: texts }, (_, k) => `doc ${i}.${k}`),
       }),
     }).then((r) => r.arrayBuffer());
     return;
@@ -64,7 +95,7 @@ async function backgroundRequest(url: string, i: number): Promise<void> {
     body: JSON.stringify({
       model: p.model,
       messages: [{ role: 'user', content: `${p.content} (#${i})` }],
-      max_tokens: 96,
+      max_tokens: p.maxTokens,
       stream: p.stream,
     }),
   }).then((r) => r.arrayBuffer());
@@ -104,15 +135,57 @@ x-llm-fleet-attempts, server-timing). Ctrl-C stops everything.
 `;
 }
 
-function logRecord(io: CliIo, r: RequestRecord): void {
-  const failed = r.attempts.filter((a) => a.error);
-  if (failed.length === 0 && r.outcome === 'ok') return;
-  const path = r.attempts.map(
-    (a) => `${a.endpoint}${a.error ? `:${a.error}` : ''}${a.continuation ? '(continued)' : ''}`,
-  );
-  io.out(
-    `  ${new Date(r.startedAtMs).toISOString().slice(11, 19)}  ${r.route} → ${r.outcome} via ${path.join(' → ')}\n`,
-  );
+/**
+ * The demo's log: every request that did not simply go to its route's first choice. A staged
+ * outage shows in three ways, in this order: the streams in flight when the listener closed are
+ * cut (`stream_cut`) and continued on a fallback; new requests meet a refused connection
+ * (`connect_refused`) and fail over; once the endpoint is marked down (two failures), requests go
+ * straight to the fallback and the line says why.
+ */
+export function demoLogger(
+  io: CliIo,
+  fleet: Fleet,
+  health: () => FleetHealthState | undefined,
+): (r: RequestRecord) => void {
+  let explainedCut = false;
+  return (r) => {
+    const at = new Date(r.startedAtMs).toISOString().slice(11, 19);
+    const failed = r.attempts.filter((a) => a.error);
+    if (failed.length > 0 || r.outcome !== 'ok') {
+      const path = r.attempts.map(
+        (a) => `${a.endpoint}${a.error ? `:${a.error}` : ''}${a.continuation ? '(continued)' : ''}`,
+      );
+      io.out(`  ${at}  ${r.route} → ${r.outcome} via ${path.join(' → ')}\n`);
+      if (!explainedCut && failed.some((a) => a.error === 'stream_cut')) {
+        explainedCut = true;
+        io.out(
+          '            (stream_cut: a stream was in flight when the listener closed; the gateway continued the\n' +
+            "             answer on the fallback — '(continued)' — so the client still got one whole answer)\n",
+        );
+      }
+      return;
+    }
+    const state = health();
+    if (!state) return;
+    const primary = routeHead(fleet, r);
+    if (primary === undefined || primary === r.endpoint || state.state(primary) !== 'down') return;
+    const incident = [...state.incidents()].reverse().find((i) => i.endpoint === primary);
+    const cause = incident
+      ? `, ${incident.cause} since ${new Date(incident.startedAtMs).toISOString().slice(11, 19)}`
+      : '';
+    io.out(
+      `  ${at}  ${r.route} → ok via ${r.endpoint} (${primary} is marked down${cause}: sent to its fallback)\n`,
+    );
+  };
+}
+
+/** The endpoint the record's route would go to with every endpoint up. */
+function routeHead(fleet: Fleet, r: RequestRecord): string | undefined {
+  const decision = selectEndpoint(fleet, {
+    task: r.task ?? r.route,
+    promptTokens: r.promptTokens ?? 0,
+  });
+  return decision.candidates[0]?.endpoint.name;
 }
 
 export const register: RegisterCommand = (program, io) => {
@@ -149,14 +222,15 @@ Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
       const source = loadFleet(options.fleet ?? EXAMPLE_FLEET, { env: {} });
       const sims: SimFleet = await startSimFleet(source, { includePlanned: true, seed: options.seed });
       const fleet = sims.fleet;
-      let stack;
+      let stack: Stack | undefined;
+      const log = demoLogger(io, fleet, () => stack?.health);
       try {
         stack = await startStack(fleet, io, {
           port: options.port,
           host: '127.0.0.1',
           store: options.store ?? DEMO_STORE,
           env,
-          onRecord: (r) => logRecord(io, r),
+          onRecord: (r) => log(r),
         });
       } catch (error) {
         await sims.close();

@@ -52,5 +52,6 @@ export function writeOutput(io: CliIo, text: string, out: string | undefined, wh
   }
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, body);
-  io.err(`wrote ${what} to ${out} (${body.length} bytes)\n`);
+  // Bytes on disk, not UTF-16 code units: the report is full of → and ≤.
+  io.err(`wrote ${what} to ${out} (${Buffer.byteLength(body)} bytes)\n`);
 }

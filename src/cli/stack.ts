@@ -9,6 +9,7 @@ import type { Gateway, GatewayDeps } from '../gateway/index.ts';
 import { buildGateway } from '../gateway/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { Monitor } from '../probes/monitor.ts';
+import type { FleetHealthState } from '../probes/types.ts';
 import { createHealthStateFromStore, startMonitor } from '../probes/monitor.ts';
 import { openStore } from '../store/open.ts';
 import { defaultStorePath } from '../store/sqlite-store.ts';
@@ -33,6 +34,8 @@ export interface Stack {
   readonly url: string;
   readonly store: FleetStore;
   readonly monitor?: Monitor;
+  /** Probe-backed endpoint health (absent with `monitor: false`). */
+  readonly health?: FleetHealthState;
   stop(): Promise<void>;
 }
 
@@ -75,6 +78,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
     url,
     store,
     monitor,
+    health,
     async stop() {
       await monitor?.stop();
       // Live event streams first, or the server would wait for them to end.

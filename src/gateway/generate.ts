@@ -71,9 +71,12 @@ export function fleetHeaders(
   endpoint: Endpoint,
   failures: readonly UpstreamFailure[],
 ): Record<string, string> {
+  // The router's first choice carries the detour it took (`instead of coder-fast — marked down`).
   const firstReason =
-    routed.decision.candidates.find((c) => c.endpoint.name === endpoint.name)?.reason ??
-    routed.decision.reason;
+    routed.decision.candidates[0]?.endpoint.name === endpoint.name
+      ? routed.decision.reason.replace(`${endpoint.name}: `, '')
+      : (routed.decision.candidates.find((c) => c.endpoint.name === endpoint.name)?.reason ??
+        routed.decision.reason);
   const detour =
     failures.length > 0 ? `; after ${failures.map((f) => `${f.endpoint} ${f.cause}`).join(', ')}` : '';
   const h: Record<string, string> = {

@@ -48,10 +48,17 @@ const TTFT_P99_RATIO = 2;
 const PREFILL_OVERHEAD_SHARE = 0.85;
 const Z95 = 1.6448536269514722;
 const Z99 = 2.3263478740408408;
+/** Median simulated embeddings batch time as a share of the batch time the embeddings/s floor allows. */
+const EMBEDDING_BATCH_SHARE_OF_FLOOR = 0.4;
 /** Median per-request decode rate relative to the sustained floor. */
 const DECODE_MEDIAN_OVER_SUSTAINED = 1.3;
-/** The P95 per-request decode rate relative to the burst figure. */
-const DECODE_P95_OVER_BURST = 1.05;
+/**
+ * The burst objective asks that 5% of requests reach the burst figure in their best second; the
+ * simulated fastest 15% decode at 1.05 × the figure, so a healthy endpoint meets it with room on a
+ * few dozen requests instead of sitting on the edge (at the P95, 38 requests gave 2 good: 5.3%).
+ */
+const DECODE_FAST_SHARE_Z = 1.0364333894937898; // Φ⁻¹(0.85)
+const DECODE_FAST_OVER_BURST = 1.05;
 
 /** Latency defaults for one endpoint from its SLO figures (baseSlo: before environment profiles). */
 export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
@@ -64,7 +71,10 @@ export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
   if (endpoint.kind === 'embeddings') {
     const perSecond = slo.throughput.embeddingsPerSecond ?? 2000;
     const batch = slo.batchSize ?? endpoint.maxBatchSize ?? 32;
-    const batchMs = (batch * 1000) / perSecond;
+    // The batch's compute at 40% of the floor's time, as TTFT P95 sits at 40% of its target: a
+    // client's per-batch rate also pays for moving 32 × 4096 floats (~0.7 MB base64, 1.5 MB as
+    // JSON numbers) through the gateway, which at the floor's own 6.4 ms alone would always miss it.
+    const batchMs = (EMBEDDING_BATCH_SHARE_OF_FLOOR * (batch * 1000)) / perSecond;
     out.embeddingMsPerInput = (0.75 * batchMs) / batch;
     out.embeddingOverheadMs = 0.25 * batchMs;
     return out;
@@ -80,8 +90,8 @@ export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
     // above the sustained floor and the fastest 5% of requests reach the burst figure, so a
     // healthy simulated endpoint meets both throughput objectives as the real one should.
     out.decodeTokensPerSecond = Math.min(sustained * DECODE_MEDIAN_OVER_SUSTAINED, burst);
-    const p95Factor = (burst * DECODE_P95_OVER_BURST) / out.decodeTokensPerSecond;
-    out.decodeRateJitterP99Ratio = Math.exp((Math.log(p95Factor) / Z95) * Z99);
+    const fastFactor = (burst * DECODE_FAST_OVER_BURST) / out.decodeTokensPerSecond;
+    out.decodeRateJitterP99Ratio = Math.exp((Math.log(fastFactor) / DECODE_FAST_SHARE_Z) * Z99);
   } else if (sustained !== undefined) out.decodeTokensPerSecond = sustained * DECODE_MEDIAN_OVER_SUSTAINED;
   return out;
 }

@@ -47,18 +47,21 @@ describe('defaults from the seed figures', () => {
   const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
   const byName = (n: string): Endpoint => fleet.endpoints.find((e) => e.name === n) as Endpoint;
 
-  it('coder: TTFT P95 at a 512-token prompt is 40% of its 2 s target, decode median 104 tok/s, P95 157 (80–150)', () => {
+  it('coder: TTFT P95 at a 512-token prompt is 40% of its 2 s target, decode median 104 tok/s, the fastest 15% at 157 (80–150)', () => {
     const m = latencyModel(latencyForEndpoint(byName('coder')));
     expect(ttftQuantileMs(m, 512, 0.95)).toBeCloseTo(800, 6);
     expect(m.decodeTokensPerSecond).toBe(104);
-    // The per-request rate factor is log-normal with this P99 ratio: its P95 lands at 1.05 × burst.
+    // The per-request rate factor is log-normal with this P99 ratio: its P85 lands at 1.05 × burst,
+    // so well over the 5% the burst objective asks for reach the burst figure…
     const sigma = Math.log(m.decodeRateJitterP99Ratio) / 2.3263478740408408;
-    expect(104 * Math.exp(sigma * 1.6448536269514722)).toBeCloseTo(157.5, 6);
+    expect(104 * Math.exp(sigma * normalQuantile(0.85))).toBeCloseTo(157.5, 6);
+    // …while 70% of requests still decode above the 80 tok/s sustained floor.
+    expect(104 * Math.exp(sigma * normalQuantile(0.3))).toBeGreaterThan(80);
     // A 4K-token prompt stays under the 2 s P95 target.
     expect(ttftQuantileMs(m, 4096, 0.95)).toBeLessThan(2000);
   });
 
-  it('coder-fast answers faster, R1 slower; embeddings do 5000/s in batches of 32', () => {
+  it('coder-fast answers faster, R1 slower; embeddings compute a batch of 32 at 2.5× the 5000/s floor', () => {
     const fast = latencyModel(latencyForEndpoint(byName('coder-fast')));
     const r1 = latencyModel(latencyForEndpoint(byName('deepseek-r1')));
     const coder = latencyModel(latencyForEndpoint(byName('coder')));
@@ -66,6 +69,6 @@ describe('defaults from the seed figures', () => {
     expect(ttftQuantileMs(r1, 512, 0.95)).toBeGreaterThan(ttftQuantileMs(coder, 512, 0.95));
     const emb = latencyModel(latencyForEndpoint(byName('embeddings')));
     const batchMs = emb.embeddingOverheadMs + 32 * emb.embeddingMsPerInput;
-    expect((32 * 1000) / batchMs).toBeCloseTo(5000, 6);
+    expect((32 * 1000) / batchMs).toBeCloseTo(5000 / 0.4, 6);
   });
 });

@@ -5,7 +5,14 @@ import type { RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import { foldProbes, foldRecords } from './buckets.ts';
 import type { EvaluationData, FleetVerdict, ObjectiveVerdict } from './evaluate.ts';
-import { evaluateFleet, formatMinutes, formatPercent, samplesFromRecords } from './evaluate.ts';
+import {
+  evaluateFleet,
+  formatMinutes,
+  formatPercent,
+  judgeCounts,
+  minimumValidEvents,
+  samplesFromRecords,
+} from './evaluate.ts';
 import { probe, record } from './test-data.ts';
 
 const MIN = 60_000;
@@ -145,6 +152,84 @@ describe('evaluateFleet', () => {
     );
     expect(objective(w, 'coder-ttft-p95').measured).toMatchObject({ value: 1234, valuePercentile: 0.95 });
     expect(objective(w, 'coder-ttft-p99').measured.value).toBeUndefined();
+  });
+});
+
+describe('not enough data', () => {
+  it('an objective needs enough valid events that one event cannot decide it', () => {
+    expect([0.95, 0.99, 0.995, 0.5, 0.05].map(minimumValidEvents)).toEqual([20, 100, 200, 2, 20]);
+  });
+
+  it.each([
+    // good, total, target → verdict
+    [7, 7, 0.99, 'not-enough-data'], // seven fast requests say nothing about the 99th percentile
+    [6, 7, 0.99, 'not-enough-data'], // one slow request is what 100 allow…
+    [5, 7, 0.99, 'breach'], // …two are more, whatever follows
+    [19, 19, 0.95, 'ok'], // even a bad 20th would leave 95%
+    [16, 16, 0.95, 'not-enough-data'],
+    [0, 5, 0.05, 'not-enough-data'], // burst: no fast request among five proves nothing
+    [1, 5, 0.05, 'ok'],
+    [0, 20, 0.05, 'breach'],
+    [16, 20, 0.99, 'breach'], // four failed probes out of twenty: certain, whatever follows
+    [0, 0, 0.95, 'no-data'],
+  ])('%s good of %s at target %s: %s', (good, total, target, verdict) => {
+    expect(judgeCounts(good, total, target)).toBe(verdict);
+  });
+
+  const start = Date.parse('2026-12-01T19:00:00Z'); // 11:00 in Los Angeles: business hours
+  const few = (n: number, ttftMs: number): RequestRecord[] =>
+    Array.from({ length: n }, (_, i) =>
+      record({ endpoint: 'coder', startedAtMs: start + i * 60_000, ttftMs, decodeTokensPerSecond: 100 }),
+    );
+
+  it('says so, with how many events are needed, instead of "breach" or "ok"', () => {
+    const records = few(7, 100);
+    const w = evaluateFleet(fleet, {
+      buckets: foldRecords(fleet, records),
+      samples: samplesFromRecords(records),
+      incidents: [],
+      nowMs: start + 10 * MIN,
+      sinceMs: start - 50 * MIN,
+    });
+    const p99 = objective(w, 'coder-ttft-p99');
+    expect([p99.assessment, p99.verdict]).toEqual(['not-enough-data', 'not-enough-data']);
+    expect(p99.reason).toBe(
+      'not enough data: 7 of 7 requests good; 100 requests are needed before a 99% target can be judged',
+    );
+    expect(w.breach).toBe(false);
+    expect(w.endpoints.find((e) => e.endpoint === 'coder')?.status).toBe('ok'); // sustained: 7 of 7 ≥ 2
+  });
+
+  it('a breach whose bad events fell in an outage names the outage', () => {
+    const down = {
+      endpoint: 'coder',
+      startedAtMs: start + 2 * MIN,
+      endedAtMs: start + 4 * MIN,
+      cause: 'connect_refused',
+    };
+    const probes = Array.from({ length: 20 }, (_, i) => probe('coder', start + i * MIN, i < 2 || i > 4));
+    const w = evaluateFleet(fleet, {
+      buckets: foldProbes(fleet, probes),
+      incidents: [down],
+      nowMs: start + 20 * MIN,
+      sinceMs: start - 40 * MIN,
+    });
+    const a = objective(w, 'coder-availability');
+    expect(a.verdict).toBe('breach');
+    expect(a.reason).toBe(
+      '17 of 20 probes good (85%; target 99%); all 3 bad during the outage (coder connect_refused 19:02:00–19:04:00); page burn-rate alert firing',
+    );
+  });
+
+  it('outside business hours, a business-hours objective says that rather than "no probes"', () => {
+    const night = Date.parse('2026-12-02T09:00:00Z'); // 01:00 in Los Angeles
+    const w = evaluateFleet(fleet, {
+      buckets: foldProbes(fleet, [probe('coder', night - MIN, true)]),
+      incidents: [],
+      nowMs: night,
+      sinceMs: night - 60 * MIN,
+    });
+    expect(objective(w, 'coder-availability').reason).toMatch(/^outside business hours: /);
   });
 });
 

@@ -7,6 +7,7 @@ import type { Incident } from '../probes/types.ts';
 import type { AvailabilitySummary } from './availability.ts';
 import { availabilitySummary } from './availability.ts';
 import { BucketIndex } from './bucket-index.ts';
+import { describeWindow, windowByName, windowMinutes } from './calendar.ts';
 import type { MinuteBucket } from './buckets.ts';
 import type { BurnStatus, ErrorBudget } from './burn-rate.ts';
 import { burnStatus, countsIn, errorBudget } from './burn-rate.ts';
@@ -48,7 +49,11 @@ export interface EvaluationData {
   readonly sinceMs: number;
 }
 
-export type ObjectiveAssessment = 'ok' | 'breach' | 'no-data';
+/**
+ * `not-enough-data`: some valid events, but too few for the target to decide (a P99 objective on 7
+ * requests: one slow request would read as a breach, 7 fast ones say nothing about the 99th).
+ */
+export type ObjectiveAssessment = 'ok' | 'breach' | 'no-data' | 'not-enough-data';
 export type ObjectiveVerdictKind = ObjectiveAssessment | 'best-effort' | 'ci-skip';
 
 export interface Measured {
@@ -84,6 +89,30 @@ export interface ObjectiveVerdict {
 }
 
 export type EndpointStatus = 'ok' | 'breach' | 'no-data';
+
+/**
+ * Valid events an objective needs before its ratio can be judged: enough that one event on its
+ * own cannot decide the verdict — 1 / (1 − target) for high targets (P95: 20, P99: 100, 99.5%
+ * availability: 200), 1 / target for low ones (burst's 5%: 20; a P50 floor: 2).
+ */
+export function minimumValidEvents(target: number): number {
+  const share = Math.min(target, 1 - target);
+  return share > 0 ? Math.ceil(1 / share - 1e-9) : 1;
+}
+
+/**
+ * The verdict counts can give. Below the minimum, a breach is declared only when it is certain —
+ * even if every missing event were good the ratio would stay under the target — and ok only when
+ * every missing event being bad could not break it; otherwise there is not enough data.
+ */
+export function judgeCounts(good: number, total: number, target: number): ObjectiveAssessment {
+  if (total === 0) return 'no-data';
+  const minimum = minimumValidEvents(target);
+  if (total >= minimum) return good / total < target ? 'breach' : 'ok';
+  if ((good + (minimum - total)) / minimum < target) return 'breach';
+  if (good / minimum >= target) return 'ok';
+  return 'not-enough-data';
+}
 
 export interface EndpointVerdict {
   readonly endpoint: string;
@@ -145,7 +174,7 @@ export function evaluateEndpoint(
   });
   const status: EndpointStatus = objectives.some((o) => o.verdict === 'breach')
     ? 'breach'
-    : objectives.some((o) => o.assessment !== 'no-data')
+    : objectives.some((o) => o.assessment === 'ok' || o.assessment === 'breach')
       ? 'ok'
       : 'no-data';
   return { endpoint: endpoint.name, planned: endpoint.status === 'planned', status, objectives, triggers };
@@ -219,16 +248,19 @@ function evaluateObjective(
 
   const budget = errorBudget(c, objective.target);
   const burn = burnStatus(index, objective.id, objective.target, data.nowMs);
-  const assessment: ObjectiveAssessment =
-    ratio === undefined ? 'no-data' : ratio < objective.target ? 'breach' : 'ok';
+  const assessment = judgeCounts(c.good, c.total, objective.target);
   const verdict: ObjectiveVerdictKind = ciSkip ? 'ci-skip' : assessment;
-  const what = objective.kind === 'availability' ? 'probes' : 'requests';
+  const what = objective.kind === 'availability' ? 'probes' : validEventsName(objective);
+  const counted = `${c.good} of ${c.total} ${what} good`;
   const reason =
     ratio === undefined
-      ? `no ${what} in range`
-      : `${c.good} of ${c.total} ${what} good (${formatPercent(ratio)}; target ${formatPercent(objective.target)})` +
-        (ciSkip ? '; ci environment: performance is not judged' : '') +
-        (burn.firing !== 'none' ? `; ${burn.firing} burn-rate alert firing` : '');
+      ? noEventsReason(fleet, objective, what, range)
+      : assessment === 'not-enough-data'
+        ? `not enough data: ${counted}; ${minimumValidEvents(objective.target)} ${what} are needed before a ${formatPercent(objective.target)} target can be judged`
+        : `${counted} (${formatPercent(ratio)}; target ${formatPercent(objective.target)})` +
+          (assessment === 'breach' ? outageShare(fleet, objective, index, data) : '') +
+          (ciSkip ? '; ci environment: performance is not judged' : '') +
+          (burn.firing !== 'none' ? `; ${burn.firing} burn-rate alert firing` : '');
   return {
     objective,
     target,
@@ -241,6 +273,99 @@ function evaluateObjective(
     verdict,
     reason,
   };
+}
+
+/**
+ * Why an objective has no valid events: for a business-hours availability objective, whether the
+ * range held any of its window at all ('outside business hours', not 'no probes').
+ */
+export function noEventsReason(
+  fleet: Fleet,
+  objective: Objective,
+  what: string,
+  range: { sinceMs: number; nowMs: number },
+): string {
+  if (objective.kind === 'availability' && objective.window !== undefined) {
+    const window = windowByName(fleet, objective.window);
+    if (!window.always && windowMinutes(window, range.sinceMs, range.nowMs) === 0)
+      return `outside business hours: the range holds none of ${objective.window} (${describeWindow(window)}), so no probe counts yet`;
+  }
+  if (objective.batchSize !== undefined)
+    return `no ${what} in range (only batches of at least ${objective.batchSize} inputs count)`;
+  return `no ${what} in range`;
+}
+
+function validEventsName(objective: Objective): string {
+  return objective.batchSize !== undefined ? 'batches' : 'requests';
+}
+
+/**
+ * Where a breach's bad events fell: how many lie in the minutes of an incident in range (this
+ * endpoint's, or — for the requests its fallbacks took over — any endpoint's), naming the
+ * incidents, so a breach caused by an outage says so.
+ */
+function outageShare(fleet: Fleet, objective: Objective, index: BucketIndex, data: EvaluationData): string {
+  const bad = (from: number, to: number): number => {
+    const c = countsIn(index, objective.id, from, to);
+    return c.total - c.good;
+  };
+  const allBad = bad(data.sinceMs, data.nowMs + 1);
+  if (allBad <= 0) return '';
+  const related = outageNeighbours(fleet, objective);
+  const incidents = data.incidents.filter(
+    (i) =>
+      related.has(i.endpoint) && i.startedAtMs <= data.nowMs && (i.endedAtMs ?? data.nowMs) >= data.sinceMs,
+  );
+  if (incidents.length === 0) return '';
+  // The minutes an incident touched, first and last whole (the store cuts its sums there too).
+  const spans = incidents
+    .map((i) => incidentMinuteEdges(i, data.nowMs) as [number, number])
+    .sort((a, b) => a[0] - b[0]);
+  let during = 0;
+  let coveredTo = -Infinity;
+  for (const [from, to] of spans) {
+    const start = Math.max(from, coveredTo, Math.floor(data.sinceMs / 60_000) * 60_000);
+    if (to > start) during += bad(start, to);
+    coveredTo = Math.max(coveredTo, to);
+  }
+  if (during === 0) return '';
+  const named = incidents
+    .slice(0, 3)
+    .map(
+      (i) =>
+        `${i.endpoint} ${i.cause} ${isoClock(i.startedAtMs)}–${i.endedAtMs === undefined ? 'open' : isoClock(i.endedAtMs)}`,
+    )
+    .join(', ');
+  const more = incidents.length > 3 ? ` and ${incidents.length - 3} more` : '';
+  return during >= allBad
+    ? `; all ${allBad} bad during the outage (${named}${more})`
+    : `; ${during} of ${allBad} bad during the outage (${named}${more})`;
+}
+
+/** [first minute, minute after the last] an incident touched (open incidents run to now). */
+export function incidentMinuteEdges(incident: Incident, nowMs: number): number[] {
+  const end = Math.min(incident.endedAtMs ?? nowMs, nowMs);
+  return [Math.floor(incident.startedAtMs / 60_000) * 60_000, Math.floor(end / 60_000) * 60_000 + 60_000];
+}
+
+/**
+ * Whose outages can explain this objective's bad events: the endpoint's own; for request
+ * objectives also the endpoints whose traffic it takes over (it is their fallback) and those on
+ * its host (degraded mode applies to the whole host while one of them is down).
+ */
+function outageNeighbours(fleet: Fleet, objective: Objective): Set<string> {
+  const out = new Set([objective.endpoint]);
+  if (objective.kind === 'availability' || objective.kind === 'recovery') return out;
+  const self = fleet.endpoints.find((e) => e.name === objective.endpoint);
+  for (const rule of fleet.routing.rules)
+    if (rule.fallbacks.includes(objective.endpoint)) out.add(rule.endpoint);
+  for (const e of fleet.endpoints) if (self && e.host === self.host) out.add(e.name);
+  return out;
+}
+
+/** 'HH:MM:SS' UTC, as the demo's log prints times. */
+function isoClock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
 }
 
 /** Which percentile an objective's measured value is: its target for latency, 1 − target for floors. */

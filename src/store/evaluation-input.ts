@@ -6,7 +6,7 @@ import type { Fleet } from '../fleet/index.ts';
 import { BURN_RATE_WINDOWS_MS } from '../slo/burn-windows.ts';
 import { startOfMonthMs, windowByName } from '../slo/calendar.ts';
 import type { EvaluationData } from '../slo/evaluate.ts';
-import { samplesFromRecords } from '../slo/evaluate.ts';
+import { incidentMinuteEdges, samplesFromRecords } from '../slo/evaluate.ts';
 import type { Fingerprint } from '../slo/fingerprint.ts';
 import { reportedObjectivesFor } from '../slo/objectives.ts';
 import type { FleetStore } from './types.ts';
@@ -39,8 +39,12 @@ export async function evaluationData(
   // the stretches between those edges (and UTC days) are summed in the store — the same verdict as
   // full minute buckets (see evaluation-input.test.ts), from ~50 rows per objective instead of
   // ~46,000, most of them pre-summed per day and hour (see bench/dashboard.ts).
-  const buckets = await store.sloBucketsCoarse(window, evaluationCuts(fleet, sinceMs, nowMs));
   const incidents = await store.incidents({ fromMs, toMs: nowMs + 1 });
+  const buckets = await store.sloBucketsCoarse(window, [
+    ...evaluationCuts(fleet, sinceMs, nowMs),
+    // A breach names the outage its bad events fell in: the evaluator sums the incidents' minutes.
+    ...incidents.flatMap((i) => incidentMinuteEdges(i, nowMs)),
+  ]);
   const calibrated: Fingerprint[] = (await store.calibrationRuns(undefined, 10_000)).map((run) => ({
     ...run.fingerprint,
     endpoint: run.endpoint,

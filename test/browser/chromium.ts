@@ -8,11 +8,12 @@ import type { BrowserContext } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.LLM_FLEET_CHROMIUM ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
+/** Why the browser suites skip, in their names, so the run's summary (test/summary-reporter.ts) lists it. */
+export const CHROMIUM_MISSING = HAVE_CHROMIUM
+  ? ''
+  : ` — SKIPPED: no Chromium at ${CHROMIUM_PATH}; install it (apt-get install -y chromium) or set LLM_FLEET_CHROMIUM`;
 
-if (!HAVE_CHROMIUM)
-  console.warn(
-    `[browser tests] SKIPPED: no Chromium at ${CHROMIUM_PATH} — install it (apt-get install -y chromium) or set LLM_FLEET_CHROMIUM`,
-  );
+if (!HAVE_CHROMIUM) console.warn(`[browser tests]${CHROMIUM_MISSING}`);
 
 export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'llm-fleet-chromium-'));

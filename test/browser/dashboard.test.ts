@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import type { EndpointDetail, Overview } from '../../src/dashboard/index.ts';
-import { HAVE_CHROMIUM, launchChromium } from './chromium.ts';
+import { CHROMIUM_MISSING, HAVE_CHROMIUM, launchChromium } from './chromium.ts';
 import type { DemoFleet } from './demo-fleet.ts';
 import { FLEET_FILE, startDemoFleet } from './demo-fleet.ts';
 
@@ -44,7 +44,7 @@ async function pageJson<T>(page: Page, path: string, action: () => Promise<unkno
   return (await response.json()) as T;
 }
 
-describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', { timeout: 120_000 }, () => {
+describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { timeout: 120_000 }, () => {
   let demo: DemoFleet;
   let browser: { context: BrowserContext; close(): Promise<void> };
   let page: Page;

@@ -1,6 +1,6 @@
 // After a short demo run — real requests through the gateway to simulated endpoints, the monitor
 // probing them, everything in the store — `llm-fleet report` reads like the seed with numbers.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -121,6 +121,14 @@ describe('llm-fleet report after a demo run', () => {
     const total = (e: { objectives: { objective: { kind: string }; measured: { total: number } }[] }) =>
       e.objectives.find((o) => o.objective.kind === 'ttft-p95')?.measured.total ?? 0;
     expect(total(coderFast) + total(embeddings)).toBeGreaterThan(10);
+  });
+
+  it('--out says how many bytes it wrote, counted as bytes (the document is full of → and ≤)', async () => {
+    const out = join(dir, 'report.md');
+    const r = await run(['report', '-f', 'examples/onex.fleet.yaml', '--store', storePath, '--out', out]);
+    const printed = Number(/\((\d+) bytes\)/.exec(r.err)?.[1]);
+    expect(printed).toBe(statSync(out).size);
+    expect(readFileSync(out, 'utf8').length).toBeLessThan(printed);
   });
 
   it('without a store it renders the targets and says so', async () => {

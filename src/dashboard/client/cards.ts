@@ -8,6 +8,7 @@ const VERDICT_TEXT: Record<string, string> = {
   ok: 'met',
   breach: 'breached',
   'no-data': 'no data',
+  'not-enough-data': 'not enough data',
   'ci-skip': 'CI: not judged',
   'best-effort': 'best-effort',
 };
