@@ -124,7 +124,8 @@ export const EXAMPLES: readonly Example[] = [
     steps: [
       {
         show: 'npx llm-fleet check -f examples/onex.fleet.yaml --store .llm-fleet/demo.db --since 1h',
-        run: `npx llm-fleet check -f examples/onex.fleet.yaml --store ${DEMO_STORE} --since 1h --at $DEMO_AT`,
+        // A copy: opening a store may migrate its schema, and the recorded one stays as committed.
+        run: `cp ${DEMO_STORE} $TMP/demo.db && npx llm-fleet check -f examples/onex.fleet.yaml --store $TMP/demo.db --since 1h --at $DEMO_AT`,
       },
     ],
   },
