@@ -178,6 +178,12 @@ async function whole(info: RequestInfo): Promise<Outcome> {
   trace.tokenChunks = tokenTimes.length;
   if (tokenTimes[0] !== undefined) trace.ttftMs = tokenTimes[0] - trace.t0;
   const usage = answer.usage as Json | undefined;
+  const finishReason = (answer.choices as Json[] | undefined)?.[0]?.finish_reason;
+  const eos = unsentEos(lease.endpoint, typeof finishReason === 'string' ? finishReason : undefined);
+  if (usage && eos > 0 && typeof usage.completion_tokens === 'number') {
+    usage.completion_tokens -= eos;
+    if (typeof usage.total_tokens === 'number') usage.total_tokens -= eos;
+  }
   if (usage) {
     if (typeof usage.prompt_tokens === 'number') trace.promptTokens = usage.prompt_tokens;
     if (typeof usage.completion_tokens === 'number') trace.completionTokens = usage.completion_tokens;
@@ -280,6 +286,16 @@ interface RescueNote {
 interface AttemptCount {
   serverTokens: number | undefined;
   chunks: number;
+  finish?: string;
+}
+
+/**
+ * Tokens a server's usage counts that the answer never contained: mlx_lm counts the EOS that ended
+ * an answer (appended before its stop check, its empty text never sent). The gateway counts the
+ * answer's tokens.
+ */
+function unsentEos(endpoint: Endpoint, finishReason: string | undefined): number {
+  return endpoint.dialect === 'mlx' && finishReason === 'stop' ? 1 : 0;
 }
 
 async function streamed(info: RequestInfo): Promise<Outcome> {
@@ -352,8 +368,14 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
       trace.tokenTimes.push(ev.atMs);
       if (trace.ttftMs === undefined) trace.ttftMs = performance.now() - trace.t0;
     }
+    if (c.finishReason !== undefined) count.finish = c.finishReason;
+    let recount = false;
     if (c.usage) {
-      if (c.usage.completionTokens !== undefined) count.serverTokens = c.usage.completionTokens;
+      if (c.usage.completionTokens !== undefined) {
+        const eos = unsentEos(lease.endpoint, count.finish);
+        count.serverTokens = c.usage.completionTokens - eos;
+        recount = eos > 0;
+      }
       if (c.usage.promptTokens !== undefined && rescues.length === 0) {
         originalPromptTokens = c.usage.promptTokens;
         trace.promptTokens = c.usage.promptTokens;
@@ -361,15 +383,14 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
     }
     partial.tokens = relayedBefore + (count.serverTokens ?? count.chunks);
     if (c.usageOnly && !wantsUsage) return undefined;
-    if (rescues.length > 0) {
+    if (rescues.length > 0 || recount) {
       data = rescuedChunk(data, {
-        id: streamId,
+        id: rescues.length > 0 ? streamId : undefined,
         usage: c.usage !== undefined ? { prompt: trace.promptTokens, completion: partial.tokens } : undefined,
-        rescues: c.finishReason !== undefined || c.usageOnly ? rescues : undefined,
+        rescues: rescues.length > 0 && (c.finishReason !== undefined || c.usageOnly) ? rescues : undefined,
       });
-    } else {
-      streamId ??= idOf(data);
     }
+    if (rescues.length === 0) streamId ??= idOf(data);
     if (stripRunningUsage && c.usage !== undefined && !c.usageOnly) data = withoutUsage(data);
     return `data: ${data}\n\n`;
   };
@@ -409,7 +430,9 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
       lease.finish(undefined, 200);
       settleCounts();
       res.end();
-      return { status: 200, outcome: 'ok', endpoint: lease.endpoint, model };
+      // A rescued answer stays with the endpoint that sent its first token (its TTFT, the headers'
+      // x-llm-fleet-endpoint); the continuation shows in its attempts.
+      return { status: 200, outcome: 'ok', endpoint: endpoint0, model };
     } catch (error) {
       const f = failureOf(error, lease.endpoint.name);
       lease.finish(f);

@@ -749,7 +749,10 @@ class ChatRun {
     if (this.done) return;
     const usage = {
       promptTokens: this.job.promptTokens,
-      completionTokens: this.tokens.length,
+      // mlx_lm appends each generated token to its list before the stop check, so the EOS that
+      // ended the answer (never sent: its text is empty) is counted in usage (server.py
+      // handle_completion).
+      completionTokens: this.tokens.length + (this.countsEos() ? 1 : 0),
       cachedPromptTokens: this.job.cachedPromptTokens,
     };
     const timings = {
@@ -805,6 +808,15 @@ class ChatRun {
     m.decodeSeconds += timings.predictedMs / 1000;
     this.releaseSlot();
     this.finishTruth(200);
+  }
+
+  /** mlx_lm's usage includes the EOS token of an answer that stopped on its own. */
+  private countsEos(): boolean {
+    return (
+      this.endpoint.dialect === 'mlx' &&
+      this.job.plan.finishReason === 'stop' &&
+      this.job.plan.stopReason === undefined
+    );
   }
 
   private abort(outcome: 'client-abort' | 'server-closed'): void {

@@ -66,7 +66,10 @@ describe('TTFT definition under each dialect (simulator ground truth)', () => {
             expect(t.timeToFirstAnswerMs as number).toBeGreaterThanOrEqual(truth?.ttftContentMs as number);
           }
           expect(t.tokenSource).toBe('usage');
-          expect(t.completionTokens).toBe(truth?.completionTokens);
+          // calibrate reports the server's usage as is: mlx_lm's counts the EOS of an answer that
+          // stopped on its own, which it never sends (the gateway corrects it, calibrate does not).
+          const unsentEos = dialect === 'mlx' && truth?.finishReason === 'stop' ? 1 : 0;
+          expect(t.completionTokens).toBe((truth?.completionTokens ?? 0) + unsentEos);
           if (dialect === 'mlx') expect(t.keepAliveComments).toBeGreaterThan(0);
           if (dialect !== 'mlx') expect(t.timeToRoleMs).toBeDefined();
         }

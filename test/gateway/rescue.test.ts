@@ -221,9 +221,42 @@ describe('token accounting after a rescue (vLLM 0.11.0 writing 4 tokens per chun
     const record = h!.records.at(-1);
     expect(record?.completionTokens).toBe(expectedTokens);
     expect(record?.tokenSource).toBe('usage');
+    // Charged to the endpoint whose first token the client got; the rescue is in the attempts.
+    expect(record?.endpoint).toBe('coder-fast');
+    expect(record?.attempts.map((a) => [a.endpoint, a.continuation ?? false])).toEqual([
+      ['coder-fast', false],
+      ['coder', true],
+    ]);
     const metrics = await metricsOf(h!.url);
     expect(metricValue(metrics, 'llm_fleet_failovers_total', 'from="coder-fast",to="coder"')).toBe(1);
     expect(metricValue(metrics, 'llm_fleet_rescues_total', 'from="coder-fast",to="coder"')).toBe(1);
+  });
+});
+
+describe('mlx_lm 0.31.2 counts the EOS it never sends', () => {
+  it("the client and the record get the answer's own token count, streaming and not", async () => {
+    await start({ patch: (e, urls) => (e.name === 'small' ? { status: 'running', url: urls.small } : {}) });
+    const messages = [{ role: 'user' as const, content: 'stop on your own' }];
+    const natural = answerTokens(messages, 2_000).total;
+    const client = new OpenAI({ baseURL: `${h!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await client.chat.completions.create({
+      model: 'small',
+      messages,
+      max_tokens: 2_000,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) usage = chunk.usage ?? usage;
+    const truth = h!.sims.small?.groundTruth().at(-1);
+    expect(truth?.finishReason).toBe('stop');
+    expect(truth?.completionTokens).toBe(natural);
+    expect(usage?.completion_tokens).toBe(natural);
+    expect(usage?.total_tokens).toBe((usage?.prompt_tokens ?? 0) + natural);
+    expect(h!.records.at(-1)?.completionTokens).toBe(natural);
+    const whole = await client.chat.completions.create({ model: 'small', messages, max_tokens: 2_000 });
+    expect(whole.usage?.completion_tokens).toBe(natural);
+    expect(h!.records.at(-1)?.completionTokens).toBe(natural);
   });
 });
 

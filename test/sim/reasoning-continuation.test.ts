@@ -149,6 +149,22 @@ describe('vLLM reasoning parsers, continuing a final assistant message', () => {
   });
 });
 
+describe('mlx_lm usage (server.py handle_completion)', () => {
+  it('counts the EOS that ended the answer, which it never sends', async () => {
+    const s = await start({ dialect: 'mlx' });
+    const res = await post(`${s.url}/v1/chat/completions`, {
+      messages,
+      max_tokens: 2_000,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const truth = s.groundTruth().at(-1);
+    expect(truth?.finishReason).toBe('stop');
+    const usage = dataJson(res.text).find((e) => e.usage)?.usage as { completion_tokens: number };
+    expect(usage.completion_tokens).toBe((truth?.completionTokens ?? 0) + 1);
+  });
+});
+
 describe('mlx_lm before stream_options (0.16.0, mlx-examples PR #913)', () => {
   it('streams no usage even when asked; a non-streaming answer has it', async () => {
     const s = await start({ dialect: 'mlx', version: '0.16.0' });
