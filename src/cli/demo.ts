@@ -231,6 +231,7 @@ Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
           store: options.store ?? DEMO_STORE,
           env,
           onRecord: (r) => log(r),
+          simulated: true,
         });
       } catch (error) {
         await sims.close();

@@ -49,11 +49,17 @@ Exit codes: 0 written · 2 usage or config error.`,
         const path = defaultStorePath(options.store, io.env);
         let verdict: FleetVerdict | undefined;
         let calibrationRuns: CalibrationRun[] = [];
+        let simulated = false;
         if (storeExists(path)) {
           const store = await openStoreFor(fleet, options, io, 'read');
           try {
             const nowMs = options.at ?? Date.now();
-            verdict = await verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
+            const sinceMs = nowMs - options.since;
+            verdict = await verdictFromStore(fleet, store, { sinceMs, nowMs });
+            // The demo marks its records: figures from simulators say nothing about hardware.
+            simulated = (await store.records({ fromMs: sinceMs, toMs: nowMs + 1 }, undefined, 200)).some(
+              (r) => r.simulated === true,
+            );
             // The last few runs per endpoint are what the document shows; raw samples stay in the store.
             calibrationRuns = (await store.calibrationRuns(undefined, 50)).map(({ samples, ...run }) => {
               void samples;
@@ -66,7 +72,7 @@ Exit codes: 0 written · 2 usage or config error.`,
           io.err(`llm-fleet: no store at ${path}: the report shows targets without measured values\n`);
         }
         const text = renderSloDocument(
-          { fleet, ...(verdict ? { verdict } : {}), calibrationRuns },
+          { fleet, ...(verdict ? { verdict } : {}), calibrationRuns, simulated },
           options.format,
         );
         writeOutput(io, text, options.out, `the ${options.format} report`);

@@ -27,6 +27,8 @@ export interface StackOptions {
   readonly monitor?: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly onRecord?: (record: RequestRecord) => void;
+  /** The endpoints are llm-fleet's simulators (the demo): every stored record says so. */
+  readonly simulated?: boolean;
 }
 
 export interface Stack {
@@ -61,7 +63,12 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
         port: options.port,
         host: options.host,
         apiKeys: options.apiKeys,
-        deps: { health, sink: store, dashboard, onRecord: options.onRecord },
+        deps: {
+          health,
+          sink: options.simulated ? { write: (r) => store.write({ ...r, simulated: true }) } : store,
+          dashboard,
+          onRecord: options.onRecord,
+        },
       },
     );
   } catch (error) {

@@ -9,6 +9,8 @@ export type Block =
       readonly kind: 'table';
       readonly head: readonly string[];
       readonly rows: readonly (readonly string[])[];
+      /** This column holds verdicts: HTML colours its cells (breach red, ok green, at risk amber). */
+      readonly verdictColumn?: number;
     }
   | { readonly kind: 'list'; readonly items: readonly string[]; readonly ordered?: boolean }
   | { readonly kind: 'code'; readonly language: string; readonly text: string }
@@ -104,17 +106,31 @@ function htmlBlock(b: Block): string {
         '<table>',
         `  <thead><tr>${b.head.map((h) => `<th>${inlineHtml(h)}</th>`).join('')}</tr></thead>`,
         '  <tbody>',
-        ...b.rows.map((r) => `    <tr>${r.map((c) => `<td>${inlineHtml(c)}</td>`).join('')}</tr>`),
+        ...b.rows.map(
+          (r) =>
+            `    <tr>${r.map((c, i) => `<td${i === b.verdictColumn ? ` class="verdict ${verdictClass(c)}"` : ''}>${inlineHtml(c)}</td>`).join('')}</tr>`,
+        ),
         '  </tbody>',
         '</table>',
       ].join('\n');
   }
 }
 
+/** The colour class of a verdict cell, from its words. */
+export function verdictClass(text: string): 'breach' | 'at-risk' | 'ok' | 'unjudged' {
+  const t = text.toLowerCase();
+  if (t.includes('breach') && !t.startsWith('not judged')) return 'breach';
+  if (t.startsWith('at risk') || t.includes('burn)')) return 'at-risk';
+  if (t.startsWith('ok')) return 'ok';
+  return 'unjudged';
+}
+
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}code{background:#f6f8fa;padding:0 .2rem;border-radius:3px}pre{background:#f6f8fa;padding:.8rem;overflow:auto}
-blockquote{border-left:4px solid #d0d7de;margin:0;padding:0 1rem;color:#57606a}`;
+blockquote{border-left:4px solid #d0d7de;margin:0;padding:0 1rem;color:#57606a}
+td.verdict{font-weight:600;white-space:nowrap}td.breach{background:#ffebe9;color:#a40e26}td.at-risk{background:#fff8c5;color:#7d4e00}
+td.ok{background:#dafbe1;color:#116329}td.unjudged{background:#f6f8fa;color:#57606a;font-weight:400}`;
 
 /** A standalone HTML page (no scripts, no external resources). */
 export function renderHtml(doc: DocumentModel): string {

@@ -164,4 +164,27 @@ describe('the regenerated SLO document', () => {
     expect(json.lastUpdated).toBe('2026-11-24');
     expect(json.document).toEqual(JSON.parse(JSON.stringify(sloDocument(input))));
   });
+
+  it('says which objective failed: one row per objective, budget and burn rate beside each verdict', () => {
+    const md = renderSloDocument(input, 'md');
+    const row = (objective: string): string =>
+      md.split('\n').find((l) => l.startsWith('| `LLM_CODER_FAST_URL` | ' + objective)) ?? '';
+    expect(row('TTFT P95 ≤ 800 ms')).toMatch(
+      /\| spent \| [\d.]+× \(1h\) · [\d.]+× \(6h\) \| \*\*BREACH\*\* \|$/,
+    );
+    expect(row('TTFT P99 ≤ 1500 ms')).toMatch(/\| 100% \| 0× \(1h\) · 0× \(6h\) \| ok \|$/);
+    expect(row('sustained decode')).not.toBe('');
+    expect(row('burst')).not.toBe('');
+    // The seed-shaped table names the objective behind a combined verdict.
+    expect(md).toMatch(/\| `LLM_CODER_FAST_URL` \(port 18001\) .* \| \*\*BREACH\*\* \(P95\) \|/);
+  });
+
+  it('colours verdicts in HTML and notes a simulated fleet', () => {
+    const html = renderSloDocument({ ...input, simulated: true }, 'html');
+    expect(html).toMatch(/<td class="verdict breach"><strong>BREACH<\/strong><\/td>/);
+    expect(html).toMatch(/<td class="verdict ok">ok<\/td>/);
+    expect(html).toContain('td.breach{background:#ffebe9');
+    expect(html).toContain('<strong>Simulated fleet</strong>');
+    expect(renderSloDocument(input, 'md')).not.toContain('Simulated fleet');
+  });
 });

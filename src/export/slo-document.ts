@@ -25,6 +25,8 @@ export interface SloDocumentInput {
   readonly verdict?: FleetVerdict;
   /** Any order; the newest run per endpoint is shown. */
   readonly calibrationRuns?: readonly CalibrationRunSummary[];
+  /** The measurements came from llm-fleet's simulators (the demo), not the real servers. */
+  readonly simulated?: boolean;
 }
 
 export type SloDocumentFormat = 'md' | 'html' | 'json';
@@ -70,6 +72,17 @@ export function sloDocument(input: SloDocumentInput): DocumentModel {
     preamble: [],
     intro: [
       { kind: 'quote', text: `**Last Updated**: ${lastUpdated(input)}` },
+      ...(input.simulated
+        ? [
+            {
+              kind: 'quote' as const,
+              text:
+                "**Simulated fleet**: the measured values below come from llm-fleet's simulators " +
+                '(`llm-fleet demo`), not from the servers the inventory names. They show how this ' +
+                'document reads with data; they say nothing about the hardware.',
+            },
+          ]
+        : []),
       {
         kind: 'paragraph',
         text:
@@ -145,7 +158,10 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
       e.slo.ttft ? `${e.slo.ttft.p99Ms}ms` : 'TBD',
       measuredCell(p95, 'ms'),
       measuredCell(p99, 'ms'),
-      verdictCell([p95, p99]),
+      verdictCell([
+        [p95, 'P95'],
+        [p99, 'P99'],
+      ]),
       e.notes ?? '',
     ];
   });
@@ -159,7 +175,7 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
         '—',
         measuredCell(rate, 'embeddings/s'),
         '—',
-        verdictCell([rate]),
+        verdictCell([[rate, 'rate']]),
         t.note ?? '',
       ];
     }
@@ -171,7 +187,10 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
       t.burstTokensPerSecond !== undefined ? String(t.burstTokensPerSecond) : 'TBD',
       measuredCell(sustained, 'tok/s'),
       measuredCell(burst, 'tok/s'),
-      verdictCell([sustained, burst]),
+      verdictCell([
+        [sustained, 'sustained'],
+        [burst, 'burst'],
+      ]),
       t.note ?? '',
     ];
   });
@@ -185,7 +204,10 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
       figureCell(a?.availability?.calendarMonth),
       figureCell(a?.availability?.rolling30Days),
       incidentsCell(r),
-      verdictCell([a, r]),
+      verdictCell([
+        [a, 'availability'],
+        [r, 'recovery'],
+      ]),
     ];
   });
   const windows = [
@@ -216,6 +238,7 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
           'Notes',
         ],
         rows: ttftRows,
+        verdictColumn: 6,
       },
       { kind: 'heading', text: 'Throughput (tokens/second, generation phase)' },
       {
@@ -234,6 +257,7 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
           'Notes',
         ],
         rows: throughputRows,
+        verdictColumn: 5,
       },
       { kind: 'heading', text: 'Availability' },
       {
@@ -248,6 +272,7 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
           'Verdict',
         ],
         rows: availabilityRows,
+        verdictColumn: 6,
       },
       {
         kind: 'paragraph',
@@ -256,6 +281,7 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
           'Recovery: every outage (from the first of the consecutive failed probes that marked the endpoint down to the first success) must end within the recovery SLO.' +
           (windows.length > 0 ? ` Windows: ${windows.join('; ')}.` : ''),
       },
+      ...(verdict ? objectivesTable(fleet, verdict) : []),
     ],
   };
 }
@@ -308,17 +334,119 @@ function incidentsCell(o: ObjectiveVerdict | undefined): string {
   return `${r.count} (${r.exceeded} over${worst}${r.open > 0 ? `, ${r.open} open` : ''})`;
 }
 
-function verdictCell(list: readonly (ObjectiveVerdict | undefined)[]): string {
-  const present = list.filter((o): o is ObjectiveVerdict => o !== undefined);
+/**
+ * One verdict for a row that holds several objectives, naming the one that decided it
+ * ('**BREACH** (P99)'), so a combined cell never hides which objective failed.
+ */
+function verdictCell(list: readonly (readonly [ObjectiveVerdict | undefined, string])[]): string {
+  const present = list.filter((o): o is readonly [ObjectiveVerdict, string] => o[0] !== undefined);
   if (present.length === 0) return '—';
-  if (present.some((o) => o.verdict === 'breach')) return '**BREACH**';
-  if (present.some((o) => o.verdict === 'ci-skip'))
-    return present.some((o) => o.assessment === 'breach')
-      ? 'not judged (ci; would breach)'
+  const named = (pick: (o: ObjectiveVerdict) => boolean): string => {
+    const names = present.filter(([o]) => pick(o)).map(([, n]) => n);
+    return present.length > 1 && names.length < present.length ? ` (${names.join(', ')})` : '';
+  };
+  if (present.some(([o]) => o.verdict === 'breach'))
+    return `**BREACH**${named((o) => o.verdict === 'breach')}`;
+  if (present.some(([o]) => o.verdict === 'ci-skip'))
+    return present.some(([o]) => o.assessment === 'breach')
+      ? `not judged (ci; would breach${named((o) => o.assessment === 'breach')})`
       : 'not judged (ci)';
-  if (present.every((o) => o.verdict === 'best-effort')) return 'best-effort';
-  if (present.some((o) => o.verdict === 'ok')) return 'ok';
+  if (present.every(([o]) => o.verdict === 'best-effort')) return 'best-effort';
+  const notEnough = named((o) => o.assessment === 'not-enough-data');
+  if (present.some(([o]) => o.verdict === 'ok'))
+    return present.some(([o]) => o.assessment === 'not-enough-data')
+      ? `ok; not enough data${notEnough}`
+      : 'ok';
+  if (present.some(([o]) => o.assessment === 'not-enough-data')) return 'not enough data';
   return 'no data';
+}
+
+/** The verdict of one objective as the report's per-objective table writes it. */
+function objectiveVerdictText(o: ObjectiveVerdict): string {
+  switch (o.verdict) {
+    case 'breach':
+      return '**BREACH**';
+    case 'ok':
+      return o.burn && o.burn.firing !== 'none' ? `at risk (${o.burn.firing} burn)` : 'ok';
+    case 'no-data':
+      return 'no data';
+    case 'not-enough-data':
+      return 'not enough data';
+    case 'ci-skip':
+      return o.assessment === 'breach' ? 'not judged (ci; would breach)' : 'not judged (ci)';
+    case 'best-effort':
+      return 'best-effort';
+  }
+}
+
+/** Burn rate over the page alert's windows (1h and 5m), as the exported rules compute it. */
+function burnCell(o: ObjectiveVerdict): string {
+  const at = (ms: number): string => {
+    const rate = o.burn?.windows.find((w) => w.windowMs === ms)?.burnRate;
+    return rate === undefined ? '—' : `${Math.round(rate * 10) / 10}×`;
+  };
+  if (!o.burn) return '—';
+  return `${at(3_600_000)} (1h) · ${at(6 * 3_600_000)} (6h)`;
+}
+
+function budgetCell(o: ObjectiveVerdict): string {
+  if (o.budgetRemaining === undefined) return '—';
+  return o.budgetRemaining <= 0 ? 'spent' : formatPercent(o.budgetRemaining);
+}
+
+function objectiveMeasuredCell(o: ObjectiveVerdict): string {
+  const m = o.measured;
+  if (o.objective.kind === 'recovery') {
+    if (m.total === 0) return o.assessment === 'no-data' ? 'no data' : 'no incidents';
+    return `${m.good}/${m.total} within${m.value !== undefined ? `, worst ${formatMinutes(m.value)}` : ''}`;
+  }
+  if (m.ratio === undefined) return 'no data';
+  const unit = o.objective.unit === 'ms' ? 'ms' : o.objective.unit === 'ratio' ? '' : o.objective.unit;
+  const value =
+    m.value !== undefined && m.valuePercentile !== undefined && unit
+      ? `P${Math.round(m.valuePercentile * 100)} ${round(m.value, unit)} · `
+      : '';
+  return `${value}${m.good}/${m.total} good (${formatPercent(m.ratio)})`;
+}
+
+/** Every objective on its own row: sustained and burst apart, P95 and P99 apart. */
+function objectivesTable(fleet: Fleet, verdict: FleetVerdict): Block[] {
+  const rows = verdict.endpoints.flatMap((e) => {
+    const env = fleet.endpoints.find((x) => x.name === e.endpoint)?.env ?? e.endpoint;
+    if (e.planned && e.objectives.every((o) => o.assessment === 'no-data'))
+      return [[`\`${env}\``, 'planned: not routable, not judged', '—', '—', '—', '—']];
+    return e.objectives.map((o) => [
+      `\`${env}\``,
+      o.objective.description,
+      objectiveMeasuredCell(o),
+      budgetCell(o),
+      burnCell(o),
+      objectiveVerdictText(o),
+    ]);
+  });
+  const why = verdict.endpoints.flatMap((e) =>
+    e.objectives
+      .filter((o) => o.verdict === 'breach' || o.assessment === 'not-enough-data')
+      .map((o) => `\`${o.objective.id}\`: ${o.reason}`),
+  );
+  return [
+    { kind: 'heading', text: 'Every objective' },
+    {
+      kind: 'paragraph',
+      text:
+        'One row per objective, as `llm-fleet check` judges it: the measured value and good/valid events, ' +
+        'the error budget left over the range, the burn rate (error ratio ÷ allowed error ratio) over the ' +
+        "windows of the exported page alerts, and the verdict. 'Not enough data' means too few valid " +
+        'events for the target to decide (a P99 needs 100).',
+    },
+    {
+      kind: 'table',
+      head: ['Endpoint', 'Objective', 'Measured', 'Budget left', 'Burn rate', 'Verdict'],
+      rows,
+      verdictColumn: 5,
+    },
+    ...(why.length > 0 ? [{ kind: 'list' as const, items: why }] : []),
+  ];
 }
 
 // ---------------------------------------------------------------- Routing

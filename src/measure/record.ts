@@ -40,6 +40,8 @@ export interface RequestRecord {
   readonly endpoint: string;
   /** The endpoint's host (degraded-mode adjustments apply per host). */
   readonly host?: string;
+  /** Served by llm-fleet's simulator (`llm-fleet demo`): the report says its figures are not hardware's. */
+  readonly simulated?: boolean;
   readonly model?: string;
   readonly startedAtMs: number;
   readonly outcome: RequestOutcome;

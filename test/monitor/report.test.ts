@@ -9,6 +9,7 @@ import { runCli } from '../cli/run-cli.ts';
 import { buildGateway } from '../../src/gateway/index.ts';
 import { startMonitor } from '../../src/probes/monitor.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { record } from '../../src/slo/test-data.ts';
 import { guardedConnector } from '../../src/upstream/guard.ts';
 import type { SimExample } from './sim-fleet.ts';
 import { startSimExample } from './sim-fleet.ts';
@@ -129,6 +130,29 @@ describe('llm-fleet report after a demo run', () => {
     const printed = Number(/\((\d+) bytes\)/.exec(r.err)?.[1]);
     expect(printed).toBe(statSync(out).size);
     expect(readFileSync(out, 'utf8').length).toBeLessThan(printed);
+  });
+
+  it('notes a simulated fleet only when the records came from the demo', async () => {
+    const real = await run([
+      'report',
+      '-f',
+      'examples/onex.fleet.yaml',
+      '--store',
+      storePath,
+      '--since',
+      '1h',
+    ]);
+    expect(real.out).not.toContain('Simulated fleet');
+    const demoPath = join(dir, 'demo.db');
+    const demo = await openSqliteStore({ path: demoPath, fleet: sim.fleet });
+    demo.write(
+      record({ endpoint: 'coder-fast', startedAtMs: Date.now() - 60_000, ttftMs: 200, simulated: true }),
+    );
+    await demo.close();
+    const r = await run(['report', '-f', 'examples/onex.fleet.yaml', '--store', demoPath, '--since', '1h']);
+    expect(r.out).toContain(
+      "**Simulated fleet**: the measured values below come from llm-fleet's simulators",
+    );
   });
 
   it('without a store it renders the targets and says so', async () => {
