@@ -148,14 +148,16 @@ function location(fleet: Fleet, e: Endpoint): { host: string; port: string } {
 function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Section {
   const v = (e: Endpoint): EndpointVerdict | undefined =>
     verdict?.endpoints.find((x) => x.endpoint === e.name);
+  // The seed writes TBD for a target still to be set; an endpoint without `slo` has none to set.
+  const noTarget = (e: Endpoint): string => (e.judged === false ? 'not judged' : 'TBD');
   const ttftRows = fleet.endpoints.map((e) => {
     const p95 = objectiveOf(v(e), 'ttft-p95');
     const p99 = objectiveOf(v(e), 'ttft-p99');
     return [
       `\`${e.env}\` (port ${location(fleet, e).port})`,
       contextCell(e),
-      e.slo.ttft ? `${e.slo.ttft.p95Ms}ms` : 'TBD',
-      e.slo.ttft ? `${e.slo.ttft.p99Ms}ms` : 'TBD',
+      e.slo.ttft ? `${e.slo.ttft.p95Ms}ms` : noTarget(e),
+      e.slo.ttft ? `${e.slo.ttft.p99Ms}ms` : noTarget(e),
       measuredCell(p95, 'ms'),
       measuredCell(p99, 'ms'),
       verdictCell([
@@ -171,7 +173,7 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
       const rate = objectiveOf(v(e), 'embeddings-rate');
       return [
         `\`${e.env}\``,
-        t.embeddingsPerSecond !== undefined ? `${t.embeddingsPerSecond} embeddings/s` : 'TBD',
+        t.embeddingsPerSecond !== undefined ? `${t.embeddingsPerSecond} embeddings/s` : noTarget(e),
         '—',
         measuredCell(rate, 'embeddings/s'),
         '—',
@@ -183,8 +185,8 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
     const burst = objectiveOf(v(e), 'throughput-burst');
     return [
       `\`${e.env}\``,
-      t.sustainedTokensPerSecond !== undefined ? String(t.sustainedTokensPerSecond) : 'TBD',
-      t.burstTokensPerSecond !== undefined ? String(t.burstTokensPerSecond) : 'TBD',
+      t.sustainedTokensPerSecond !== undefined ? String(t.sustainedTokensPerSecond) : noTarget(e),
+      t.burstTokensPerSecond !== undefined ? String(t.burstTokensPerSecond) : noTarget(e),
       measuredCell(sustained, 'tok/s'),
       measuredCell(burst, 'tok/s'),
       verdictCell([

@@ -17,6 +17,8 @@ export {
   routableEndpoints,
   endpointByName,
   findEndpoint,
+  servesModel,
+  upstreamModel,
   hostOf,
   defaultFleetPath,
   healthUrl,

@@ -6,7 +6,9 @@ import type { Document, Node } from 'yaml';
 import { FleetError } from '../errors.ts';
 import { applyEnvironment } from './environments.ts';
 import type { FleetFile } from './schema.ts';
-import { fleetSchema } from './schema.ts';
+import { fleetSchema, sloSchema } from './schema.ts';
+
+const EMPTY_SLO = sloSchema.parse({});
 import type {
   BusinessHours,
   Endpoint,
@@ -95,7 +97,10 @@ export function parseFleet(text: string, file: string, options: LoadOptions = {}
           file,
           field: path.join('.') || undefined,
           ...locate(keyPath),
-          hint: unknownKeys.length > 0 ? suggestField(unknownKeys[0] as string) : undefined,
+          hint:
+            unknownKeys.length > 0
+              ? suggestField(unknownKeys[0] as string)
+              : shapeHint(issue.message, path[path.length - 1]),
         };
       }),
     );
@@ -192,8 +197,12 @@ function buildFleet(
 
   const seenEnv = new Map<string, string>();
   const seenAddress = new Map<string, string>();
-  const endpoints: Endpoint[] = Object.entries(raw.endpoints).map(([name, e]) => {
+  const seenModelIds = new Map<string, string>();
+  const endpoints: Endpoint[] = Object.entries(raw.endpoints).map(([name, written]) => {
     const path = ['endpoints', name];
+    // An endpoint without `slo` is measured and never judged: it gets the empty targets.
+    const judged = written.slo !== undefined;
+    const e = { ...written, slo: written.slo ?? EMPTY_SLO };
     const host = raw.hosts[e.host];
     if (!host)
       error(
@@ -219,6 +228,19 @@ function buildFleet(
         'give the endpoint a new variable',
       );
 
+    const servedModels = [...new Set([e.servedModel ?? e.model, ...e.models])];
+    servedModels.forEach((id) => {
+      const owner = seenModelIds.get(id);
+      if (owner && owner !== name)
+        warn(
+          'duplicate_model',
+          [...path, e.models.includes(id) ? 'models' : 'model'],
+          `model id '${id}' is also served by endpoint '${owner}'; a request naming it goes to '${owner}' first`,
+          `list '${name}' in ${owner}'s fallbacks to use it when ${owner} cannot answer`,
+        );
+      seenModelIds.set(id, name);
+    });
+
     const port = e.port === 'TBD' ? undefined : e.port;
     if (port === undefined && e.status === 'running')
       error(
@@ -230,7 +252,13 @@ function buildFleet(
     if (host && port !== undefined) {
       const address = `${host.address}:${port}`;
       const other = seenAddress.get(address);
-      if (other) error('duplicate_address', [...path, 'port'], `${address} is already endpoint '${other}'`);
+      if (other)
+        error(
+          'duplicate_address',
+          [...path, 'port'],
+          `${address} is already endpoint '${other}'`,
+          `one server serving several models (a llama.cpp router, mlx_lm loading by name, vLLM LoRA adapters) is one endpoint: list the extra model ids under '${other}' as models: [...] and remove '${name}'`,
+        );
       seenAddress.set(address, name);
       const dead = deprecated.find((d) => d.host === host.address && d.port === port);
       if (dead)
@@ -341,6 +369,8 @@ function buildFleet(
       urlFromEnv: envUrl !== undefined && envUrl !== '',
       model: e.model,
       servedModel: e.servedModel ?? e.model,
+      servedModels,
+      judged,
       dialect: e.dialect,
       kind: e.kind,
       status,
@@ -606,6 +636,7 @@ const FIELD_NAMES = [
   'status',
   'model',
   'servedModel',
+  'models',
   'dialect',
   'kind',
   'hardware',
@@ -665,6 +696,19 @@ const FIELD_NAMES = [
   'address',
   'description',
 ];
+
+/** A hint for a value of the wrong shape (zod says what it expected; say how to write it). */
+function shapeHint(message: string, field: string | number | undefined): string | undefined {
+  const name = field === undefined ? 'the value' : `'${String(field)}'`;
+  if (/expected array/.test(message)) return `write ${name} as a list, e.g. [a, b] or one '- item' per line`;
+  if (/expected boolean/.test(message)) return `write ${name} as true or false`;
+  if (/expected number/.test(message)) return `write ${name} as a plain number`;
+  if (/expected string/.test(message)) return `write ${name} as text (quote it if YAML reads it otherwise)`;
+  if (/expected object/.test(message)) return `${name} is a section: indent its fields under it`;
+  if (/expected (?:a )?(?:duration|percentage|token count)/.test(message))
+    return 'see the value formats in the README (fleet file): 2000ms, 99.5%, 64K';
+  return undefined;
+}
 
 function suggestField(key: string): string {
   let best: string | undefined;

@@ -10,11 +10,24 @@ export function endpointByName(fleet: Fleet, name: string): Endpoint | undefined
   return fleet.endpoints.find((e) => e.name === name);
 }
 
-/** By endpoint name, env var, served model id or inventory model name. */
+/** By endpoint name, env var, served model id (any of `models`) or inventory model name. */
 export function findEndpoint(fleet: Fleet, key: string): Endpoint | undefined {
   return fleet.endpoints.find(
-    (e) => e.name === key || e.env === key || e.servedModel === key || e.model === key,
+    (e) => e.name === key || e.env === key || e.model === key || servesModel(e, key),
   );
+}
+
+/** Whether the endpoint's server answers to this model id. */
+export function servesModel(endpoint: Endpoint, id: string): boolean {
+  return endpoint.servedModel === id || (endpoint.servedModels?.includes(id) ?? false);
+}
+
+/**
+ * The model id to send upstream: the one the client named when this endpoint serves it (one of its
+ * `models`), otherwise the endpoint's own `servedModel` (a fallback serves its own model).
+ */
+export function upstreamModel(endpoint: Endpoint, requested: unknown): string {
+  return typeof requested === 'string' && servesModel(endpoint, requested) ? requested : endpoint.servedModel;
 }
 
 export function hostOf(fleet: Fleet, endpoint: Endpoint): Host {

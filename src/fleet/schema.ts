@@ -50,7 +50,7 @@ const availability = z.strictObject({
   note: z.string().optional(),
 });
 
-const slo = z.strictObject({
+export const sloSchema = z.strictObject({
   ttft: z.strictObject({ p95: duration, p99: duration }).optional(),
   throughput: z
     .strictObject({
@@ -97,6 +97,9 @@ const endpoint = z.strictObject({
   status: z.enum(['running', 'planned']).default('running'),
   model: z.string().min(1),
   servedModel: z.string().optional(),
+  // Further model ids the same server answers to (a llama.cpp router, mlx_lm loading by name,
+  // vLLM LoRA adapters): a request naming one goes here and keeps that id upstream.
+  models: z.array(z.string().min(1)).default([]),
   dialect: z.enum(['vllm', 'mlx', 'llamacpp', 'tei']).default('vllm'),
   kind: z.enum(['chat', 'embeddings']).default('chat'),
   hardware: z.string().optional(),
@@ -117,7 +120,8 @@ const endpoint = z.strictObject({
   maxQueue: z.number().int().nonnegative().default(256),
   timeouts: timeouts.prefault({}),
   retry: sameEndpointRetry.optional(),
-  slo: slo,
+  // Without targets the endpoint is measured and never judged.
+  slo: sloSchema.optional(),
   // How `llm-fleet sim` runs this endpoint: faults (the simulator's syntax, e.g. '503:first=2')
   // and a loading phase at start-up.
   sim: z

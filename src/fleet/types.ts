@@ -81,6 +81,14 @@ export interface Endpoint {
   readonly model: string;
   /** The id the server reports in /v1/models (defaults to `model`). */
   readonly servedModel: string;
+  /**
+   * Every model id this endpoint's server answers to: `servedModel` first, then the fleet file's
+   * `models` (a llama.cpp router, mlx_lm loading by name, vLLM LoRA adapters). A request naming one
+   * is routed here and sent upstream with that id.
+   */
+  readonly servedModels?: readonly string[];
+  /** False when the fleet file states no `slo`: measured and reported, never judged. */
+  readonly judged?: boolean;
   readonly dialect: Dialect;
   readonly kind: EndpointKind;
   readonly status: EndpointStatus;

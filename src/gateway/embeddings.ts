@@ -1,7 +1,7 @@
 // Embeddings: a batch larger than the endpoint's limit (TEI: 32) is split, the parts are sent
 // concurrently and merged back in input order; `dimensions` and `encoding_format` pass through.
 import type { ServerResponse } from 'node:http';
-import type { Endpoint } from '../fleet/index.ts';
+import { upstreamModel, type Endpoint } from '../fleet/index.ts';
 import { estimateEmbeddingInputs } from '../routing/index.ts';
 import { callJson, UpstreamFailureError } from '../upstream/call.ts';
 import type { GatewayContext } from './context.ts';
@@ -46,7 +46,7 @@ async function embedBatch(
     endpoint: e,
     target: ctx.pools.target(e),
     path: '/v1/embeddings',
-    body: JSON.stringify({ ...body, model: e.servedModel, input: batch }),
+    body: JSON.stringify({ ...body, model: upstreamModel(e, body.model), input: batch }),
     signal,
     timeouts: e.timeouts,
     requestId,

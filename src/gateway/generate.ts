@@ -4,7 +4,7 @@
 // client's stream ends with an explicit SSE error event — never a clean close that looks like
 // success. Chunks are passed through as the upstream wrote them.
 import type { ServerResponse } from 'node:http';
-import type { Endpoint } from '../fleet/index.ts';
+import { upstreamModel, type Endpoint } from '../fleet/index.ts';
 import type { RequestOutcome } from '../measure/record.ts';
 import { estimateChatTokens, estimatePromptTokens, type ChatMessageLike } from '../routing/index.ts';
 import { openStream, type StreamCall, type StreamEvent } from '../upstream/call.ts';
@@ -49,7 +49,7 @@ interface RequestInfo {
 }
 
 function upstreamBody(body: Json, endpoint: Endpoint, stream: boolean): string {
-  const out: Json = { ...body, model: endpoint.servedModel };
+  const out: Json = { ...body, model: upstreamModel(endpoint, body.model) };
   // Usage is always asked for upstream (records need it); it is dropped again from the client's
   // stream when the client did not ask. Running counts too, where the server has them (vLLM's
   // continuous_usage_stats, llama.cpp's timings_per_token): a stream cut mid-answer then still says
@@ -82,7 +82,7 @@ export function fleetHeaders(
   const h: Record<string, string> = {
     'x-request-id': trace.id,
     'x-llm-fleet-endpoint': endpoint.name,
-    'x-llm-fleet-model': headerSafe(endpoint.servedModel),
+    'x-llm-fleet-model': headerSafe(upstreamModel(endpoint, routed.route)),
     'x-llm-fleet-route': headerSafe(trace.route),
     'x-llm-fleet-reason': headerSafe(`${firstReason}${detour}`),
     'x-llm-fleet-attempts': String(trace.attempts.length + 1),

@@ -1,7 +1,7 @@
 // From a request to the router's ordered candidates: `model` may be a route (`auto`, a task or an
 // alias), an endpoint name or a served model id; the `x-llm-fleet-task` header picks the task when
 // the model is a route. A request that fits nowhere is refused here, before anything goes upstream.
-import type { Endpoint } from '../fleet/index.ts';
+import { servesModel, type Endpoint } from '../fleet/index.ts';
 import { resolveTask, routeToEndpoint, selectEndpoint, type RouteDecision } from '../routing/index.ts';
 import type { GatewayContext } from './context.ts';
 import { HttpError } from './http.ts';
@@ -66,7 +66,7 @@ export function routeRequest(
     });
     const named =
       decision.candidates[0]?.endpoint ??
-      fleet.endpoints.find((e) => e.name === model || e.servedModel === model || e.model === model);
+      fleet.endpoints.find((e) => e.name === model || servesModel(e, model) || e.model === model);
     if (
       !named &&
       decision.candidates.length === 0 &&

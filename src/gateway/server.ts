@@ -55,27 +55,28 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     return key !== '' && keyMatches(key, apiKeys) ? key : false;
   }
 
+  /**
+   * Every name the gateway accepts as `model`: each served model id (the fleet file's `models`
+   * too), each endpoint's name and inventory model name, then the routes (`auto`, the tasks and
+   * their aliases). `endpoint` says where a name goes first; `route: true` marks a route.
+   */
   function models(): string {
-    const data = [
-      ...fleet.endpoints
-        .filter((e) => e.status === 'running' && e.url !== undefined)
-        .map((e) => ({
-          id: e.servedModel,
-          object: 'model',
-          created: createdS,
-          owned_by: 'llm-fleet',
-          endpoint: e.name,
-          kind: e.kind,
-          context_window: e.contextWindowTokens ?? null,
-        })),
-      ...ROUTE_NAMES.map((r) => ({
-        id: r,
-        object: 'model',
-        created: createdS,
-        owned_by: 'llm-fleet',
-        route: true,
-      })),
-    ];
+    const data: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    const add = (id: string, entry: Record<string, unknown>): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      data.push({ id, object: 'model', created: createdS, owned_by: 'llm-fleet', ...entry });
+    };
+    const running = fleet.endpoints.filter((e) => e.status === 'running' && e.url !== undefined);
+    for (const e of running) {
+      const about = { endpoint: e.name, kind: e.kind, context_window: e.contextWindowTokens ?? null };
+      for (const id of e.servedModels ?? [e.servedModel]) add(id, about);
+      add(e.name, { ...about, alias_of: e.servedModel });
+      add(e.model, { ...about, alias_of: e.servedModel });
+    }
+    for (const r of ROUTE_NAMES) add(r, { route: true });
+    for (const [alias, task] of Object.entries(fleet.routing.taskAliases)) add(alias, { route: true, task });
     return JSON.stringify({ object: 'list', data });
   }
 

@@ -3,7 +3,7 @@
 // (task, token count) that fits, and goes beyond it: a request never goes where it does not fit,
 // endpoints marked down are tried only after every healthy candidate, planned and deprecated endpoints are never chosen.
 import type { Endpoint, Fleet, RoutingRule, Task } from '../fleet/index.ts';
-import { TASKS } from '../fleet/index.ts';
+import { servesModel, TASKS } from '../fleet/index.ts';
 
 /** Health as the router needs it (the probes' EndpointState). */
 export type EndpointHealth = 'up' | 'down' | 'unknown';
@@ -109,7 +109,7 @@ export function routeToEndpoint(
   const target = fleet.endpoints.find(
     (e) =>
       e.name === nameOrModel ||
-      e.servedModel === nameOrModel ||
+      servesModel(e, nameOrModel) ||
       e.model === nameOrModel ||
       e.env === nameOrModel,
   );

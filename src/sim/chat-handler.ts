@@ -185,7 +185,7 @@ function validate(
   // mlx_lm validates every sampling parameter before it loads the model; a refusal closes the socket.
   if (dialect === 'mlx' && mlxRefusal(body, version) !== undefined) return mlxClose();
   const requestedModel = typeof body.model === 'string' ? body.model : undefined;
-  if (dialect === 'vllm' && requestedModel !== undefined && requestedModel !== endpoint.model) {
+  if (dialect === 'vllm' && requestedModel !== undefined && !endpoint.models.includes(requestedModel)) {
     return fail(
       dialectError('vllm', version, 404, `The model \`${requestedModel}\` does not exist.`, 'NotFoundError'),
     );
@@ -193,7 +193,7 @@ function validate(
   if (
     dialect === 'mlx' &&
     requestedModel !== undefined &&
-    requestedModel !== endpoint.model &&
+    !endpoint.models.includes(requestedModel) &&
     requestedModel !== 'default_model'
   ) {
     return fail(
@@ -458,7 +458,10 @@ class ChatRun {
     this.tokens = job.tokens;
     const model =
       endpoint.dialect === 'vllm'
-        ? endpoint.model
+        ? // A LoRA adapter answers under its own name.
+          job.requestedModel !== undefined && endpoint.models.includes(job.requestedModel)
+          ? job.requestedModel
+          : endpoint.model
         : (job.requestedModel ?? (endpoint.dialect === 'mlx' ? 'default_model' : endpoint.model));
     const fingerprint =
       endpoint.dialect === 'mlx'

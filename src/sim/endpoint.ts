@@ -52,6 +52,12 @@ export interface SimEndpointOptions {
   /** Server version, e.g. vLLM '0.11.0' (selects the reasoning key and error wording). */
   version?: string;
   /**
+   * Further model ids this server answers to: vLLM `--lora-modules` adapters (listed in
+   * /v1/models with the base as parent), repos mlx_lm finds in its cache and loads by name, the
+   * models of a llama.cpp router. Any other id is refused as the server refuses it.
+   */
+  models?: readonly string[];
+  /**
    * llama.cpp `sse_ping_interval`: once a stream has started, a `:` comment is written whenever
    * nothing else was for this long (default 0: off, as in builds without the option).
    */
@@ -130,6 +136,8 @@ export class SimEndpoint implements SimServer {
   readonly dialect: Dialect;
   readonly kind: EndpointKind;
   readonly model: string;
+  /** `model` and the extra ids of `SimEndpointOptions.models`. */
+  readonly models: readonly string[];
   readonly version: string;
   readonly contextWindowTokens: number;
   readonly reasoning: boolean;
@@ -178,6 +186,7 @@ export class SimEndpoint implements SimServer {
     this.dialect = options.dialect;
     this.kind = options.kind ?? (options.dialect === 'tei' ? 'embeddings' : 'chat');
     this.model = options.model;
+    this.models = [options.model, ...(options.models ?? [])];
     this.version = options.version ?? DEFAULT_VERSIONS[options.dialect];
     this.contextWindowTokens = options.contextWindowTokens ?? DEFAULT_CONTEXT_TOKENS;
     this.reasoning = options.reasoning ?? false;

@@ -200,11 +200,25 @@ function modelsBody(endpoint: SimEndpoint): string {
             },
           ],
         },
+        // --lora-modules: each adapter is a model of its own whose parent is the base.
+        ...endpoint.models.slice(1).map((lora) => ({
+          id: lora,
+          object: 'model',
+          created,
+          owned_by: 'vllm',
+          root: `/adapters/${lora}`,
+          parent: id,
+          max_model_len: null,
+          permission: [],
+        })),
       ],
     });
   }
   if (endpoint.dialect === 'mlx') {
-    return `{"object": "list", "data": [{"id": ${JSON.stringify(id)}, "object": "model", "created": ${created}}]}`;
+    const entries = endpoint.models.map(
+      (m) => `{"id": ${JSON.stringify(m)}, "object": "model", "created": ${created}}`,
+    );
+    return `{"object": "list", "data": [${entries.join(', ')}]}`;
   }
   return JSON.stringify({
     models: [

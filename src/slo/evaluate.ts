@@ -117,6 +117,8 @@ export function judgeCounts(good: number, total: number, target: number): Object
 export interface EndpointVerdict {
   readonly endpoint: string;
   readonly planned: boolean;
+  /** False for an endpoint whose fleet file states no `slo`: measured, never judged. */
+  readonly judged: boolean;
   readonly status: EndpointStatus;
   readonly objectives: readonly ObjectiveVerdict[];
   readonly triggers: readonly RecalibrationTrigger[];
@@ -177,7 +179,14 @@ export function evaluateEndpoint(
     : objectives.some((o) => o.assessment === 'ok' || o.assessment === 'breach')
       ? 'ok'
       : 'no-data';
-  return { endpoint: endpoint.name, planned: endpoint.status === 'planned', status, objectives, triggers };
+  return {
+    endpoint: endpoint.name,
+    planned: endpoint.status === 'planned',
+    judged: endpoint.judged !== false,
+    status,
+    objectives,
+    triggers,
+  };
 }
 
 function evaluateObjective(

@@ -63,7 +63,10 @@ export function endpointReportedObjectives(e: Endpoint): Objective[] {
       window: a.window,
       performance: false,
       bestEffort: true,
-      description: `availability (best-effort, ${a.window}): reported, never judged`,
+      description:
+        e.judged === false
+          ? `availability (${a.window}): no targets (slo omitted), reported, never judged`
+          : `availability (best-effort, ${a.window}): reported, never judged`,
     });
   return out;
 }
