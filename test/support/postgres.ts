@@ -20,6 +20,8 @@ export interface PostgresServer {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** The postmaster's process id (for examples that report what they started). */
+  pid(): number | undefined;
   /** A new empty database; returns its URL. */
   createDatabase(name: string): Promise<string>;
   /** Fast shutdown (what a restart by an operator does), then the same server again on the same port. */
@@ -155,10 +157,18 @@ export async function startPostgres(): Promise<PostgresServer> {
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
     const pid = postmasterPid();
     // SIGINT: fast shutdown (clients are disconnected, a checkpoint is written).
-    if (pid !== undefined) process.kill(pid, 'SIGINT');
-    else running.kill('SIGINT');
+    // (It may be on its way out already: a Ctrl-C in a terminal reaches it too.)
+    const signal = (s: NodeJS.Signals): void => {
+      try {
+        if (pid !== undefined) process.kill(pid, s);
+        else running.kill(s);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGINT');
     const timer = setTimeout(() => {
-      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+      signal('SIGKILL');
       running.kill('SIGKILL');
     }, 15_000);
     await exited;
@@ -172,6 +182,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     url,
     port,
     dir,
+    pid: postmasterPid,
     async createDatabase(name) {
       const db = `${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${++n}`;
       const client = new pg.Client({ connectionString: url });

@@ -39,6 +39,7 @@ export interface PromAlert {
 export interface PrometheusServer {
   readonly url: string;
   readonly version: string;
+  readonly pid: number | undefined;
   /** An instant query; NaN values come back as NaN. */
   query(expr: string): Promise<PromSample[]>;
   /** Active alerts (GET /api/v1/alerts). */
@@ -130,6 +131,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   return {
     url,
     version,
+    pid: child.pid,
     async query(expr) {
       const data = await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
         `${url}/api/v1/query?query=${encodeURIComponent(expr)}`,

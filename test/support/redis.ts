@@ -14,6 +14,7 @@ export interface RedisServer {
   /** redis://127.0.0.1:port */
   readonly url: string;
   readonly port: number;
+  pid(): number | undefined;
   /** SIGKILL (the fault tests' "Redis lost"); `start()` brings it back on the same port, empty. */
   kill(): Promise<void>;
   start(): Promise<void>;
@@ -82,6 +83,7 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: () => child?.pid,
     kill: () => end('SIGKILL'),
     start,
     async stop() {
