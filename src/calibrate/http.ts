@@ -97,6 +97,8 @@ export interface TimedStreamOptions {
    * the timings are the same.
    */
   readonly decodeInCallback?: boolean;
+  /** Keep the generated text in the result (StreamTiming.text). */
+  readonly keepText?: boolean;
 }
 
 /**
@@ -123,7 +125,7 @@ export function timedStream(
       if (!timer) {
         const t = now();
         epochStart = performance.timeOrigin + t;
-        timer = new StreamTimer(t);
+        timer = new StreamTimer(t, { keepText: options.keepText });
       }
       return timer;
     };

@@ -5,17 +5,27 @@
 // describe a server that does not exist.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import type { StreamFailure, Summary } from '../measure/index.ts';
-import { DEFINITIONS, gaps, PERCENTILE_METHOD, summarize } from '../measure/index.ts';
+import { DEFINITIONS, gaps, PERCENTILE_METHOD, streamRates, summarize } from '../measure/index.ts';
 import type { HttpTarget } from './http.ts';
 import { httpTarget, tcpConnectTimesMs, timedRequest, timedStream } from './http.ts';
 import { planLanes } from './schedule.ts';
 import type { ServerFingerprint } from './server-state.ts';
 import { readLoadGauges, readServerFacts } from './server-state.ts';
-import type { Proposal } from './thresholds.ts';
+import type { DerivedValue, Proposal } from './thresholds.ts';
 import { proposeThresholds } from './thresholds.ts';
 import type { Verdict, VerdictLine } from './verdict.ts';
 import { overallVerdict, verdicts } from './verdict.ts';
-import { chatBody, embeddingsBody, idSource } from './workload.ts';
+import type { ServerTokenizer } from './tokens.ts';
+import { serverTokenizer } from './tokens.ts';
+import type { ChatWorkload } from './workload.ts';
+import {
+  assumedFillerWords,
+  chatBody,
+  embeddingsBody,
+  forcedLengthFields,
+  idSource,
+  syntheticPrompt,
+} from './workload.ts';
 
 export interface CalibrateOptions {
   readonly warmupIterations: number;
@@ -59,8 +69,17 @@ export interface CalibrationSample {
   readonly ttftMs?: number;
   readonly totalMs: number;
   readonly promptTokens?: number;
+  /** usage.prompt_tokens; else the server's /tokenize of the prompt; else the asked size (assumed). */
+  readonly promptTokenSource?: 'usage' | 'tokenize' | 'assumed';
   readonly completionTokens?: number;
-  readonly tokenSource?: 'usage' | 'chunks';
+  /** usage; else /tokenize of the generated text; else counted events (an estimate that may undercount). */
+  readonly tokenSource?: 'usage' | 'tokenize' | 'chunks';
+  /** The server's finish_reason (`length` when it stopped at max_tokens, `stop` when the model did). */
+  readonly finishReason?: string;
+  /** True when the answer reached the asked length (max_tokens): the output length was forced. */
+  readonly outputForced?: boolean;
+  /** Why this sample has no decode or burst figure (too few tokens to time a rate). */
+  readonly rateExcluded?: string;
   readonly decodeTokensPerSecond?: number;
   readonly burstTokensPerSecond?: number;
   readonly itlP50Ms?: number;
@@ -114,10 +133,21 @@ export interface EndpointCalibration {
   readonly measuredCompleted: number;
   /** Undefined for a failed endpoint: nothing is averaged in. */
   readonly metrics?: EndpointMetrics;
-  /** `chunks` when any measured request had no usage (token counts then undercount multi-token events). */
-  readonly tokenSource?: 'usage' | 'chunks';
-  /** True when the server has no way to force the output length (mlx_lm). */
+  /**
+   * The weakest token count of the measured requests: `usage` (the server's), `tokenize` (the
+   * server's /tokenize of the generated text), `chunks` (counted events: an estimate that
+   * undercounts multi-token events; throughput figures from it carry a caveat).
+   */
+  readonly tokenSource?: 'usage' | 'tokenize' | 'chunks';
+  /**
+   * False when some measured answer ended before the asked length — the server cannot force it
+   * (mlx_lm), ignored ignore_eos/min_tokens, or the model stopped early. See `output`.
+   */
   readonly outputLengthForced: boolean;
+  /** What the measured answers really were, against what was asked (chat). */
+  readonly output?: OutputCheck;
+  /** The synthetic prompt's real length, against what was asked (chat). */
+  readonly prompt?: PromptCheck;
   readonly networkOverhead?: NetworkOverhead;
   readonly current: Endpoint['slo'];
   readonly proposal?: Proposal;
@@ -127,6 +157,34 @@ export interface EndpointCalibration {
   /** Every request, warm-up included (flagged), for --json and --out. */
   readonly samples: readonly CalibrationSample[];
 }
+
+export interface OutputCheck {
+  readonly askedTokens: number;
+  /** How output length was asked for (`ignore_eos`, `min_tokens`), or [] where the server has no way. */
+  readonly forcedWith: readonly string[];
+  /** Measured answers shorter than asked. */
+  readonly shortAnswers: number;
+  /** Measured answers with too few tokens to time a rate (excluded from decode and burst). */
+  readonly excludedFromRates: number;
+  readonly minTokensForRates: number;
+  readonly finishReasons: Readonly<Record<string, number>>;
+}
+
+export interface PromptCheck {
+  readonly askedTokens: number;
+  /** P50 of the measured prompts' real length. */
+  readonly measuredTokens?: number;
+  /** The weakest source among the measured requests (see CalibrationSample.promptTokenSource). */
+  readonly source: 'usage' | 'tokenize' | 'assumed';
+  /** Set when the prompt was sized with the server's /tokenize before the run. */
+  readonly sizedWithTokenize?: { readonly fillerWords: number; readonly tokens: number };
+}
+
+/**
+ * A rate timed over fewer tokens than this is mostly timer noise (7 tokens at 700 tok/s span 9 ms):
+ * such a sample keeps its TTFT but gives no decode or burst figure.
+ */
+export const MIN_TOKENS_FOR_RATES = 16;
 
 export interface CalibrationRun {
   readonly id: string;
@@ -218,7 +276,8 @@ async function calibrateEndpoint(
     url,
     startedAt,
     current: endpoint.slo,
-    outputLengthForced: endpoint.kind === 'embeddings' || endpoint.dialect !== 'mlx',
+    outputLengthForced:
+      endpoint.kind === 'embeddings' || Object.keys(forcedLengthFields(endpoint.dialect, 1)).length > 0,
     samples,
   };
   const failed = (
@@ -249,17 +308,22 @@ async function calibrateEndpoint(
     }
     const facts = await readServerFacts(endpoint, target);
     const nextId = idSource(`${runId}-${endpoint.name}`);
-    const workload = {
+    const tokenizer =
+      endpoint.kind === 'chat' ? serverTokenizer(target, endpoint.dialect, endpoint.servedModel) : undefined;
+    const askedPromptTokens = options.promptTokens ?? c.promptTokens;
+    const sized = tokenizer ? await sizePrompt(tokenizer, askedPromptTokens, nextId()) : undefined;
+    const workload: ChatWorkload = {
       model: endpoint.servedModel,
-      promptTokens: options.promptTokens ?? c.promptTokens,
+      promptTokens: askedPromptTokens,
       maxTokens: options.maxTokens ?? c.maxTokens,
+      fillerWords: sized?.fillerWords,
     };
     const batchSize = options.batchSize ?? endpoint.slo.batchSize ?? c.embeddingBatchSize;
     const timeoutMs = options.requestTimeoutMs ?? Math.max(endpoint.timeouts.totalTimeoutMs, 60_000);
     const one = (iteration: number, phase: 'warmup' | 'measured'): Promise<CalibrationSample> =>
       endpoint.kind === 'embeddings'
         ? embeddingsSample(target, endpoint, batchSize, nextId(), iteration, phase, timeoutMs)
-        : chatSample(target, endpoint, workload, nextId(), iteration, phase, timeoutMs);
+        : chatSample(target, endpoint, workload, tokenizer, nextId(), iteration, phase, timeoutMs);
     for (const [phase, count] of [
       ['warmup', options.warmupIterations],
       ['measured', options.iterations],
@@ -284,8 +348,21 @@ async function calibrateEndpoint(
       burstTokensPerSecond: metrics.burstTokensPerSecond,
       embeddingsPerSecond: metrics.embeddingsPerSecond,
     };
-    const proposal = proposeThresholds({ ...forThresholds, networkOverheadMs: overhead.valueMs }, c);
+    const tokenSource =
+      endpoint.kind === 'embeddings'
+        ? undefined
+        : weakest(
+            measured.map((s) => s.tokenSource),
+            TOKEN_SOURCES,
+          );
+    const proposal = withCaveats(
+      proposeThresholds({ ...forThresholds, networkOverheadMs: overhead.valueMs }, c),
+      tokenSource === 'chunks'
+        ? 'estimated: the server sent no usage and has no /tokenize, so tokens are counted events (one event may carry several)'
+        : undefined,
+    );
     const lines = verdicts(forThresholds, endpoint.slo, endpoint.kind);
+    const checks = endpoint.kind === 'chat' ? chatChecks(measured, workload, endpoint, sized) : undefined;
     progress('done', options.iterations, options.iterations);
     return {
       ...base,
@@ -294,12 +371,10 @@ async function calibrateEndpoint(
       warmupCompleted: options.warmupIterations,
       measuredCompleted: measured.length,
       metrics,
-      tokenSource:
-        endpoint.kind === 'embeddings'
-          ? undefined
-          : measured.some((s) => s.tokenSource === 'chunks')
-            ? 'chunks'
-            : 'usage',
+      tokenSource,
+      outputLengthForced: checks === undefined ? true : checks.output.shortAnswers === 0,
+      output: checks?.output,
+      prompt: checks?.prompt,
       networkOverhead: overhead,
       proposal: trimProposal(proposal, endpoint.kind),
       verdicts: lines,
@@ -360,20 +435,40 @@ async function measureOverhead(
 async function chatSample(
   target: HttpTarget,
   endpoint: Endpoint,
-  workload: { model: string; promptTokens: number; maxTokens: number },
+  workload: ChatWorkload,
+  tokenizer: ServerTokenizer | undefined,
   uniqueId: string,
   iteration: number,
   phase: 'warmup' | 'measured',
   timeoutMs: number,
 ): Promise<CalibrationSample> {
-  const t = await timedStream(
-    target,
-    '/v1/chat/completions',
-    chatBody(workload, endpoint.dialect, uniqueId),
-    timeoutMs,
-    uniqueId,
-  );
+  const body = chatBody(workload, endpoint.dialect, uniqueId);
+  const t = await timedStream(target, '/v1/chat/completions', body, timeoutMs, uniqueId, {
+    keepText: true,
+  });
   const noToken = t.ok && t.ttftMs === undefined;
+  // Counts the server did not give are asked of its tokenizer (after the stream: no effect on timing).
+  let completionTokens = t.completionTokens;
+  let tokenSource: CalibrationSample['tokenSource'] = t.tokenSource;
+  if (t.ok && t.tokenSource === 'chunks' && tokenizer && t.text !== undefined) {
+    const n = await tokenizer.text(t.text);
+    if (n !== undefined) {
+      completionTokens = n;
+      tokenSource = 'tokenize';
+    }
+  }
+  let promptTokens = t.promptTokens;
+  let promptTokenSource: CalibrationSample['promptTokenSource'] = 'usage';
+  if (promptTokens === undefined) {
+    const n = t.ok ? await tokenizer?.chat(body.messages as { role: string; content: string }[]) : undefined;
+    promptTokens = n ?? workload.promptTokens;
+    promptTokenSource = n === undefined ? 'assumed' : 'tokenize';
+  }
+  const rates =
+    tokenSource === 'tokenize'
+      ? streamRates(t.tokenTimesMs, completionTokens)
+      : { decodeTokensPerSecond: t.decodeTokensPerSecond, burstTokensPerSecond: t.burstTokensPerSecond };
+  const tooShort = (completionTokens ?? 0) < MIN_TOKENS_FOR_RATES;
   return {
     requestId: uniqueId,
     iteration,
@@ -387,15 +482,108 @@ async function chatSample(
     timeToRoleMs: t.timeToRoleMs,
     ttftMs: t.ttftMs,
     totalMs: t.totalMs,
-    promptTokens: t.promptTokens,
-    completionTokens: t.completionTokens,
-    tokenSource: t.tokenSource,
-    decodeTokensPerSecond: t.decodeTokensPerSecond,
-    burstTokensPerSecond: t.burstTokensPerSecond,
+    promptTokens,
+    promptTokenSource,
+    completionTokens,
+    tokenSource,
+    finishReason: t.finishReason,
+    outputForced: completionTokens !== undefined && completionTokens >= workload.maxTokens,
+    rateExcluded: tooShort
+      ? `${completionTokens ?? 0} tokens: fewer than ${MIN_TOKENS_FOR_RATES}, too short to time a rate`
+      : undefined,
+    decodeTokensPerSecond: tooShort ? undefined : rates.decodeTokensPerSecond,
+    burstTokensPerSecond: tooShort ? undefined : rates.burstTokensPerSecond,
     itlP50Ms: t.itlMs.p50,
     tokenTimesMs: t.tokenTimesMs,
     systemFingerprint: t.systemFingerprint,
   };
+}
+
+const TOKEN_SOURCES = ['usage', 'tokenize', 'chunks'] as const;
+const PROMPT_SOURCES = ['usage', 'tokenize', 'assumed'] as const;
+
+/** The last (weakest) of `order` that any value is; the first when there are none. */
+function weakest<T extends string>(values: readonly (T | undefined)[], order: readonly T[]): T {
+  let worst = 0;
+  for (const v of values) if (v !== undefined) worst = Math.max(worst, order.indexOf(v));
+  return order[worst] as T;
+}
+
+function withCaveats(p: Proposal, caveat: string | undefined): Proposal {
+  if (caveat === undefined) return p;
+  const mark = (d: DerivedValue | undefined): DerivedValue | undefined => (d ? { ...d, caveat } : undefined);
+  return {
+    ...p,
+    sustainedTokensPerSecond: mark(p.sustainedTokensPerSecond),
+    burstTokensPerSecond: mark(p.burstTokensPerSecond),
+  };
+}
+
+function chatChecks(
+  measured: readonly CalibrationSample[],
+  workload: ChatWorkload,
+  endpoint: Endpoint,
+  sized: { fillerWords: number; tokens: number } | undefined,
+): { output: OutputCheck; prompt: PromptCheck } {
+  const finishReasons: Record<string, number> = {};
+  for (const s of measured) {
+    const key = s.finishReason ?? 'none';
+    finishReasons[key] = (finishReasons[key] ?? 0) + 1;
+  }
+  const prompts = measured.map((s) => s.promptTokens).filter((v): v is number => v !== undefined);
+  return {
+    output: {
+      askedTokens: workload.maxTokens,
+      forcedWith: Object.keys(forcedLengthFields(endpoint.dialect, workload.maxTokens)),
+      shortAnswers: measured.filter((s) => s.outputForced !== true).length,
+      excludedFromRates: measured.filter((s) => s.rateExcluded !== undefined).length,
+      minTokensForRates: MIN_TOKENS_FOR_RATES,
+      finishReasons,
+    },
+    prompt: {
+      askedTokens: workload.promptTokens,
+      measuredTokens: summarize(prompts).p50,
+      source: weakest(
+        measured.map((s) => s.promptTokenSource),
+        PROMPT_SOURCES,
+      ),
+      sizedWithTokenize: sized,
+    },
+  };
+}
+
+/**
+ * Filler words that make the synthetic prompt `asked` tokens long as the server counts them (its
+ * /tokenize, chat template applied where it can): a few secant steps from the one-word-one-token
+ * guess. Undefined when the server cannot tokenize.
+ */
+async function sizePrompt(
+  tokenizer: ServerTokenizer,
+  asked: number,
+  sampleId: string,
+): Promise<{ fillerWords: number; tokens: number } | undefined> {
+  const count = (words: number): Promise<number | undefined> =>
+    tokenizer.chat([{ role: 'user', content: syntheticPrompt(asked, sampleId, words) }]);
+  let words = assumedFillerWords(asked, sampleId);
+  let tokens = await count(words);
+  if (tokens === undefined) return undefined;
+  let best = { fillerWords: words, tokens };
+  let prev: { words: number; tokens: number } | undefined;
+  for (let step = 0; step < 5 && Math.abs(tokens - asked) > Math.max(1, asked * 0.005); step++) {
+    const perWord =
+      prev !== undefined && prev.words !== words
+        ? (tokens - prev.tokens) / (words - prev.words)
+        : words > 0
+          ? tokens / words
+          : 1;
+    prev = { words, tokens };
+    words = Math.max(0, Math.round(words + (asked - tokens) / Math.max(0.05, perWord)));
+    const next = await count(words);
+    if (next === undefined) break;
+    tokens = next;
+    if (Math.abs(tokens - asked) < Math.abs(best.tokens - asked)) best = { fillerWords: words, tokens };
+  }
+  return best;
 }
 
 async function embeddingsSample(

@@ -1,7 +1,7 @@
 // Text rendering of a calibration run: the summary table and the notes that keep each number's
 // meaning next to it. Pure: strings in, strings out.
 import type { Summary } from '../measure/index.ts';
-import type { CalibrationRun, EndpointCalibration } from './procedure.ts';
+import type { CalibrationRun, EndpointCalibration, OutputCheck } from './procedure.ts';
 import type { DerivedValue } from './thresholds.ts';
 
 export type Row = (string | number)[];
@@ -46,6 +46,10 @@ function endpointRows(e: EndpointCalibration): Row[] {
       ),
     );
   } else {
+    const out = e.output;
+    const excluded =
+      out && out.excludedFromRates > 0 ? ` (${out.excludedFromRates} too short, excluded)` : '';
+    const estimated = e.tokenSource === 'chunks' ? ' (estimated)' : '';
     rows.push(
       triple('', 'time to headers ms', m.timeToHeadersMs),
       triple('', 'time to role ms', m.timeToRoleMs),
@@ -53,7 +57,23 @@ function endpointRows(e: EndpointCalibration): Row[] {
       triple('', 'E2E ms', m.e2eMs),
       triple(
         '',
-        `decode tok/s${e.tokenSource === 'chunks' ? ' (chunks!)' : ''}`,
+        `output tokens${estimated}`,
+        m.completionTokens,
+        out?.askedTokens,
+        undefined,
+        out === undefined ? '' : outputVerdict(out, e.samples.filter((x) => x.phase === 'measured').length),
+      ),
+      triple(
+        '',
+        'prompt tokens',
+        m.promptTokens,
+        e.prompt?.askedTokens,
+        undefined,
+        e.prompt === undefined ? '' : `counted by ${e.prompt.source}`,
+      ),
+      triple(
+        '',
+        `decode tok/s${estimated}${excluded}`,
         m.decodeTokensPerSecond,
         cur.throughput.sustainedTokensPerSecond,
         p.sustainedTokensPerSecond,
@@ -61,7 +81,7 @@ function endpointRows(e: EndpointCalibration): Row[] {
       ),
       triple(
         '',
-        'burst tok/s',
+        `burst tok/s${estimated}${excluded}`,
         m.burstTokensPerSecond,
         cur.throughput.burstTokensPerSecond,
         p.burstTokensPerSecond,
@@ -87,9 +107,18 @@ function triple(
     num(s.p95),
     num(s.p99),
     current ?? '',
-    proposed ? proposed.value : '',
+    proposed ? `${proposed.value}${proposed.caveat === undefined ? '' : ' (estimated)'}` : '',
     verdict,
   ];
+}
+
+function outputVerdict(out: OutputCheck, measured: number): string {
+  const reasons = Object.entries(out.finishReasons)
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(', ');
+  return out.shortAnswers === 0
+    ? `forced (finish ${reasons})`
+    : `NOT FORCED: ${out.shortAnswers}/${measured} short (finish ${reasons})`;
 }
 
 function ms(v: number | undefined): string {
@@ -122,9 +151,38 @@ export function runNotes(run: CalibrationRun): string {
       parts.push(
         `network overhead ${o.valueMs.toFixed(2)} ms (${o.source}${o.tcpConnectMedianMs !== undefined ? `: TCP connect median of ${o.tries}` : ''}${o.healthRoundTripMedianMs !== undefined ? `, /health RTT median ${o.healthRoundTripMedianMs.toFixed(2)} ms` : ''})`,
       );
+    if (e.tokenSource === 'tokenize')
+      parts.push('no usage from the server: completion tokens counted with its /tokenize');
     if (e.tokenSource === 'chunks')
-      parts.push('no usage from the server: tokens are counted events (may undercount)');
-    if (!e.outputLengthForced) parts.push('output length not forceable on this server');
+      parts.push(
+        'no usage and no /tokenize: tokens are counted events, an estimate that undercounts multi-token events; throughput floors are marked estimated',
+      );
+    const out = e.output;
+    if (out && out.shortAnswers > 0) {
+      const how =
+        out.forcedWith.length > 0
+          ? `${out.forcedWith.join(' and ')} sent but not honoured, or the model stopped early`
+          : 'this server has no way to force it';
+      parts.push(
+        `output not forced: ${out.shortAnswers} answers shorter than the ${out.askedTokens} tokens asked (${how})`,
+      );
+    }
+    if (out && out.excludedFromRates > 0) {
+      const kept = e.measuredCompleted - out.excludedFromRates;
+      parts.push(
+        kept > 0
+          ? `decode and burst from the ${kept} answers of at least ${out.minTokensForRates} tokens (${out.excludedFromRates} too short to time, excluded)`
+          : `no answer had ${out.minTokensForRates} tokens: no decode or burst figure, no throughput floor proposed`,
+      );
+    }
+    const pr = e.prompt;
+    if (pr) {
+      const measured = pr.measuredTokens === undefined ? '?' : num(pr.measuredTokens);
+      const sized = pr.sizedWithTokenize
+        ? `, sized with the server's /tokenize (${pr.sizedWithTokenize.fillerWords} filler words = ${pr.sizedWithTokenize.tokens} tokens)`
+        : ', not sized (no /tokenize)';
+      parts.push(`prompt: asked ${pr.askedTokens} tokens, measured ${measured} (${pr.source})${sized}`);
+    }
     const f = e.fingerprint;
     if (f) {
       const facts = [
@@ -134,10 +192,14 @@ export function runNotes(run: CalibrationRun): string {
         f.systemFingerprint && `fingerprint ${f.systemFingerprint}`,
         f.before?.kvCacheUsage !== undefined &&
           `KV cache ${pct(f.before.kvCacheUsage)}→${pct(f.after?.kvCacheUsage)}`,
+        f.totalSlots !== undefined && `${f.totalSlots} slots`,
+        f.before?.slotsProcessing !== undefined &&
+          `slots busy ${f.before.slotsProcessing}/${f.before.slotsTotal ?? '?'}→${f.after?.slotsProcessing ?? '?'}/${f.after?.slotsTotal ?? '?'} (${f.before.from})`,
         f.before?.requestsRunning !== undefined &&
           `running/waiting ${f.before.requestsRunning}/${f.before.requestsWaiting ?? '?'}→${f.after?.requestsRunning ?? '?'}/${f.after?.requestsWaiting ?? '?'}`,
       ].filter(Boolean);
       if (facts.length > 0) parts.push(facts.join(', '));
+      if (f.unavailable.length > 0) parts.push(`unavailable: ${f.unavailable.join(', ')}`);
     }
     if (parts.length > 0) lines.push(`${e.endpoint}: ${parts.join('; ')}`);
   }

@@ -10,6 +10,13 @@ export interface LoadGauges {
   readonly kvCacheUsage?: number;
   readonly requestsRunning?: number;
   readonly requestsWaiting?: number;
+  /** llama.cpp: slots busy and slots in all (`/slots`; `/health` in builds before b3590). */
+  readonly slotsProcessing?: number;
+  readonly slotsTotal?: number;
+  /** Where the load figures were read (`/metrics`, `/slots`, `/health`). */
+  readonly from?: string;
+  /** Lookups that failed, with the status (e.g. `/slots (501)`). */
+  readonly unavailable?: readonly string[];
 }
 
 export interface ServerFingerprint {
@@ -23,6 +30,8 @@ export interface ServerFingerprint {
   readonly model?: string;
   /** vLLM `root` (model path), llama.cpp `model_path`, TEI `model_id`. */
   readonly modelRoot?: string;
+  /** llama.cpp `/props` total_slots (`--parallel`). */
+  readonly totalSlots?: number;
   readonly contextWindowTokens?: number;
   /** `system_fingerprint` seen in the stream (llama.cpp build, mlx version and GPU arch). */
   readonly systemFingerprint?: string;
@@ -74,7 +83,7 @@ export async function readServerFacts(
   const getJson = async <T>(path: string): Promise<T | undefined> => {
     const r = await timedRequest(target, 'GET', path, undefined, timeoutMs);
     if (!r.ok) {
-      unavailable.push(path);
+      unavailable.push(r.status === undefined ? path : `${path} (${r.status})`);
       return undefined;
     }
     try {
@@ -89,6 +98,7 @@ export async function readServerFacts(
   let contextWindowTokens: number | undefined;
   let modelIds: string[] | undefined;
   let model: string | undefined;
+  let totalSlots: number | undefined;
   if (endpoint.dialect !== 'tei') {
     const models = await getJson<ModelsJson>('/v1/models');
     const data = Array.isArray(models?.data) ? models.data : [];
@@ -109,9 +119,11 @@ export async function readServerFacts(
     const props = await getJson<{
       model_path?: unknown;
       build_info?: unknown;
+      total_slots?: unknown;
       default_generation_settings?: { n_ctx?: unknown };
     }>('/props');
     if (typeof props?.model_path === 'string') modelRoot = props.model_path;
+    if (typeof props?.total_slots === 'number') totalSlots = props.total_slots;
     if (typeof props?.build_info === 'string') serverVersion = props.build_info;
     const nCtx = props?.default_generation_settings?.n_ctx;
     if (typeof nCtx === 'number') contextWindowTokens = nCtx;
@@ -124,6 +136,9 @@ export async function readServerFacts(
     if (typeof info?.model_id === 'string') modelRoot = info.model_id;
     if (typeof info?.max_input_length === 'number') contextWindowTokens = info.max_input_length;
   }
+  const before = await readLoadGauges(endpoint, target, timeoutMs);
+  unavailable.push(...(before?.unavailable ?? []));
+  if (endpoint.dialect === 'mlx') unavailable.push('load state (mlx_lm exposes none)');
   return {
     endpoint: endpoint.name,
     dialect: endpoint.dialect,
@@ -132,21 +147,69 @@ export async function readServerFacts(
     model,
     modelRoot,
     contextWindowTokens,
-    before: await readLoadGauges(endpoint, target, timeoutMs),
+    totalSlots,
+    before,
     hardware: endpoint.hardware,
     unavailable,
   };
 }
 
-/** vLLM's running/waiting/KV-cache gauges; undefined for servers without them. */
+/**
+ * The server's load before or after the run: vLLM's running/waiting/KV-cache gauges from /metrics;
+ * llama.cpp's busy slots from /slots (on unless --no-slots), or from /health in builds before
+ * b3590. Undefined for servers that expose neither (mlx_lm, TEI); failed lookups are listed.
+ */
 export async function readLoadGauges(
   endpoint: Endpoint,
   target: HttpTarget,
   timeoutMs = 5_000,
 ): Promise<LoadGauges | undefined> {
-  if (endpoint.dialect !== 'vllm') return undefined;
-  const r = await timedRequest(target, 'GET', '/metrics', undefined, timeoutMs);
-  return r.ok ? parseLoadGauges(r.text) : undefined;
+  const missing = (path: string, status: number | undefined): string =>
+    status === undefined ? path : `${path} (${status})`;
+  if (endpoint.dialect === 'vllm') {
+    const r = await timedRequest(target, 'GET', '/metrics', undefined, timeoutMs);
+    return r.ok
+      ? { ...parseLoadGauges(r.text), from: '/metrics' }
+      : { unavailable: [missing('/metrics', r.status)] };
+  }
+  if (endpoint.dialect !== 'llamacpp') return undefined;
+  const unavailable: string[] = [];
+  const slots = await timedRequest(target, 'GET', '/slots', undefined, timeoutMs);
+  if (slots.ok) {
+    const parsed = parseSlots(slots.text);
+    if (parsed) return { ...parsed, from: '/slots' };
+  }
+  unavailable.push(missing('/slots', slots.status));
+  const health = await timedRequest(target, 'GET', '/health', undefined, timeoutMs);
+  try {
+    const h = JSON.parse(health.text) as { slots_idle?: unknown; slots_processing?: unknown };
+    if (typeof h.slots_idle === 'number' && typeof h.slots_processing === 'number')
+      return {
+        slotsProcessing: h.slots_processing,
+        slotsTotal: h.slots_idle + h.slots_processing,
+        from: '/health',
+        unavailable,
+      };
+  } catch {
+    // no JSON body: nothing to read
+  }
+  unavailable.push('slot counts in /health (builds since b3590 have none)');
+  return { unavailable };
+}
+
+/** llama.cpp /slots: an array of slots, busy when `is_processing` (or `state` ≠ 0 before b4034). */
+export function parseSlots(text: string): Pick<LoadGauges, 'slotsProcessing' | 'slotsTotal'> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const busy = parsed.filter((s: { is_processing?: unknown; state?: unknown } | null) =>
+    s?.is_processing !== undefined ? s.is_processing === true : typeof s?.state === 'number' && s.state !== 0,
+  ).length;
+  return { slotsProcessing: busy, slotsTotal: parsed.length };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface DerivedValue {
   readonly roundingStep: number;
   /** The formula with the numbers filled in. */
   readonly formula: string;
+  /** Set when the measured figure is not exact (e.g. tokens counted as events): say so with it. */
+  readonly caveat?: string;
 }
 
 export interface Proposal {

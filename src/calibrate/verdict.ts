@@ -2,7 +2,8 @@
 import type { EndpointSlo } from '../fleet/index.ts';
 import type { MeasuredPercentiles } from './thresholds.ts';
 
-export type Verdict = 'meets' | 'misses' | 'no-target';
+/** `unmeasured`: there is a target but no trustworthy figure to judge it (e.g. output not forced). */
+export type Verdict = 'meets' | 'misses' | 'unmeasured' | 'no-target';
 
 export interface VerdictLine {
   readonly metric: 'ttft-p95' | 'ttft-p99' | 'sustained' | 'burst' | 'embeddings-rate';
@@ -35,7 +36,13 @@ export function verdicts(
     measured,
     target,
     verdict:
-      target === undefined || measured === undefined ? 'no-target' : measured >= target ? 'meets' : 'misses',
+      target === undefined
+        ? 'no-target'
+        : measured === undefined
+          ? 'unmeasured'
+          : measured >= target
+            ? 'meets'
+            : 'misses',
   });
   const lines = [
     atMost('ttft-p95', m.latencyMs.p95, slo.ttft?.p95Ms),
@@ -51,9 +58,13 @@ export function verdicts(
   return lines;
 }
 
-/** One word for a table cell: misses if any line misses, meets if any meets, else no-target. */
+/**
+ * One word for a table cell: misses if any line misses, unmeasured if a target could not be judged
+ * (a "meets" that skipped a target would overstate it), meets if any meets, else no-target.
+ */
 export function overallVerdict(lines: readonly VerdictLine[]): Verdict {
   if (lines.some((l) => l.verdict === 'misses')) return 'misses';
+  if (lines.some((l) => l.verdict === 'unmeasured')) return 'unmeasured';
   if (lines.some((l) => l.verdict === 'meets')) return 'meets';
   return 'no-target';
 }

@@ -10,21 +10,32 @@ const FILLER = (
   'river bank and each day people walk along that road to work or school then come home for dinner'
 ).split(' ');
 
-/** A prompt of about `tokens` tokens whose first words are unique to `uniqueId`. */
-export function syntheticPrompt(tokens: number, uniqueId: string): string {
+/**
+ * A prompt of about `tokens` tokens whose first words are unique to `uniqueId`. `fillerWords`, when
+ * given, is the exact number of filler words (calibrate sizes it with the server's tokenizer);
+ * otherwise every filler word is assumed to be one token.
+ */
+export function syntheticPrompt(tokens: number, uniqueId: string, fillerWords?: number): string {
   const prefix = `Request ${uniqueId}. Continue the text:`;
   // The prefix costs roughly one token per 3 characters of the id plus 5 words.
   const prefixTokens = 5 + Math.ceil(uniqueId.length / 3);
+  const count = Math.max(0, fillerWords ?? tokens - prefixTokens);
   const words: string[] = [];
-  for (let i = 0; words.length < Math.max(0, tokens - prefixTokens); i++)
-    words.push(FILLER[i % FILLER.length] as string);
+  for (let i = 0; words.length < count; i++) words.push(FILLER[i % FILLER.length] as string);
   return `${prefix} ${words.join(' ')}`;
+}
+
+/** Filler words when each is assumed to be one token (what syntheticPrompt does unsized). */
+export function assumedFillerWords(tokens: number, uniqueId: string): number {
+  return Math.max(0, tokens - 5 - Math.ceil(uniqueId.length / 3));
 }
 
 export interface ChatWorkload {
   readonly model: string;
   readonly promptTokens: number;
   readonly maxTokens: number;
+  /** Filler words that make the prompt `promptTokens` long on this server (see syntheticPrompt). */
+  readonly fillerWords?: number;
 }
 
 /** Which output-length controls the server honours (see wire-formats.md). */
@@ -43,7 +54,7 @@ export function forcedLengthFields(dialect: Dialect, maxTokens: number): Record<
 export function chatBody(w: ChatWorkload, dialect: Dialect, uniqueId: string): Record<string, unknown> {
   return {
     model: w.model,
-    messages: [{ role: 'user', content: syntheticPrompt(w.promptTokens, uniqueId) }],
+    messages: [{ role: 'user', content: syntheticPrompt(w.promptTokens, uniqueId, w.fillerWords) }],
     stream: true,
     stream_options: { include_usage: true },
     max_tokens: w.maxTokens,

@@ -6,7 +6,7 @@ export { METRICS } from './metric-names.ts';
 export { PERCENTILE_METHOD, percentile, percentileOfSorted, summarize } from './percentiles.ts';
 export type { Summary } from './percentiles.ts';
 export { StreamTimer, errorText } from './stream-timer.ts';
-export type { StreamFailure, StreamTiming } from './stream-timer.ts';
+export type { StreamFailure, StreamTimerOptions, StreamTiming } from './stream-timer.ts';
 export { bestOneSecondRate, decodeRate, gaps, streamRates } from './token-rates.ts';
 export type { StreamRates } from './token-rates.ts';
 export { DEFINITIONS } from './definitions.ts';

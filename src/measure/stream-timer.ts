@@ -57,6 +57,13 @@ export interface StreamTiming {
   readonly finishReason?: string;
   readonly systemFingerprint?: string;
   readonly model?: string;
+  /** The generated text (reasoning, then content), when the timer was asked to keep it. */
+  readonly text?: string;
+}
+
+export interface StreamTimerOptions {
+  /** Keep the generated text (to count its tokens when the server sends no usage). */
+  readonly keepText?: boolean;
 }
 
 interface ChunkJson {
@@ -103,8 +110,13 @@ export class StreamTimer {
   private model?: string;
 
   /** `startMs`: when the request was written, on the same clock as every later call. */
-  constructor(startMs: number) {
+  private readonly keepText: boolean;
+  private reasoningText = '';
+  private contentText = '';
+
+  constructor(startMs: number, options: StreamTimerOptions = {}) {
     this.startMs = startMs;
+    this.keepText = options.keepText === true;
   }
 
   headers(status: number, atMs: number): void {
@@ -214,6 +226,12 @@ export class StreamTimer {
     const tools = Array.isArray(delta?.tool_calls) && delta.tool_calls.length > 0;
     if (!reasoning && content === '' && !tools) return;
     this.tokenTimes.push(t);
+    if (this.keepText) {
+      this.reasoningText +=
+        (typeof delta?.reasoning_content === 'string' ? delta.reasoning_content : '') ||
+        (typeof delta?.reasoning === 'string' ? delta.reasoning : '');
+      this.contentText += content;
+    }
     if (reasoning && content === '') this.reasoningEvents++;
     if (content !== '' || tools) {
       if (content.includes('</think>')) this.lastThinkClose = this.contentTimes.length;
@@ -256,6 +274,7 @@ export class StreamTimer {
       finishReason: this.finishReason,
       systemFingerprint: this.fingerprint,
       model: this.model,
+      text: this.keepText ? this.reasoningText + this.contentText : undefined,
     };
   }
 

@@ -78,7 +78,7 @@ describe('llm-fleet calibrate', () => {
         '--prompt-tokens',
         '64',
         '--max-tokens',
-        '8',
+        '16',
         '--network-overhead',
         'fleet',
         '--json',

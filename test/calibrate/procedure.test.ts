@@ -134,7 +134,7 @@ describe('calibrate procedure (simulator)', () => {
     expect(embeddings?.proposal?.embeddingsPerSecond?.value).toBeGreaterThan(0);
   });
 
-  it('a server that ignores include_usage: tokens come from counted events, flagged as such', async () => {
+  it('a server that ignores include_usage: completion tokens are counted with its /tokenize, flagged as such', async () => {
     sims = await simFleet(['coder']);
     const upstream = sims.endpoints.get('coder')?.url as string;
     // A loopback proxy that drops stream_options, like a server that never sends usage.
@@ -167,9 +167,9 @@ describe('calibrate procedure (simulator)', () => {
       });
       const e = run.endpoints[0];
       expect(e?.status).toBe('completed');
-      expect(e?.tokenSource).toBe('chunks');
-      expect(e?.samples.every((s) => s.tokenSource === 'chunks')).toBe(true);
-      expect(e?.metrics?.completionTokens.p50).toBe(8); // one token per event in the simulator
+      expect(e?.tokenSource).toBe('tokenize');
+      expect(e?.samples.every((s) => s.tokenSource === 'tokenize')).toBe(true);
+      expect(e?.metrics?.completionTokens.p50).toBe(8);
     } finally {
       await new Promise((resolve) => proxy.close(resolve));
     }
