@@ -152,6 +152,9 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
     await store.saveObservedFingerprint(fingerprint);
   }
 
+  /** Whether each endpoint's last health check failed: its next success may be a restarted server. */
+  const lastHealthFailed = new Map<string, boolean>();
+
   /** The last real request's failure, while it lasts: /health alone cannot bring the endpoint back. */
   const requestFailure = new Map<string, ProbeResult>();
 
@@ -191,8 +194,15 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
     const health = await checkHealth(endpoint, { timeoutMs, dispatcher, clock });
     record(health);
     const failure = requestFailure.get(endpoint.name);
+    const wasDown = state.state(endpoint.name) === 'down';
     observe(health, health.ok && !failure, health.ok ? failure : undefined);
-    if (health.ok && withFingerprint) await recordFingerprint(endpoint);
+    // Back after a failed check or a down spell: a restart may have brought another model or build,
+    // so what the server says about itself is read at once, not at the next scheduled read.
+    const cameBack =
+      health.ok &&
+      (lastHealthFailed.get(endpoint.name) === true || (wasDown && state.state(endpoint.name) === 'up'));
+    lastHealthFailed.set(endpoint.name, !health.ok);
+    if (health.ok && (withFingerprint || cameBack)) await recordFingerprint(endpoint);
     // A real request runs beside the health rounds (a reasoning model may take tens of seconds),
     // due every `requestProbeEvery` rounds and every round while the last one failed.
     if (health.ok && (withRequest || failure) && !busyRequest.has(endpoint.name)) {
