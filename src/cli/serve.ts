@@ -2,8 +2,9 @@
 // says otherwise. With --workers N, N processes share the port (node:cluster); each keeps its own
 // breaker and health view.
 import cluster from 'node:cluster';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RegisterCommand } from './commands.ts';
+import { eventLine, LOG_FORMATS, requestLine, type LogFormat } from './request-log.ts';
 import { startStack, untilSignal } from './stack.ts';
 import type { StoreOptions } from './store-options.ts';
 import { withStoreOption } from './store-options.ts';
@@ -17,6 +18,7 @@ export interface ServeOptions extends FleetOptions, StoreOptions {
   apiKey?: string[];
   monitor: boolean;
   json?: boolean;
+  logFormat: LogFormat;
 }
 
 export function portNumber(value: string): number {
@@ -36,6 +38,15 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** The operator's log: request lines and event lines on stderr, unless the format is `off`. */
+function logging(format: LogFormat, io: { err(text: string): void }) {
+  if (format === 'off') return {};
+  return {
+    onRecord: (record: Parameters<typeof requestLine>[0]) => io.err(`${requestLine(record, format)}\n`),
+    events: (event: Parameters<typeof eventLine>[0]) => io.err(`${eventLine(event, Date.now(), format)}\n`),
+  };
+}
+
 export const register: RegisterCommand = (program, io) => {
   const command = withStoreOption(withFleetOptions(new Command('serve')))
     .description('Run the OpenAI-compatible gateway in front of the fleet (routing, failover, measurement)')
@@ -49,6 +60,14 @@ export const register: RegisterCommand = (program, io) => {
     .option('--api-key <key>', 'accept this Bearer key (repeatable; also LLM_FLEET_API_KEYS=a,b)', collect)
     .option('--no-monitor', 'do not probe the endpoints (route on traffic and circuit breakers only)')
     .option('--json', 'print the listening address as JSON')
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'one line per request, and per retry, failover, rescue and breaker transition, on stderr',
+      )
+        .choices(LOG_FORMATS)
+        .default('text'),
+    )
     .addHelpText(
       'after',
       `
@@ -56,6 +75,7 @@ Examples:
   llm-fleet serve -f examples/onex.fleet.yaml
   LLM_CODER_URL=http://127.0.0.1:8000 llm-fleet serve -f fleet.yaml --port 4000 --workers 2
   llm-fleet serve -f fleet.yaml --api-key sk-local-123456 --host 0.0.0.0
+  llm-fleet serve -f fleet.yaml --log-format json 2>>gateway.log
 
 Then:  curl http://127.0.0.1:4000/v1/chat/completions -H 'content-type: application/json' \\
          -d '{"model":"auto","messages":[{"role":"user","content":"hi"}]}'
@@ -79,6 +99,7 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
         store: options.store,
         monitor: options.monitor,
         env: io.env,
+        ...logging(options.logFormat, io),
       });
       if (options.json)
         printJson(io, { url: stack.url, fleet: fleet.name, pid: process.pid, store: stack.store.location });

@@ -2,6 +2,7 @@
 // (real endpoints) and `demo` (simulated ones). The store persists request records, probes and
 // incidents, so `check`, `report` and the dashboard read what the gateway and monitor saw, and a
 // restart resumes open incidents.
+import type { GatewayEventSink } from '../gateway/events.ts';
 import { createDashboard } from '../dashboard/index.ts';
 import { FleetError } from '../errors.ts';
 import type { Fleet } from '../fleet/index.ts';
@@ -27,6 +28,8 @@ export interface StackOptions {
   readonly monitor?: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly onRecord?: (record: RequestRecord) => void;
+  /** Retries, failovers, rescues and breaker transitions (serve's log). */
+  readonly events?: GatewayEventSink;
   /** The endpoints are llm-fleet's simulators (the demo): every stored record says so. */
   readonly simulated?: boolean;
 }
@@ -68,6 +71,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
           sink: options.simulated ? { write: (r) => store.write({ ...r, simulated: true }) } : store,
           dashboard,
           onRecord: options.onRecord,
+          events: options.events,
         },
       },
     );

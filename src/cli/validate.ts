@@ -57,8 +57,7 @@ export function renderFleet(fleet: Fleet): string {
       fleet.endpoints.map((e) => {
         const s = e.slo;
         const t = s.throughput;
-        if (e.judged === false)
-          return [e.name, 'no slo: measured, never judged', '', '', '', '', ''];
+        if (e.judged === false) return [e.name, 'no slo: measured, never judged', '', '', '', '', ''];
         return [
           e.name,
           s.ttft ? `${s.ttft.p95Ms}ms` : 'TBD',
