@@ -2,7 +2,8 @@
 // path (a queue push), the batched flush per record, and the queries `check`, `report` and the
 // dashboard run over 30 days of history — with JSON.stringify of the same records as the baseline
 // of the same run (the flush cannot be cheaper than serialising each record once).
-// Run: node bench/store.ts [records]   (default 200000 records over 30 days, 4 endpoints)
+// With --postgres the same run repeats on a PostgreSQL store (a server started in a temp dir, loopback).
+// Run: node bench/store.ts [records] [--postgres]   (default 200000 records over 30 days, 4 endpoints)
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +11,14 @@ import { loadFleet } from '../src/fleet/index.ts';
 import type { RequestRecord } from '../src/measure/record.ts';
 import { evaluateFleet } from '../src/slo/evaluate.ts';
 import { evaluationData } from '../src/store/evaluation-input.ts';
+import { openPostgresStore } from '../src/store/postgres-store.ts';
+import type { SqlStore } from '../src/store/sql-store.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import { postgresMissing, startPostgres } from '../test/support/postgres.ts';
 
-const N = Number(process.argv[2] ?? 200_000);
+const args = process.argv.slice(2);
+const WITH_POSTGRES = args.includes('--postgres');
+const N = Number(args.find((a) => !a.startsWith('--')) ?? 200_000);
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 2, 31, 18, 0);
 const ENDPOINTS = ['coder', 'coder-fast', 'embeddings', 'deepseek-r1'];
@@ -66,59 +72,102 @@ const [, stringifyMs] = time(() => {
   return n;
 });
 
-const store = await openSqliteStore({ path, fleet, flushIntervalMs: 3_600_000, clock: () => NOW });
 const BATCH = 5_000; // ≈ one second of traffic at 5k req/s: what one timer flush would write
-let writeMs = 0;
-let flushMs = 0;
-let worstFlushMs = 0;
-for (let i = 0; i < N; i += BATCH) {
-  const batch = records.slice(i, i + BATCH);
-  const [, w] = time(() => {
-    for (const rec of batch) store.write(rec);
+
+/** Writes the history in batches, then one live batch, then times the reads check and the dashboard run. */
+async function measure(store: SqlStore): Promise<Record<string, number | string>> {
+  let writeMs = 0;
+  let flushMs = 0;
+  let worstFlushMs = 0;
+  for (let i = 0; i < N; i += BATCH) {
+    const batch = records.slice(i, i + BATCH);
+    const [, w] = time(() => {
+      for (const rec of batch) store.write(rec);
+    });
+    const [, f] = await timeAsync(() => store.flush());
+    writeMs += w;
+    flushMs += f;
+    worstFlushMs = Math.max(worstFlushMs, f);
+  }
+  // Steady state: what one timer flush writes at a busy moment — BATCH records within one second.
+  const live = records
+    .slice(0, BATCH)
+    .map((rec, i) => ({ ...rec, id: `live-${i}`, startedAtMs: NOW - 1000 + (i % 1000) }));
+  const [, liveWriteMs] = time(() => {
+    for (const rec of live) store.write(rec);
   });
-  const [, f] = await timeAsync(() => store.flush());
-  writeMs += w;
-  flushMs += f;
-  worstFlushMs = Math.max(worstFlushMs, f);
+  const [, liveFlushMs] = await timeAsync(() => store.flush());
+  const range = { fromMs: NOW - 30 * DAY, toMs: NOW };
+  const [, seriesHourMs] = await timeAsync(() => store.series('coder', { ...range, stepMs: 3_600_000 }));
+  const [, seriesMinuteDayMs] = await timeAsync(() =>
+    store.series('coder', { fromMs: NOW - DAY, toMs: NOW, stepMs: 60_000 }),
+  );
+  const [, countsMs] = await timeAsync(() => store.objectiveCounts('coder-ttft-p95', range));
+  const [data, dataMs] = await timeAsync(() =>
+    evaluationData(fleet, store, { sinceMs: NOW - 7 * DAY, nowMs: NOW, rawRetentionMs: 14 * DAY }),
+  );
+  const [, evaluateMs] = time(() => evaluateFleet(fleet, data));
+  await store.close();
+  return {
+    writeMs,
+    flushMs,
+    worstFlushMs,
+    liveWriteMs,
+    liveFlushMs,
+    seriesHourMs,
+    seriesMinuteDayMs,
+    countsMs,
+    dataMs,
+    buckets: data.buckets.length,
+    samples: data.samples ? 'exact samples' : 'histograms',
+    evaluateMs,
+  };
 }
-// Steady state: what one timer flush writes at a busy moment — BATCH records within one second.
-const live = records
-  .slice(0, BATCH)
-  .map((rec, i) => ({ ...rec, id: `live-${i}`, startedAtMs: NOW - 1000 + (i % 1000) }));
-const [, liveWriteMs] = time(() => {
-  for (const rec of live) store.write(rec);
-});
-const [, liveFlushMs] = await timeAsync(() => store.flush());
-const range = { fromMs: NOW - 30 * DAY, toMs: NOW };
-const [, seriesHourMs] = await timeAsync(() => store.series('coder', { ...range, stepMs: 3_600_000 }));
-const [, seriesMinuteDayMs] = await timeAsync(() =>
-  store.series('coder', { fromMs: NOW - DAY, toMs: NOW, stepMs: 60_000 }),
-);
-const [, countsMs] = await timeAsync(() => store.objectiveCounts('coder-ttft-p95', range));
-const [data, dataMs] = await timeAsync(() =>
-  evaluationData(fleet, store, { sinceMs: NOW - 7 * DAY, nowMs: NOW, rawRetentionMs: 14 * DAY }),
-);
-const [, evaluateMs] = time(() => evaluateFleet(fleet, data));
-await store.close();
+
+const results: [string, Record<string, number | string>][] = [];
+results.push([
+  'sqlite',
+  await measure(await openSqliteStore({ path, fleet, flushIntervalMs: 3_600_000, clock: () => NOW })),
+]);
 const sizeMb = (statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0)) / 1e6;
+if (WITH_POSTGRES) {
+  const missing = postgresMissing();
+  if (missing) console.log(`postgres skipped: ${missing}`);
+  else {
+    const server = await startPostgres();
+    try {
+      const url = await server.createDatabase('bench');
+      results.push([
+        'postgres (loopback)',
+        await measure(await openPostgresStore({ url, fleet, flushIntervalMs: 3_600_000, clock: () => NOW })),
+      ]);
+    } finally {
+      await server.stop();
+    }
+  }
+}
 rmSync(dir, { recursive: true, force: true });
 
 const us = (ms: number, n: number) => `${((ms * 1000) / n).toFixed(2)} µs`;
 console.log(`store bench: ${N} records over 30 days, ${ENDPOINTS.length} endpoints, batches of ${BATCH}`);
 console.log(`  baseline JSON.stringify per record        ${us(stringifyMs, N)}`);
-console.log(`  write() on the request path per record    ${us(writeMs, N)}`);
-console.log(
-  `  flush per record (batched, one txn)       ${us(flushMs, N)}   (${(flushMs / stringifyMs).toFixed(1)}× the baseline)`,
-);
-console.log(`  worst history batch (${BATCH} records, ~18 h)  ${worstFlushMs.toFixed(1)} ms`);
-console.log(
-  `  live batch: ${BATCH} records in one second  write ${us(liveWriteMs, BATCH)}/record, flush ${liveFlushMs.toFixed(1)} ms (${us(liveFlushMs, BATCH)}/record)`,
-);
-console.log(`  series 30 days by hour (720 points)       ${seriesHourMs.toFixed(1)} ms`);
-console.log(`  series 24 h by minute (1440 points)       ${seriesMinuteDayMs.toFixed(1)} ms`);
-console.log(`  objectiveCounts 30 days (with P95)        ${countsMs.toFixed(1)} ms`);
-console.log(
-  `  check's evaluation input, 7 days          ${dataMs.toFixed(1)} ms (${data.buckets.length} buckets, ${data.samples ? 'exact samples' : 'histograms'})`,
-);
-console.log(`  evaluateFleet over it                     ${evaluateMs.toFixed(1)} ms`);
-console.log(`  database size                             ${sizeMb.toFixed(1)} MB`);
+for (const [label, f] of results) {
+  const n = (k: string): number => f[k] as number;
+  console.log(`${label}:`);
+  console.log(`  write() on the request path per record    ${us(n('writeMs'), N)}`);
+  console.log(
+    `  flush per record (batched, one txn)       ${us(n('flushMs'), N)}   (${(n('flushMs') / stringifyMs).toFixed(1)}× the baseline)`,
+  );
+  console.log(`  worst history batch (${BATCH} records, ~18 h)  ${n('worstFlushMs').toFixed(1)} ms`);
+  console.log(
+    `  live batch: ${BATCH} records in one second  write ${us(n('liveWriteMs'), BATCH)}/record, flush ${n('liveFlushMs').toFixed(1)} ms (${us(n('liveFlushMs'), BATCH)}/record)`,
+  );
+  console.log(`  series 30 days by hour (720 points)       ${n('seriesHourMs').toFixed(1)} ms`);
+  console.log(`  series 24 h by minute (1440 points)       ${n('seriesMinuteDayMs').toFixed(1)} ms`);
+  console.log(`  objectiveCounts 30 days (with P95)        ${n('countsMs').toFixed(1)} ms`);
+  console.log(
+    `  check's evaluation input, 7 days          ${n('dataMs').toFixed(1)} ms (${f.buckets} buckets, ${f.samples})`,
+  );
+  console.log(`  evaluateFleet over it                     ${n('evaluateMs').toFixed(1)} ms`);
+}
+console.log(`  sqlite database size                      ${sizeMb.toFixed(1)} MB`);
