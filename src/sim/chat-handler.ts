@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Scheduled } from './clock.ts';
 import { nowMs, runAt, toEpochMs } from './clock.ts';
 import type { SimEndpoint } from './endpoint.ts';
+import type { EngineJob, EngineTicket } from './engine/batch-engine.ts';
 import type { WireError } from './errors-wire.ts';
 import {
   contextError,
@@ -16,15 +17,9 @@ import {
 import type { FaultSpec } from './faults.ts';
 import { applyStop, planOutput, simAnswer } from './generator.ts';
 import type { OutputPlan } from './generator.ts';
-import { logNormalFactor, meanItlMs, sigmaForP99Ratio, ttftMedianMs } from './latency.ts';
+import { logNormalFactor, meanItlMs, sigmaForP99Ratio } from './latency.ts';
 import { llamacppWire, llamacppFingerprint, timingsJson } from './llamacpp.ts';
-import {
-  MLX_DEFAULT_MAX_TOKENS,
-  MLX_PREFILL_STEP_TOKENS,
-  mlxFingerprint,
-  mlxRefusal,
-  mlxWire,
-} from './mlx.ts';
+import { MLX_DEFAULT_MAX_TOKENS, mlxFingerprint, mlxRefusal, mlxWire } from './mlx.ts';
 import type { SimChatMessage } from './prompt.ts';
 import {
   chatAnswerKey,
@@ -406,15 +401,20 @@ function validate(
   };
 }
 
-/** One request's life after validation. Every write happens at a scheduled absolute time. */
+/**
+ * One request's life after validation. The engine (engine/batch-engine.ts) decides when each token
+ * is produced; a fault that takes over the timing (a stall that resumes, slow decode) detaches the
+ * request from the engine and paces the rest itself. Every write happens at a scheduled time.
+ */
 class ChatRun {
   private readonly tokens: readonly SimToken[];
   private readonly ids: StreamIds;
   private readonly rateFactor: number;
   private readonly itlSigma: number;
   private scheduled: Scheduled | undefined;
-  private cancelWait: (() => void) | undefined;
-  private holdsSlot = false;
+  private ticket: EngineTicket | undefined;
+  /** Detached from the engine: this run schedules its own remaining tokens. */
+  private selfPaced = false;
   /** The slot this request occupies in the /slots view. */
   private slotId: number | undefined;
   private done = false;
@@ -487,13 +487,45 @@ class ChatRun {
       if (!this.done) this.abort('client-abort');
     });
     if (this.job.stream && this.wire.headersBeforeFirstToken) this.writeHeaders();
-    this.cancelWait = this.endpoint.acquireSlot(() => this.onSlot());
+    this.ticket = this.endpoint.submit(this.engineJob());
   }
 
-  private onSlot(): void {
-    this.cancelWait = undefined;
-    this.holdsSlot = true;
-    const now = nowMs();
+  private engineJob(): EngineJob {
+    const total = this.tokens.length;
+    const uncached = this.job.promptTokens - this.job.cachedPromptTokens;
+    const keepalives = this.job.stream && this.wire.prefillComment !== undefined && uncached > 0;
+    return {
+      promptTokens: this.job.promptTokens,
+      cachedPromptTokens: this.job.cachedPromptTokens,
+      // A natural stop costs one more step (the EOS token); a length cut ends with the last token.
+      outputs: total === 0 ? 1 : total + (this.job.plan.finishReason === 'stop' ? 1 : 0),
+      rateFactor: this.rateFactor,
+      extraDelayMs: this.fault?.kind === 'slow-first-token' ? (this.fault.delayMs ?? 5_000) : 0,
+      onStart: (atMs) => {
+        this.occupySlot(atMs);
+        this.startedAtMs = atMs;
+        // From arrival (body read, validation, start-up, the waiting queue) to admission, as it
+        // happened (a step that ends late admits late).
+        this.truth.queueMs = Math.max(atMs, nowMs()) - this.arrivalMs;
+      },
+      onPrefill: keepalives
+        ? (done) => this.keepalive(done - this.job.cachedPromptTokens, uncached)
+        : undefined,
+      onOutput: (i, atMs) => {
+        if (this.done || this.selfPaced) return;
+        if (i === 0) {
+          this.firstTokenAtMs = atMs;
+          this.truth.scheduledTtftMs = atMs - this.arrivalMs;
+          // mlx_lm reports the last prefill step just before the first token.
+          if (keepalives) this.keepalive(uncached, uncached);
+        }
+        if (i >= total && total > 0) this.finish(atMs);
+        else this.emitToken(i, atMs, nowMs() - atMs);
+      },
+    };
+  }
+
+  private occupySlot(atMs: number): void {
     const table = this.endpoint.slotTable;
     const run = this.truth;
     const tokens = this.tokens;
@@ -511,36 +543,18 @@ class ChatRun {
             .map((t) => t.text)
             .join(''),
       },
-      now,
+      atMs,
     );
-    this.startedAtMs = now;
-    this.truth.queueMs = now - this.arrivalMs;
-    const l = this.endpoint.latency;
-    const loadFactor = meanItlMs(l, this.endpoint.running) / meanItlMs(l, 1);
-    let prefillMs =
-      ttftMedianMs(l, this.job.promptTokens, this.job.cachedPromptTokens) *
-      logNormalFactor(this.endpoint.rand, sigmaForP99Ratio(l.ttftJitterP99Ratio)) *
-      // Chunked prefill shares the GPU with the running batch: the same slowdown as decode.
-      loadFactor;
-    if (this.fault?.kind === 'slow-first-token') prefillMs += this.fault.delayMs ?? 5_000;
-    this.firstTokenAtMs = now + prefillMs;
-    this.truth.scheduledTtftMs = this.firstTokenAtMs - this.arrivalMs;
-    if (this.job.stream && this.wire.prefillComment) this.scheduleKeepalives(now, prefillMs);
-    this.at(this.firstTokenAtMs, (late) => this.emitToken(0, this.firstTokenAtMs, late));
   }
 
-  private scheduleKeepalives(startMs: number, prefillMs: number): void {
-    const total = this.job.promptTokens - this.job.cachedPromptTokens;
-    if (total <= 0) return;
-    // One comment per prefill step; written just before the first token at the latest.
-    const steps = Math.ceil(total / MLX_PREFILL_STEP_TOKENS);
-    for (let k = 1; k <= steps; k++) {
-      const done = Math.min(total, k * MLX_PREFILL_STEP_TOKENS);
-      const at = startMs + (prefillMs * done) / total - (k === steps ? 0.001 : 0);
-      runAt(at, () => {
-        if (!this.done && !this.res.destroyed) this.res.write(this.wire.prefillComment?.(done, total) ?? '');
-      });
-    }
+  private keepalive(done: number, total: number): void {
+    if (!this.done && !this.res.destroyed) this.res.write(this.wire.prefillComment?.(done, total) ?? '');
+  }
+
+  /** A fault takes over the timing: the engine forgets this request. */
+  private detach(): void {
+    this.selfPaced = true;
+    this.releaseSlot();
   }
 
   private emitToken(i: number, scheduledMs: number, lateMs: number): void {
@@ -567,6 +581,7 @@ class ChatRun {
         this.finishTruth(200);
         return;
       }
+      this.detach();
       const resumeAt = scheduledMs + f.delayMs;
       this.at(resumeAt, (late) => this.emitTokenNow(i, resumeAt, late));
       return;
@@ -638,6 +653,12 @@ class ChatRun {
     this.endpoint.metrics.generationTokens++;
     this.lastTokenAtMs = scheduledMs;
 
+    if (!this.selfPaced && this.slowDecodeAfter(i)) this.detach();
+    if (!this.selfPaced) {
+      // The engine produces the next token (or the EOS step) at the end of a later step.
+      if (last && this.job.plan.finishReason !== 'stop') this.finish(scheduledMs);
+      return;
+    }
     const itl = this.nextItlMs(i);
     if (last) {
       // A natural stop costs one more step (the EOS token); a length cut ends right away.
@@ -737,13 +758,18 @@ class ChatRun {
     });
   }
 
+  private slowDecodeAfter(i: number): boolean {
+    const f = this.fault;
+    return f?.kind === 'slow-decode' && i + 1 >= (f.afterTokens ?? 1);
+  }
+
   private nextItlMs(i: number): number {
     const f = this.fault;
-    if (f?.kind === 'slow-decode' && i + 1 >= (f.afterTokens ?? 1)) {
+    if (f?.kind === 'slow-decode' && this.slowDecodeAfter(i)) {
       return (1000 / (f.tokensPerSecond ?? 1)) * this.endpoint.latency.scale;
     }
     return (
-      meanItlMs(this.endpoint.latency, this.endpoint.running, this.rateFactor) *
+      meanItlMs(this.endpoint.latency, this.endpoint.metrics.running, this.rateFactor) *
       logNormalFactor(this.endpoint.rand, this.itlSigma)
     );
   }
@@ -825,7 +851,6 @@ class ChatRun {
   private abort(outcome: 'client-abort' | 'server-closed'): void {
     if (this.done) return;
     if (this.scheduled) this.scheduled.cancelled = true;
-    this.cancelWait?.();
     this.releaseSlot();
     this.endpoint.metrics.success.abort++;
     this.truth.outcome = outcome;
@@ -834,10 +859,10 @@ class ChatRun {
   }
 
   private releaseSlot(): void {
-    if (!this.holdsSlot) return;
-    this.holdsSlot = false;
+    this.ticket?.release();
+    this.ticket = undefined;
     if (this.slotId !== undefined) this.endpoint.slotTable.vacate(this.slotId, nowMs());
-    this.endpoint.releaseSlot();
+    this.slotId = undefined;
   }
 
   private finishTruth(status: number): void {

@@ -10,6 +10,11 @@ import type { Dialect, EndpointKind } from '../fleet/types.ts';
 import { isLoopbackHost } from '../upstream/guard.ts';
 import { handleChat } from './chat-handler.ts';
 import { nowMs, toEpochMs } from './clock.ts';
+import type { EngineJob, EngineTicket } from './engine/batch-engine.ts';
+import { BatchEngine } from './engine/batch-engine.ts';
+import { REAL_CLOCK } from './engine/engine-clock.ts';
+import type { EngineSettings } from './engine/engine-config.ts';
+import { engineCost, engineLimits } from './engine/engine-config.ts';
 import { handleEmbeddings } from './embeddings-handler.ts';
 import type { WireError } from './errors-wire.ts';
 import { dialectError, injectedStatusError } from './errors-wire.ts';
@@ -43,6 +48,8 @@ export interface SimEndpointOptions {
   /** Output text and jitter are deterministic functions of the seed (default 0). */
   seed?: number;
   latency?: Partial<LatencyModel>;
+  /** Batching limits beyond `latency.maxNumSeqs`: token budget, KV cache (see engine-config.ts). */
+  engine?: EngineSettings;
   faults?: FaultSpec[];
   /**
    * Loading phase: llama.cpp answers 503 "Loading model"; vLLM, TEI and mlx_lm ≤ 0.31.2 refuse
@@ -168,9 +175,8 @@ export class SimEndpoint implements SimServer {
   private endpointFaultTimers = new Set<NodeJS.Timeout>();
   private deadFault = false;
   private bound = 0;
-  /** Requests that hold a sequence slot, and those waiting for one. */
-  running = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Continuous batching of chat and completion requests (undefined for TEI). */
+  readonly engine: BatchEngine | undefined;
   /** Prefix cache: message-prefix hash → token count, in insertion (LRU) order. */
   private readonly prefixCache = new Map<number, number>();
   /** Embeddings run one batch at a time; the next batch starts when this one is done. */
@@ -204,6 +210,22 @@ export class SimEndpoint implements SimServer {
     }
     this.rand = mulberry32(this.seed ^ 0x5eed);
     this.picker = new FaultPicker(mulberry32(this.seed ^ 0xfa17));
+    if (this.dialect !== 'tei') {
+      const limits = engineLimits(
+        this.dialect,
+        this.version,
+        this.latency,
+        this.contextWindowTokens,
+        options.engine,
+      );
+      this.engine = new BatchEngine(
+        limits,
+        engineCost(this.latency, limits),
+        REAL_CLOCK,
+        mulberry32(this.seed ^ 0xba7c),
+        this.metrics,
+      );
+    }
     this.host = options.host ?? '127.0.0.1';
     if (!isLoopbackHost(this.host)) {
       throw new RangeError(`the simulator listens on loopback only, not on ${this.host}`);
@@ -282,6 +304,7 @@ export class SimEndpoint implements SimServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.engine?.stop();
     for (const t of [...this.timers, ...this.endpointFaultTimers]) clearTimeout(t);
     for (const cancel of [...this.inFlight]) cancel();
     for (const res of this.held) res.destroy();
@@ -305,48 +328,28 @@ export class SimEndpoint implements SimServer {
     return this.picker.pick(isInference, extra);
   }
 
-  /** Takes a sequence slot now or when one frees up; returns a cancel for the wait. */
-  acquireSlot(start: () => void): () => void {
+  /**
+   * Hands a request to the engine. While mlx_lm ≥ 0.31.3 is still loading, generation waits for
+   * the model (the request is accepted and held).
+   */
+  submit(job: EngineJob): EngineTicket {
+    const engine = this.engine;
+    if (engine === undefined) throw new Error(`${this.dialect} has no generation engine`);
     const loadingMs = this.generationReadyAtMs - nowMs();
-    if (loadingMs > 0) {
-      let cancelInner: (() => void) | undefined;
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        cancelInner = this.acquireSlot(start);
-      }, loadingMs);
-      this.timers.add(timer);
-      return () => {
+    if (loadingMs <= 0) return engine.submit(job);
+    let inner: EngineTicket | undefined;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      inner = engine.submit(job);
+    }, loadingMs);
+    this.timers.add(timer);
+    return {
+      release: () => {
         clearTimeout(timer);
         this.timers.delete(timer);
-        cancelInner?.();
-      };
-    }
-    if (this.running < this.latency.maxNumSeqs) {
-      this.running++;
-      this.metrics.running = this.running;
-      start();
-      return () => undefined;
-    }
-    const entry = (): void => {
-      this.running++;
-      this.metrics.running = this.running;
-      start();
+        inner?.release();
+      },
     };
-    this.waiting.push(entry);
-    this.metrics.waiting = this.waiting.length;
-    return () => {
-      const i = this.waiting.indexOf(entry);
-      if (i >= 0) this.waiting.splice(i, 1);
-      this.metrics.waiting = this.waiting.length;
-    };
-  }
-
-  releaseSlot(): void {
-    this.running = Math.max(0, this.running - 1);
-    const next = this.waiting.shift();
-    this.metrics.waiting = this.waiting.length;
-    this.metrics.running = this.running;
-    if (next) next();
   }
 
   /** Longest cached prefix of these message prefixes (block-rounded), and remembers them. */

@@ -82,7 +82,7 @@ export function handleInfoRoute(
     );
   }
   if (path === '/metrics' && get) {
-    const text = endpoint.metrics.render(dialect, endpoint.model, endpoint.latency.maxNumSeqs);
+    const text = endpoint.metrics.render(dialect, endpoint.model);
     if (text === undefined) return endpoint.sendError(res, notFound(dialect));
     const headers: Record<string, string> = { 'content-type': PROMETHEUS_TYPE };
     if (dialect === 'llamacpp')

@@ -53,8 +53,12 @@ function formatLe(b: number): string {
 
 export class SimMetrics {
   readonly startedAtS = Date.now() / 1000;
+  /** The engine's gauges (vLLM running/waiting, llama.cpp processing/deferred), set by the engine. */
   running = 0;
   waiting = 0;
+  /** Used KV blocks / all blocks (vLLM). */
+  kvCacheUsage = 0;
+  preemptions = 0;
   promptTokens = 0;
   cachedPromptTokens = 0;
   generationTokens = 0;
@@ -72,19 +76,14 @@ export class SimMetrics {
   teSuccess = 0;
   teFailure = 0;
 
-  /** KV-cache use: running sequences' share of the slots (a stand-in; vLLM reports block use). */
-  kvCacheUsage(maxNumSeqs: number): number {
-    return Math.min(1, this.running / Math.max(1, maxNumSeqs));
-  }
-
-  render(dialect: Dialect, model: string, maxNumSeqs: number): string | undefined {
-    if (dialect === 'vllm') return this.renderVllm(model, maxNumSeqs);
+  render(dialect: Dialect, model: string): string | undefined {
+    if (dialect === 'vllm') return this.renderVllm(model);
     if (dialect === 'llamacpp') return this.renderLlamacpp();
     if (dialect === 'tei') return this.renderTei();
     return undefined;
   }
 
-  private renderVllm(model: string, maxNumSeqs: number): string {
+  private renderVllm(model: string): string {
     const l = `engine="0",model_name=${JSON.stringify(model)}`;
     const gauge = (name: string, help: string, v: number): string =>
       `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}{${l}} ${v}\n`;
@@ -93,11 +92,7 @@ export class SimMetrics {
     let out = '';
     out += gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', this.running);
     out += gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', this.waiting);
-    out += gauge(
-      'vllm:kv_cache_usage_perc',
-      'KV-cache usage. 1 means 100 percent usage.',
-      this.kvCacheUsage(maxNumSeqs),
-    );
+    out += gauge('vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', this.kvCacheUsage);
     out += counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.', this.promptTokens);
     out += counter(
       'vllm:generation_tokens_total',
@@ -114,7 +109,11 @@ export class SimMetrics {
       'Prefix cache hits, in terms of number of cached tokens.',
       this.prefixHits,
     );
-    out += counter('vllm:num_preemptions_total', 'Cumulative number of preemption from the engine.', 0);
+    out += counter(
+      'vllm:num_preemptions_total',
+      'Cumulative number of preemption from the engine.',
+      this.preemptions,
+    );
     out += `# HELP vllm:request_success_total Count of successfully processed requests.\n# TYPE vllm:request_success_total counter\n`;
     for (const reason of ['stop', 'length', 'abort'] as const) {
       out += `vllm:request_success_total{${l},finished_reason="${reason}"} ${this.success[reason]}\n`;
