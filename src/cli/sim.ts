@@ -34,6 +34,12 @@ interface SimOptions extends FleetOptions {
   ttftP99Ratio?: string;
   decodeTps?: string;
   maxNumSeqs?: string;
+  maxNumBatchedTokens?: string;
+  kvCacheTokens?: string;
+  blockSize?: string;
+  prefillStepSize?: string;
+  promptConcurrency?: string;
+  replicas: string[];
   ssePingMs?: string;
   tokensPerChunk?: string;
   slots?: boolean;
@@ -98,7 +104,30 @@ export const register: RegisterCommand = (program, io) => {
     .option('--prefill-ms-per-token <ms>', 'single mode: TTFT per uncached prompt token')
     .option('--ttft-p99-ratio <x>', 'single mode: TTFT jitter, P99 / median (log-normal)')
     .option('--decode-tps <n>', 'single mode: median decode tokens/s of one sequence')
-    .option('--max-num-seqs <n>', 'single mode: sequences decoded at once; more wait in a queue')
+    .option(
+      '--max-num-seqs <n>',
+      'single mode: requests running at once (vLLM --max-num-seqs, llama.cpp --parallel, mlx_lm --decode-concurrency); more wait',
+    )
+    .option(
+      '--max-num-batched-tokens <n>',
+      'single mode: tokens per engine step, prefill and decode together (vLLM default 2048, llama.cpp --batch-size 2048)',
+    )
+    .option(
+      '--kv-cache-tokens <n>',
+      'single mode, vLLM: KV-cache capacity in tokens (default 2 × the context window)',
+    )
+    .option('--block-size <n>', 'single mode, vLLM: tokens per KV block (default 16)')
+    .option(
+      '--prefill-step-size <n>',
+      'single mode, mlx_lm: prompt tokens per step and request (default 2048)',
+    )
+    .option('--prompt-concurrency <n>', 'single mode, mlx_lm ≥ 0.29: prompts prefilled at once (default 8)')
+    .option(
+      '--replicas <name=n>',
+      'fleet mode: run n independent simulated servers of an endpoint (own engine and prefix cache each)',
+      collectRaw,
+      [],
+    )
     .option(
       '--sse-ping-ms <ms>',
       'single mode, llama.cpp: write a `:` comment after this much stream silence',
@@ -181,8 +210,19 @@ async function startFleet(options: SimOptions, io: CliIo): Promise<SimServer[]> 
       ports[e.name] = basePort + i;
     });
   }
+  const replicas: Record<string, number> = {};
+  for (const raw of options.replicas) {
+    const [name = '', count = ''] = raw.split('=');
+    if (!endpointByName(fleet, name))
+      throw new FleetError('sim_unknown_endpoint', `--replicas ${raw}: no endpoint ${name}`);
+    const n = optionalInt(count, `--replicas ${name}=`);
+    if (n === undefined || n < 1)
+      throw new FleetError('sim_usage', `--replicas ${raw}: write NAME=N with N ≥ 1, e.g. coder=2`);
+    replicas[name] = n;
+  }
   const seed = optionalInt(options.seed, '--seed') ?? 0;
   const sim = await startSimFleet(fleet, {
+    replicas,
     only: options.only,
     seed,
     includePlanned: options.includePlanned,
@@ -200,6 +240,7 @@ async function startFleet(options: SimOptions, io: CliIo): Promise<SimServer[]> 
       dialect: server.options.dialect,
       model: server.options.model,
       url: server.url,
+      replicas: (sim.replicas.get(name) ?? []).map((r) => r.url),
       faults: server.faults(),
     };
   });
@@ -210,19 +251,21 @@ async function startFleet(options: SimOptions, io: CliIo): Promise<SimServer[]> 
     io.out(
       table(
         ['endpoint', 'dialect', 'model', 'url', 'faults'],
-        rows.map((r) => [
-          r.name,
-          r.dialect,
-          r.model,
-          r.url,
-          r.faults.length ? r.faults.map((f) => f.kind).join(',') : '—',
-        ]),
+        rows.flatMap((r) =>
+          r.replicas.map((url, i) => [
+            i === 0 ? r.name : `${r.name} (replica ${i + 1})`,
+            r.dialect,
+            r.model,
+            url,
+            r.faults.length ? r.faults.map((f) => f.kind).join(',') : '—',
+          ]),
+        ),
       ),
     );
     for (const [env, url] of Object.entries(sim.env)) io.out(`export ${env}=${url}\n`);
     io.out('Press Ctrl-C to stop.\n');
   }
-  return [...sim.endpoints.values()];
+  return [...sim.replicas.values()].flat();
 }
 
 async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]> {
@@ -244,6 +287,13 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
   set('ttftJitterP99Ratio', options.ttftP99Ratio, '--ttft-p99-ratio');
   set('decodeTokensPerSecond', options.decodeTps, '--decode-tps');
   set('maxNumSeqs', options.maxNumSeqs, '--max-num-seqs');
+  const engine = {
+    maxNumBatchedTokens: optionalInt(options.maxNumBatchedTokens, '--max-num-batched-tokens'),
+    kvCacheTokens: optionalInt(options.kvCacheTokens, '--kv-cache-tokens'),
+    blockSizeTokens: optionalInt(options.blockSize, '--block-size'),
+    prefillChunkTokens: optionalInt(options.prefillStepSize, '--prefill-step-size'),
+    maxConcurrentPrefills: optionalInt(options.promptConcurrency, '--prompt-concurrency'),
+  };
   set('scale', options.latencyScale, '--latency-scale');
   const faults = options.fault.flatMap(faultsOf);
   const server = await startSimEndpoint({
@@ -257,6 +307,7 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     reasoningParser: options.reasoningParser,
     seed: optionalInt(options.seed, '--seed'),
     latency,
+    engine,
     faults,
     startupMs: optionalNumber(options.startupMs, '--startup-ms'),
     version: options.serverVersion,

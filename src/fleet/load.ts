@@ -414,6 +414,12 @@ function buildFleet(
                     ? [e.sim.faults]
                     : e.sim.faults,
               startupMs: e.sim.startup,
+              maxNumSeqs: e.sim.maxNumSeqs,
+              maxNumBatchedTokens: e.sim.maxNumBatchedTokens,
+              kvCacheTokens: e.sim.kvCacheTokens,
+              blockSizeTokens: e.sim.blockSize,
+              prefillChunkTokens: e.sim.prefillStepSize,
+              maxConcurrentPrefills: e.sim.promptConcurrency,
             },
     };
   });

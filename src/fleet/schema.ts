@@ -128,6 +128,13 @@ const endpoint = z.strictObject({
     .strictObject({
       faults: z.union([z.string(), z.array(z.string())]).optional(),
       startup: duration.optional(),
+      // The simulated engine's batching (README, sim): running cap, step token budget, KV cache.
+      maxNumSeqs: z.number().int().positive().optional(),
+      maxNumBatchedTokens: tokenCount.optional(),
+      kvCacheTokens: tokenCount.optional(),
+      blockSize: z.number().int().positive().optional(),
+      prefillStepSize: tokenCount.optional(),
+      promptConcurrency: z.number().int().positive().optional(),
     })
     .optional(),
 });

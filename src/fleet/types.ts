@@ -126,6 +126,18 @@ export interface EndpointSimSettings {
   /** Fault specs such as '503:retry-after=2,first=3' (parsed by the simulator). */
   readonly faults: readonly string[];
   readonly startupMs?: number;
+  /** Engine batching (vLLM --max-num-seqs, llama.cpp --parallel, mlx_lm --decode-concurrency). */
+  readonly maxNumSeqs?: number;
+  /** vLLM --max-num-batched-tokens, llama.cpp --batch-size. */
+  readonly maxNumBatchedTokens?: number;
+  /** vLLM KV-cache capacity in tokens. */
+  readonly kvCacheTokens?: number;
+  /** vLLM --block-size. */
+  readonly blockSizeTokens?: number;
+  /** mlx_lm --prefill-step-size. */
+  readonly prefillChunkTokens?: number;
+  /** mlx_lm --prompt-concurrency. */
+  readonly maxConcurrentPrefills?: number;
 }
 
 export interface RoutingRule {

@@ -568,7 +568,8 @@ class ChatRun {
         this.truth.outcome = 'fault';
         this.truth.fault = 'cut';
         this.finishTruth(200);
-        this.res.socket?.destroy();
+        // Close once what was written is out (tokens of one engine step go out in one turn).
+        this.res.socket?.destroySoon();
         return;
       }
       this.truth.fault = 'stall';
@@ -582,7 +583,8 @@ class ChatRun {
         return;
       }
       this.detach();
-      const resumeAt = scheduledMs + f.delayMs;
+      // The pause counts from when the last token went out (a late step writes late).
+      const resumeAt = Math.max(scheduledMs, nowMs()) + f.delayMs;
       this.at(resumeAt, (late) => this.emitTokenNow(i, resumeAt, late));
       return;
     }
@@ -594,7 +596,7 @@ class ChatRun {
       this.releaseSlot();
       this.finishTruth(200);
       if (!this.res.headersSent) this.writeHeaders();
-      if (event === 'close') this.res.socket?.destroy();
+      if (event === 'close') this.res.socket?.destroySoon();
       else this.res.end(event);
       return;
     }

@@ -3,16 +3,23 @@
 // real one does), the same seed everywhere (a fallback continues the same answer), and the Fleet
 // rewritten so every endpoint's url points at its simulator.
 import type { Endpoint, Fleet } from '../fleet/types.ts';
-import type { SimServer } from './endpoint.ts';
+import type { SimEndpointOptions, SimServer } from './endpoint.ts';
 import { startSimEndpoint } from './endpoint.ts';
 import { FleetError } from '../errors.ts';
 import type { FaultSpec } from './faults.ts';
 import { parseFaults } from './faults.ts';
 import type { LatencyModel } from './latency.ts';
 import { sigmaForP99Ratio } from './latency.ts';
+import type { EngineSettings } from './engine/engine-config.ts';
+import { MLX_DECODE_CONCURRENCY } from './engine/engine-config.ts';
 
 export interface SimFleet {
   readonly endpoints: ReadonlyMap<string, SimServer>;
+  /**
+   * Every simulated server of each endpoint: one, or `replicas[name]` independent ones (each with its
+   * own engine, KV cache and prefix cache; `endpoints` and the rewritten url name the first).
+   */
+  readonly replicas: ReadonlyMap<string, readonly SimServer[]>;
   /** Env var → loopback URL (`LLM_CODER_URL` → `http://127.0.0.1:…`). */
   readonly env: Record<string, string>;
   /** The same Fleet with every simulated endpoint's url rewritten to its loopback sim. */
@@ -31,6 +38,8 @@ export interface SimFleetOptions {
   latencyScale?: number;
   /** Faults per endpoint name, applied at start. */
   faults?: Record<string, FaultSpec[]>;
+  /** Independent simulated servers per endpoint name (default 1), for replica pools. */
+  replicas?: Record<string, number>;
   /** Fixed ports per endpoint name (default: ephemeral). */
   ports?: Record<string, number>;
 }
@@ -65,7 +74,11 @@ export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
   const slo = endpoint.baseSlo;
   const out: { -readonly [K in keyof LatencyModel]?: LatencyModel[K] } = {
     ttftJitterP99Ratio: TTFT_P99_RATIO,
-    maxNumSeqs: endpoint.dialect === 'vllm' ? 256 : endpoint.dialect === 'llamacpp' ? 4 : 8,
+    // vLLM's max_num_seqs on a GPU under 70 GiB, llama-server's --parallel 4, mlx_lm's
+    // --decode-concurrency; `sim: { maxNumSeqs }` in the fleet file overrides.
+    maxNumSeqs:
+      endpoint.sim?.maxNumSeqs ??
+      (endpoint.dialect === 'vllm' ? 256 : endpoint.dialect === 'llamacpp' ? 4 : MLX_DECODE_CONCURRENCY),
   };
   const p95 = slo.ttft?.p95Ms;
   if (endpoint.kind === 'embeddings') {
@@ -96,6 +109,18 @@ export function latencyForEndpoint(endpoint: Endpoint): Partial<LatencyModel> {
   return out;
 }
 
+/** The engine settings the fleet file sets for this endpoint (`sim:`). */
+export function engineForEndpoint(e: Endpoint): EngineSettings {
+  const sim = e.sim;
+  return {
+    maxNumBatchedTokens: sim?.maxNumBatchedTokens,
+    kvCacheTokens: sim?.kvCacheTokens,
+    blockSizeTokens: sim?.blockSizeTokens,
+    prefillChunkTokens: sim?.prefillChunkTokens,
+    maxConcurrentPrefills: sim?.maxConcurrentPrefills,
+  };
+}
+
 /** The faults the fleet file sets for this endpoint (`sim.faults`). */
 function fleetFileFaults(e: Endpoint): FaultSpec[] {
   return (e.sim?.faults ?? []).flatMap((text) => {
@@ -117,28 +142,27 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
     return e.status === 'running' || opts.includePlanned === true;
   });
   const servers = new Map<string, SimServer>();
+  const replicas = new Map<string, SimServer[]>();
+  const all = (): SimServer[] => [...replicas.values()].flat();
   try {
     for (const e of chosen) {
-      const server = await startSimEndpoint({
-        name: e.name,
-        dialect: e.dialect,
-        model: e.servedModel,
-        kind: e.kind,
-        port: opts.ports?.[e.name] ?? 0,
-        contextWindowTokens: e.contextWindowTokens,
-        reasoning: e.reasoning,
-        reasoningParser: e.reasoningParser === 'qwen3' ? 'qwen3' : undefined,
-        version: simVersion(e),
-        seed: opts.seed ?? 0,
-        latency: { ...latencyForEndpoint(e), scale: opts.latencyScale ?? 1 },
-        faults: [...fleetFileFaults(e), ...(opts.faults?.[e.name] ?? [])],
-        startupMs: e.sim?.startupMs,
-        embeddingDimension: e.kind === 'embeddings' ? e.slo.dimension : undefined,
-      });
-      servers.set(e.name, server);
+      const count = opts.replicas?.[e.name] ?? 1;
+      if (!(Number.isInteger(count) && count >= 1)) {
+        throw new FleetError(
+          'sim_usage',
+          `replicas for ${e.name}: expected a positive integer, got ${count}`,
+        );
+      }
+      const list: SimServer[] = [];
+      replicas.set(e.name, list);
+      for (let i = 0; i < count; i++) {
+        // Fixed ports go to the first replica; the others listen on ephemeral ports.
+        list.push(await startSimEndpoint(simEndpointOptions(e, opts, i === 0 ? opts.ports?.[e.name] : 0)));
+      }
+      servers.set(e.name, list[0] as SimServer);
     }
   } catch (error) {
-    await Promise.all([...servers.values()].map((s) => s.close()));
+    await Promise.all(all().map((s) => s.close()));
     throw error;
   }
   const env: Record<string, string> = {};
@@ -151,11 +175,37 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
   });
   return {
     endpoints: servers,
+    replicas,
     env,
     fleet: { ...fleet, endpoints },
     close: async () => {
-      await Promise.all([...servers.values()].map((s) => s.close()));
+      await Promise.all(all().map((s) => s.close()));
     },
+  };
+}
+
+/** How the simulator runs one endpoint of a fleet file (each replica gets the same options). */
+export function simEndpointOptions(
+  e: Endpoint,
+  opts: Pick<SimFleetOptions, 'seed' | 'latencyScale' | 'faults'> = {},
+  port = 0,
+): SimEndpointOptions {
+  return {
+    name: e.name,
+    dialect: e.dialect,
+    model: e.servedModel,
+    kind: e.kind,
+    port,
+    contextWindowTokens: e.contextWindowTokens,
+    reasoning: e.reasoning,
+    reasoningParser: e.reasoningParser === 'qwen3' ? 'qwen3' : undefined,
+    version: simVersion(e),
+    seed: opts.seed ?? 0,
+    latency: { ...latencyForEndpoint(e), scale: opts.latencyScale ?? 1 },
+    engine: engineForEndpoint(e),
+    faults: [...fleetFileFaults(e), ...(opts.faults?.[e.name] ?? [])],
+    startupMs: e.sim?.startupMs,
+    embeddingDimension: e.kind === 'embeddings' ? e.slo.dimension : undefined,
   };
 }
 

@@ -3,7 +3,13 @@
 // fault model, deterministic output (so a fallback can continue a cut answer) and ground truth.
 export { startSimEndpoint, INFERENCE_PATHS } from './endpoint.ts';
 export type { SimEndpointOptions, SimServer } from './endpoint.ts';
-export { startSimFleet, latencyForEndpoint } from './fleet.ts';
+export { startSimFleet, latencyForEndpoint, engineForEndpoint, simEndpointOptions } from './fleet.ts';
+export { BatchEngine } from './engine/batch-engine.ts';
+export type { EngineCost, EngineJob, EngineLimits, EngineLoad, EngineTicket } from './engine/batch-engine.ts';
+export { VirtualClock } from './engine/engine-clock.ts';
+export type { EngineClock } from './engine/engine-clock.ts';
+export { engineCost, engineLimits } from './engine/engine-config.ts';
+export type { EngineSettings } from './engine/engine-config.ts';
 export type { SimFleet, SimFleetOptions } from './fleet.ts';
 export type { FaultKind, FaultSpec } from './faults.ts';
 export { FAULT_KINDS, parseFault, parseFaults, formatFault, FaultSyntaxError } from './faults.ts';
