@@ -14,9 +14,13 @@ export const DEFINITIONS = {
     'generation tokens/s of one request = (completion tokens − 1) / (last token time − first token time)',
   sustained: 'sustained tokens/s = P50 over requests of decodeTokensPerSecond',
   burst:
-    "burst tokens/s = P95 over requests of each request's best 1-second rate (a 1000 ms window anchored at each token arrival; a decode phase shorter than 1 s counts as its own window)",
+    "burst tokens/s = P95 over requests of each request's best 1-second rate (a 1000 ms window anchored at each token arrival; a decode phase shorter than 1 s counts as its own window, i.e. its decode rate; an event carrying several tokens counts completion tokens / events)",
   tokens:
-    'completion tokens from the server usage (stream_options.include_usage); counted events only as a flagged fallback (tokenSource: chunks)',
+    'completion tokens from the server usage (stream_options.include_usage); without usage, the server /tokenize of the generated text (tokenSource: tokenize); else counted events, an estimate that undercounts multi-token events (tokenSource: chunks, figures marked estimated)',
+  promptTokens:
+    'prompt tokens from usage.prompt_tokens; else the server /tokenize of the prompt; else the asked size (assumed). Calibrate sizes its prompt with /tokenize where the server has it',
+  forcedOutput:
+    'calibrate asks for ignore_eos / min_tokens where the server has them and checks each answer reached max_tokens; answers under 16 tokens give no decode or burst figure and no throughput floor',
   embeddings:
     'embeddings latency = whole request for one batch of texts; embeddings/s = batch size / latency',
   e2e: 'end-to-end latency = until the last byte of the response',
