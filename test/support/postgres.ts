@@ -4,13 +4,35 @@
 // handed to it. `postgresMissing()` says why the server cannot run here (and how to install it).
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.ts';
 
-export const POSTGRES_BIN = process.env.LLM_FLEET_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** LLM_FLEET_PG_BIN, else Debian's 15, else the newest /usr/lib/postgresql/N/bin installed. */
+export const POSTGRES_BIN = process.env.LLM_FLEET_PG_BIN ?? debianBin();
+
+function debianBin(): string {
+  const root = '/usr/lib/postgresql';
+  const preferred = join(root, '15', 'bin');
+  if (existsSync(join(preferred, 'initdb'))) return preferred;
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return versions[0] ? join(root, versions[0], 'bin') : preferred;
+}
 const RUN_AS = 'postgres';
 /** The superuser initdb creates (trust auth on loopback only). */
 const SUPERUSER = 'fleet';
@@ -37,10 +59,10 @@ function asRoot(): boolean {
 export function postgresMissing(): string | undefined {
   for (const bin of ['initdb', 'postgres'])
     if (!existsSync(join(POSTGRES_BIN, bin)))
-      return `PostgreSQL not found (${join(POSTGRES_BIN, bin)} missing): apt-get install postgresql-15 (or set LLM_FLEET_PG_BIN)`;
+      return `PostgreSQL not found (${join(POSTGRES_BIN, bin)} missing): apt-get install postgresql (or set LLM_FLEET_PG_BIN to its bin directory)`;
   if (asRoot()) {
     if (spawnSync('id', ['-u', RUN_AS]).status !== 0)
-      return `running as root and there is no '${RUN_AS}' user to run PostgreSQL as: apt-get install postgresql-15 creates it`;
+      return `running as root and there is no '${RUN_AS}' user to run PostgreSQL as: apt-get install postgresql creates it`;
     if (spawnSync('runuser', ['--help']).error)
       return 'running as root and runuser is missing (util-linux) to run PostgreSQL as an unprivileged user';
   }
