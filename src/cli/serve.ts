@@ -1,6 +1,8 @@
 // `llm-fleet serve`: the gateway in front of a fleet file's endpoints, on loopback unless --host
-// says otherwise. With --workers N, N processes share the port (node:cluster); each keeps its own
-// breaker and health view.
+// says otherwise. With --workers N, N processes share the port (node:cluster) and one state: the
+// primary's over IPC, or Redis with --state. Several `serve` processes (on several machines)
+// pointed at one Redis (--state redis://…) share breakers, slots, rate limits and probing.
+import { MemoryBackend, DEFAULT_BREAKER, serveStateOverIpc } from '../state/index.ts';
 import cluster from 'node:cluster';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RegisterCommand } from './commands.ts';
@@ -19,6 +21,8 @@ export interface ServeOptions extends FleetOptions, StoreOptions {
   monitor: boolean;
   json?: boolean;
   logFormat: LogFormat;
+  state?: string;
+  stateTimeout?: number;
 }
 
 export function portNumber(value: string): number {
@@ -59,6 +63,16 @@ export const register: RegisterCommand = (program, io) => {
     .option('-w, --workers <n>', 'worker processes sharing the port', positive, 1)
     .option('--api-key <key>', 'accept this Bearer key (repeatable; also LLM_FLEET_API_KEYS=a,b)', collect)
     .option('--no-monitor', 'do not probe the endpoints (route on traffic and circuit breakers only)')
+    .option(
+      '--state <url>',
+      "shared state: 'memory' (default, this process) or redis://host:port (shared by every replica using it)",
+    )
+    .option(
+      '--state-timeout <ms>',
+      'longest a request waits on the shared state before local state answers',
+      positive,
+      50,
+    )
     .option('--json', 'print the listening address as JSON')
     .addOption(
       new Option(
@@ -76,6 +90,7 @@ Examples:
   LLM_CODER_URL=http://127.0.0.1:8000 llm-fleet serve -f fleet.yaml --port 4000 --workers 2
   llm-fleet serve -f fleet.yaml --api-key sk-local-123456 --host 0.0.0.0
   llm-fleet serve -f fleet.yaml --log-format json 2>>gateway.log
+  llm-fleet serve -f fleet.yaml --port 4001 --state redis://127.0.0.1:6379   # one of several replicas
 
 Then:  curl http://127.0.0.1:4000/v1/chat/completions -H 'content-type: application/json' \\
          -d '{"model":"auto","messages":[{"role":"user","content":"hi"}]}'
@@ -85,10 +100,23 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
     .action(async (options: ServeOptions) => {
       const fleet = loadFleetFor(options, io);
       if (options.workers > 1 && cluster.isPrimary) {
-        io.out(`llm-fleet: starting ${options.workers} gateway workers on ${options.host}:${options.port}\n`);
+        io.out(
+          `llm-fleet: starting ${options.workers} gateway workers on ${options.host}:${options.port} (state: ${options.state ?? 'shared by the primary over IPC'})\n`,
+        );
+        // Without Redis the workers share this process's state: one breaker per endpoint, not N.
+        const stopIpc = options.state
+          ? undefined
+          : serveStateOverIpc(
+              cluster,
+              new MemoryBackend({
+                breaker: DEFAULT_BREAKER,
+                probeLeaseMs: Math.max(10_000, ...fleet.endpoints.map((e) => e.timeouts.totalTimeoutMs)),
+              }),
+            );
         for (let i = 0; i < options.workers; i++) cluster.fork();
         await untilSignal(async () => {
           for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+          stopIpc?.();
         });
         return;
       }
@@ -100,9 +128,18 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
         monitor: options.monitor,
         env: io.env,
         ...logging(options.logFormat, io),
+        ...(options.state !== undefined ? { state: options.state } : {}),
+        stateTimeoutMs: options.stateTimeout,
+        ipcState: cluster.isWorker,
       });
       if (options.json)
-        printJson(io, { url: stack.url, fleet: fleet.name, pid: process.pid, store: stack.store.location });
+        printJson(io, {
+          url: stack.url,
+          fleet: fleet.name,
+          pid: process.pid,
+          store: stack.store.location,
+          state: stack.state.status(),
+        });
       else if (cluster.isPrimary)
         io.out(
           `llm-fleet gateway for fleet '${fleet.name}' on ${stack.url} (dashboard ${stack.url}/, store ${stack.store.location}; Ctrl-C to stop)\n`,

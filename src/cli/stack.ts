@@ -15,6 +15,7 @@ import { createHealthStateFromStore, startMonitor } from '../probes/monitor.ts';
 import { openStore } from '../store/open.ts';
 import { defaultStorePath } from '../store/sqlite-store.ts';
 import type { FleetStore } from '../store/types.ts';
+import { createSharedState, IpcBackend, type SharedState } from '../state/index.ts';
 import { isLoopbackHost } from '../upstream/guard.ts';
 import type { CliIo } from './io.ts';
 
@@ -32,6 +33,12 @@ export interface StackOptions {
   readonly events?: GatewayEventSink;
   /** The endpoints are llm-fleet's simulators (the demo): every stored record says so. */
   readonly simulated?: boolean;
+  /** `memory` (default) or redis://host:port: the state shared with other replicas. */
+  readonly state?: string;
+  /** Longest a request waits on the shared state before local state answers (default 50 ms). */
+  readonly stateTimeoutMs?: number;
+  /** A cluster worker without Redis: share the primary's state over IPC. */
+  readonly ipcState?: boolean;
 }
 
 export interface Stack {
@@ -41,6 +48,7 @@ export interface Stack {
   readonly monitor?: Monitor;
   /** Probe-backed endpoint health (absent with `monitor: false`). */
   readonly health?: FleetHealthState;
+  readonly state: SharedState;
   stop(): Promise<void>;
 }
 
@@ -57,6 +65,23 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
     throw error;
   }
   const dashboard = createDashboard({ fleet, store, health });
+  let state: SharedState;
+  try {
+    state = await createSharedState(fleet, {
+      ...(options.state !== undefined ? { state: options.state } : {}),
+      ...(options.stateTimeoutMs !== undefined ? { timeoutMs: options.stateTimeoutMs } : {}),
+      ...(options.ipcState && !options.state ? { backend: new IpcBackend() } : {}),
+    });
+  } catch (error) {
+    dashboard.close();
+    await store.close();
+    throw error;
+  }
+  const status = state.status();
+  if (!status.shared)
+    io.err(
+      `llm-fleet: shared state at ${status.where ?? status.mode} unreachable (${status.lastError ?? 'no answer'}): serving on local state, will resynchronise when it answers\n`,
+    );
   let started: { gateway: Gateway; url: string };
   try {
     started = await startGateway(
@@ -72,17 +97,26 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
           dashboard,
           onRecord: options.onRecord,
           events: options.events,
+          state,
         },
       },
     );
   } catch (error) {
     dashboard.close();
+    await state.close();
     await store.close();
     throw error;
   }
   const { gateway, url } = started;
   const monitor = health
-    ? await startMonitor(fleet, { store, state: health, registry: gateway.metrics, env: options.env })
+    ? await startMonitor(fleet, {
+        store,
+        state: health,
+        registry: gateway.metrics,
+        env: options.env,
+        // With replicas, one probes each endpoint and all route on what it found.
+        ...(state.mode !== 'memory' ? { coordination: state } : {}),
+      })
     : undefined;
   return {
     gateway,
@@ -90,11 +124,13 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
     store,
     monitor,
     health,
+    state,
     async stop() {
       await monitor?.stop();
       // Live event streams first, or the server would wait for them to end.
       dashboard.close();
       await gateway.close();
+      await state.close();
       await store.close();
     },
   };

@@ -8,7 +8,7 @@ import type { FleetHealthState } from '../probes/types.ts';
 import { UpstreamPools } from '../upstream/pools.ts';
 import { DEFAULT_BREAKER, SharedState, type BreakerOptions, type BreakerView } from '../state/index.ts';
 import type { GatewayEventSink } from './events.ts';
-import { createMetrics, type GatewayMetrics } from './metrics.ts';
+import { createMetrics, registerStateMetrics, type GatewayMetrics } from './metrics.ts';
 
 export interface RetryPolicy {
   /** First backoff step; doubles per retry, with ±50% jitter. */
@@ -85,12 +85,14 @@ export interface GatewayContext {
 export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
   const state =
     deps.state ?? new SharedState({ breaker: { ...DEFAULT_BREAKER, ...deps.breaker }, now: deps.now });
+  const metrics = createMetrics(fleet, { defaultMetrics: deps.processMetrics });
+  registerStateMetrics(metrics.registry, state);
   return {
     fleet,
     pools: new UpstreamPools(deps.env ?? process.env),
     health: deps.health ?? createHealthState(fleet, { clock: deps.now }),
     routeByHealth: deps.health !== undefined,
-    metrics: createMetrics(fleet, { defaultMetrics: deps.processMetrics }),
+    metrics,
     sink: deps.sink,
     onRecord: deps.onRecord,
     events: deps.events,

@@ -158,3 +158,38 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     },
   };
 }
+
+/** The shared state's health on /metrics: read at scrape time, nothing on the request path. */
+export function registerStateMetrics(
+  registry: Registry,
+  state: { status(): { mode: string; shared: boolean }; readonly fallbacks: number; readonly losses: number },
+): void {
+  new Gauge({
+    name: METRICS.stateShared,
+    help: '1 while this replica runs on the shared state, 0 while cut off and on local state',
+    labelNames: ['mode'],
+    registers: [registry],
+    collect() {
+      const s = state.status();
+      this.set({ mode: s.mode }, s.shared ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: METRICS.stateFallbacks,
+    help: 'Shared-state calls answered by local state (store unreachable or slower than the timeout)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(state.fallbacks);
+    },
+  });
+  new Counter({
+    name: METRICS.stateLosses,
+    help: 'Times this replica lost the shared state and went over to local state',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(state.losses);
+    },
+  });
+}

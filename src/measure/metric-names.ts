@@ -38,6 +38,12 @@ export const METRICS = {
    * Labels: slo (objective id, see slo/objectives.ts), endpoint, outcome (good|bad).
    */
   sloEvents: 'llm_slo_events_total',
+  /** Gauge 1/0: the replica runs on the shared state (1) or on local state, cut off (0). Labels: mode. */
+  stateShared: 'llm_fleet_state_shared',
+  /** Counter of shared-state calls answered by local state (store unreachable or slower than the timeout). */
+  stateFallbacks: 'llm_fleet_state_fallbacks_total',
+  /** Counter of times the replica went over to local state. */
+  stateLosses: 'llm_fleet_state_losses_total',
   /** Counter of recovery episodes. Labels: endpoint, outcome (within|exceeded). */
   recoveryEpisodes: 'llm_slo_recovery_episodes_total',
 } as const;

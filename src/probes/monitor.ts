@@ -16,7 +16,7 @@ import { monitorMetrics } from './metrics.ts';
 import { probeRequest } from './request-probe.ts';
 import type { HealthStateMachine, HealthStateOptions } from './state.ts';
 import { createHealthState } from './state.ts';
-import type { Incident, ProbeResult } from './types.ts';
+import type { Incident, ProbeCoordination, ProbeResult } from './types.ts';
 
 export const DEFAULT_REQUEST_PROBE_EVERY = 4;
 export const DEFAULT_FINGERPRINT_EVERY = 40;
@@ -49,6 +49,11 @@ export interface MonitorOptions {
   readonly upAfter?: number;
   /** Start probing at once (default true); tests may drive `tick()` themselves. */
   readonly autoStart?: boolean;
+  /**
+   * Replicas sharing state: probe only the endpoints whose lease this replica holds, publish what
+   * was found, take in the others' findings. Without it every endpoint is probed here.
+   */
+  readonly coordination?: ProbeCoordination;
   /** Called with each probe result (logging, tests). */
   readonly onProbe?: (result: ProbeResult) => void;
 }
@@ -160,15 +165,24 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
 
   function observe(result: ProbeResult, ok: boolean, failure?: ProbeResult): void {
     const cause = ok ? undefined : (failure ?? result).cause;
-    state.observe({
+    const observation = {
       endpoint: result.endpoint,
       ok,
       atMs: result.atMs,
-      source: 'probe',
       ...(cause !== undefined ? { cause } : {}),
       detail: (failure ?? result).detail,
-    });
+    };
+    state.observe({ ...observation, source: 'probe' });
+    coordination?.publishProbe(observation);
   }
+
+  const coordination = options.coordination;
+  const unsubscribeRemote = coordination?.onProbe((observation) => {
+    state.observe({ ...observation, source: 'probe' });
+    updateGauges();
+  });
+  /** A lease outlives two rounds, so a slow round never hands the endpoint to another replica. */
+  const leaseMs = 2 * intervalMs + timeoutMs;
 
   async function requestRound(endpoint: Endpoint): Promise<ProbeResult[]> {
     const probe = await probeRequest(endpoint, {
@@ -228,11 +242,26 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
   const busy = new Map<string, Promise<ProbeResult[]>>();
   const busyRequest = new Map<string, Promise<ProbeResult[]>>();
 
+  async function leased(): Promise<readonly Endpoint[]> {
+    if (!coordination) return endpoints;
+    const owned = await coordination.leases(
+      endpoints.map((e) => e.name),
+      leaseMs,
+    );
+    return endpoints.filter((e) => owned.has(e.name));
+  }
+
   function tick(): Promise<ProbeResult[]> {
+    const round = leased().then((mine) => probeRound(mine));
+    inFlight = round;
+    return round;
+  }
+
+  function probeRound(mine: readonly Endpoint[]): Promise<ProbeResult[]> {
     const withRequest = requestEvery > 0 && tickCount % requestEvery === 0;
     const withFingerprint = fingerprintEvery > 0 && tickCount % fingerprintEvery === 0;
     tickCount += 1;
-    const started = endpoints.map((e) => {
+    const started = mine.map((e) => {
       const running = busy.get(e.name);
       if (running) return running.then(() => []);
       const probe = healthRound(e, withRequest, withFingerprint)
@@ -244,9 +273,7 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
       busy.set(e.name, probe);
       return probe;
     });
-    const round = Promise.all(started).then((r) => r.flat());
-    inFlight = round;
-    return round;
+    return Promise.all(started).then((r) => r.flat());
   }
 
   function schedule(): void {
@@ -274,6 +301,7 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
       );
       unsubscribeIncidents();
       await incidentWrites;
+      unsubscribeRemote?.();
       await dispatcher.close().catch(() => undefined);
     },
   };

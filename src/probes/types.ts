@@ -58,3 +58,15 @@ export interface FleetHealthState {
   /** Hosts with at least one endpoint down (degraded mode applies there). */
   degradedHosts(): readonly string[];
 }
+
+/**
+ * How replicas share the probing (implemented by the shared state, src/state/): one replica
+ * probes each endpoint at a time under a lease, and every replica takes in what it found.
+ */
+export interface ProbeCoordination {
+  /** The endpoints this replica holds the probe lease of for the next `ttlMs`. */
+  leases(endpoints: readonly string[], ttlMs: number): Promise<ReadonlySet<string>>;
+  publishProbe(observation: Omit<HealthObservation, 'source'>): void;
+  /** Other replicas' probe observations; returns an unsubscribe. */
+  onProbe(listener: (observation: Omit<HealthObservation, 'source'>) => void): () => void;
+}

@@ -9,3 +9,7 @@ export { MemoryBackend } from './memory-backend.ts';
 export type * from './types.ts';
 export { takeFromBucket, settleBucket, fullBucket } from './rate-bucket.ts';
 export type { BucketState } from './rate-bucket.ts';
+export { createSharedState, isRedisUrl } from './create.ts';
+export type { CreateStateOptions } from './create.ts';
+export { RedisBackend, describeRedisUrl } from './redis-backend.ts';
+export { IpcBackend, serveStateOverIpc } from './ipc.ts';

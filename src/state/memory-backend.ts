@@ -162,6 +162,13 @@ export class MemoryBackend implements StateBackend {
     return wire;
   }
 
+  /** Give a slot back without a verdict (it moved to the shared store). */
+  releaseSlot(replica: string, endpoint: string): void {
+    const s = this.slots(endpoint);
+    add(s.inFlight, replica, -1);
+    if (sum(s.queued) > 0) this.emit({ type: 'slot', endpoint });
+  }
+
   leaveQueue(replica: string, endpoint: string): Promise<void> {
     add(this.slots(endpoint).queued, replica, -1);
     return Promise.resolve();

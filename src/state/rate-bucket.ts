@@ -26,7 +26,10 @@ function waitFor(level: number, need: number, perMinute: number): number {
   return level >= need ? 0 : Math.ceil(((need - level) * MINUTE_MS) / perMinute);
 }
 
-function reading(level: number, perMinute: number): { limit: number; remaining: number; resetMs: number } {
+export function reading(
+  level: number,
+  perMinute: number,
+): { limit: number; remaining: number; resetMs: number } {
   return {
     limit: perMinute,
     remaining: Math.max(0, Math.floor(level)),

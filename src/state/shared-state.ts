@@ -82,6 +82,8 @@ export interface BreakerView {
 interface Grant {
   via: 'remote' | 'local';
   readonly endpoint: string;
+  /** Where it was ended (a restatement in flight must know which it counted and lost). */
+  finishedVia?: 'remote' | 'local';
 }
 
 const noop = (): void => undefined;
@@ -169,7 +171,9 @@ export class SharedState {
 
   /** First contact with the backend: wait for it (bounded) so the replica starts on the shared picture. */
   async start(): Promise<void> {
-    if (this.remote) await this.heartbeat(true);
+    if (!this.remote) return;
+    await this.remote.ready?.(2_000);
+    await this.heartbeat(true);
   }
 
   status(): StateStatus {
@@ -327,7 +331,8 @@ export class SharedState {
       if (reply.kind === 'granted') return this.granted(endpoint, reply.probe, via, verdict);
       if (!fromQueue) this.addQueued(endpoint, 1);
       fromQueue = true;
-      const woke = await this.waitForSlot(endpoint, options.signal, via === 'remote');
+      // With a shared backend, poll even on local state: the backend may change under the waiter.
+      const woke = await this.waitForSlot(endpoint, options.signal, this.remote !== undefined);
       if (!woke) {
         this.addQueued(endpoint, -1);
         const source = via === 'remote' ? this.remote : this.local;
@@ -383,6 +388,7 @@ export class SharedState {
         if (finished) return;
         finished = true;
         this.grants.delete(grant);
+        grant.finishedVia = grant.via;
         const request = {
           replica: this.replica,
           endpoint,
@@ -495,8 +501,16 @@ export class SharedState {
       const nowMs = this.now();
       const endpoints: Record<string, { inFlight: number; queued: number }> = {};
       const opened: Record<string, BreakerSnapshotWire> = {};
-      const names = new Set([...this.queuedHere.keys(), ...[...this.grants].map((g) => g.endpoint)]);
-      for (const name of names) endpoints[name] = this.held(name);
+      // The grants this restatement counts: ones granted or ended while it is in flight are
+      // reconciled when it lands.
+      const counted = restate ? [...this.grants] : [];
+      const names = new Set([...this.queuedHere.keys(), ...counted.map((g) => g.endpoint)]);
+      for (const name of names) {
+        endpoints[name] = {
+          inFlight: counted.filter((g) => g.endpoint === name).length,
+          queued: this.queuedHere.get(name) ?? 0,
+        };
+      }
       if (restate && !first) {
         for (const name of this.local.endpointNames()) {
           const b = this.local.breaker(name);
@@ -513,7 +527,20 @@ export class SharedState {
       this.replicas = reply.replicas;
       for (const [name, wire] of Object.entries(reply.breakers)) this.adopt(name, wire);
       // Everything held now is counted in the store: end it there.
-      if (restate) for (const g of this.grants) g.via = 'remote';
+      if (restate) {
+        for (const g of counted) {
+          if (this.grants.has(g)) {
+            // Counted in the store now: it ends there, and local state no longer holds it.
+            if (g.via === 'local') this.local.releaseSlot(this.replica, g.endpoint);
+            g.via = 'remote';
+          } else if (g.finishedVia === 'local') {
+            // Counted, but ended on local state while the restatement travelled: give it back.
+            void this.remote
+              .finish({ replica: this.replica, endpoint: g.endpoint, verdict: 'none', probe: false })
+              .catch(noop);
+          }
+        }
+      }
       if (this.pendingSettlements.length > 0) {
         const owed = this.pendingSettlements;
         this.pendingSettlements = [];

@@ -157,6 +157,8 @@ export interface StateBackend {
     endpoints: readonly string[],
   ): Promise<Readonly<Record<string, { inFlight: number; queued: number }>>>;
   subscribe(listener: (event: StateEvent) => void): () => void;
+  /** Resolves once connected (or after `timeoutMs` either way): start-up waits on it, requests never do. */
+  ready?(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

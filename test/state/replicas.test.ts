@@ -1,0 +1,279 @@
+// Fault tests of the shared state: three gateway replicas (in-process, each its own SharedState and
+// Redis connection) in front of one simulated fleet, sharing a real redis-server started here on
+// a free loopback port. Breakers, the half-open probe, maxConcurrency and per-key limits must hold
+// fleet-wide; with Redis killed the replicas keep serving on local state and say so; with Redis
+// back they resynchronise.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../src/fleet/index.ts';
+import { buildGateway, type Gateway } from '../../src/gateway/index.ts';
+import { createSharedState, type SharedState } from '../../src/state/index.ts';
+import { seen, startHarness, type Harness } from '../gateway/harness.ts';
+import { reportSkip, startRedis, type RedisServer } from '../support/redis-server.ts';
+
+const skip = reportSkip('shared state across replicas (Redis)');
+
+const KEY = 'sk-shared-key-0001';
+const BREAKER = { consecutiveFailures: 3, failureRatio: 0.5, windowSize: 20, minAttempts: 10, openMs: 1_500 };
+/** The contract's bound for a breaker change to reach another replica: an event, else the next heartbeat. */
+const HEARTBEAT_MS = 300;
+const PROPAGATION_BOUND_MS = HEARTBEAT_MS * 2;
+
+interface Replica {
+  readonly state: SharedState;
+  readonly gateway: Gateway;
+  readonly url: string;
+}
+
+let redis: RedisServer;
+let h: Harness;
+let replicas: Replica[] = [];
+
+function newState(): Promise<SharedState> {
+  return createSharedState(h.fleet, {
+    state: redis.url,
+    breaker: BREAKER,
+    heartbeatMs: HEARTBEAT_MS,
+    // Generous on a shared 2-core machine: this suite asserts exact counts, not latency.
+    timeoutMs: 1_000,
+    queuePollMs: 50,
+  });
+}
+
+async function startReplica(): Promise<Replica> {
+  const state = await newState();
+  const gateway = buildGateway(h.fleet, {
+    env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
+    retry: { baseDelayMs: 20, maxDelayMs: 200, maxWaitMs: 3_000 },
+    state,
+  });
+  return { state, gateway, url: await gateway.listen(0, '127.0.0.1') };
+}
+
+function chat(url: string, model: string, extra: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 4, ...extra }),
+  });
+}
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  withinMs: number,
+): Promise<number> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
+    await sleep(10);
+  }
+  return Date.now() - start;
+}
+
+function circuit(r: Replica, endpoint: string): string {
+  return r.gateway.context.breaker(endpoint).snapshot(Date.now()).state;
+}
+
+/** Most requests the simulator had in flight at once (from its own arrival and end times). */
+function peakConcurrency(h: Harness, endpoint: string): number {
+  const events = (h.sims[endpoint]?.groundTruth() ?? []).flatMap((t) => [
+    { at: t.arrivalMs, d: 1 },
+    { at: t.endAtMs ?? Number.POSITIVE_INFINITY, d: -1 },
+  ]);
+  events.sort((a, b) => a.at - b.at || a.d - b.d);
+  let now = 0;
+  let peak = 0;
+  for (const e of events) peak = Math.max(peak, (now += e.d));
+  return peak;
+}
+
+describe.skipIf(skip)('replicas sharing state in Redis', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+    h = await startHarness({
+      gateway: {
+        apiKeys: [KEY],
+        keyLimits: [{ key: KEY, name: 'shared-team', requestsPerMinute: 1_000_000 }],
+      },
+      patch: (e: Endpoint) => (e.name === 'coder-fast' ? { maxConcurrency: 2, maxQueue: 100 } : {}),
+    });
+    replicas = [await startReplica(), await startReplica(), await startReplica()];
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const r of replicas) {
+      await r.gateway.close();
+      await r.state.close();
+    }
+    await h?.close();
+    await redis?.stop();
+  });
+
+  it('an endpoint failing through replica A opens the breaker B and C use, within the bound; one replica sends the half-open probe', async () => {
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    h.setFaults('coder-fast', [{ kind: 'http-500' }]);
+    const before = seen(h, 'coder-fast');
+    for (let i = 0; i < BREAKER.consecutiveFailures; i++)
+      expect((await chat(a.url, 'coder-fast')).status).toBe(200);
+    expect(circuit(a, 'coder-fast')).toBe('open');
+    const lagMs = await until(
+      'B and C see the circuit open',
+      () => circuit(b, 'coder-fast') === 'open' && circuit(c, 'coder-fast') === 'open',
+      PROPAGATION_BOUND_MS,
+    );
+    console.log(`breaker open reached the other replicas in ${lagMs} ms (bound ${PROPAGATION_BOUND_MS} ms)`);
+    const failedSends = seen(h, 'coder-fast') - before;
+    // B and C now steer around it without sending it anything.
+    for (const r of [b, c]) expect((await chat(r.url, 'coder-fast')).status).toBe(200);
+    expect(seen(h, 'coder-fast') - before).toBe(failedSends);
+
+    // Half-open: nine requests at once over the three replicas; exactly one reaches the endpoint.
+    await sleep(BREAKER.openMs + 50);
+    const probeBefore = seen(h, 'coder-fast');
+    const burst = await Promise.all(replicas.flatMap((r) => [0, 1, 2].map(() => chat(r.url, 'coder-fast'))));
+    expect(burst.map((r) => r.status)).toEqual(new Array(9).fill(200));
+    expect(seen(h, 'coder-fast') - probeBefore).toBe(1);
+    // The failed probe opened it again, everywhere.
+    await until(
+      'reopened everywhere',
+      () => replicas.every((r) => circuit(r, 'coder-fast') === 'open'),
+      PROPAGATION_BOUND_MS,
+    );
+
+    // The endpoint recovers: one probe closes it, and every replica learns so.
+    h.setFaults('coder-fast', []);
+    await sleep(BREAKER.openMs + 50);
+    const ok = await chat(c.url, 'coder-fast');
+    expect(ok.headers.get('x-llm-fleet-endpoint')).toBe('coder-fast');
+    await until(
+      'closed everywhere',
+      () => replicas.every((r) => circuit(r, 'coder-fast') === 'closed'),
+      PROPAGATION_BOUND_MS,
+    );
+  }, 30_000);
+
+  it('maxConcurrency holds for the whole fleet: 2 in flight at most over three replicas, the rest queue and all succeed', async () => {
+    h.sims['coder-fast']?.clearGroundTruth();
+    h.setFaults('coder-fast', [{ kind: 'slow-first-token', delayMs: 150 }]);
+    const answers = await Promise.all(
+      replicas.flatMap((r) => [0, 1, 2, 3].map(() => chat(r.url, 'coder-fast'))),
+    );
+    h.setFaults('coder-fast', []);
+    expect(answers.map((r) => r.status)).toEqual(new Array(12).fill(200));
+    expect(answers.every((r) => r.headers.get('x-llm-fleet-endpoint') === 'coder-fast')).toBe(true);
+    expect(seen(h, 'coder-fast')).toBe(12);
+    expect(peakConcurrency(h, 'coder-fast')).toBe(2);
+    const usage = await replicas[0]!.state.usage(['coder-fast']);
+    expect(usage['coder-fast']).toEqual({ inFlight: 0, queued: 0 });
+  }, 30_000);
+
+  it('a per-key limit holds exactly across replicas under concurrent load', async () => {
+    const limited = {
+      ...h.fleet,
+      gateway: { ...h.fleet.gateway, keyLimits: [{ key: KEY, requestsPerMinute: 10 }] },
+    };
+    const extra: Replica[] = [];
+    for (let i = 0; i < 3; i++) {
+      const state = await newState();
+      const gateway = buildGateway(limited, { env: { LLM_FLEET_LOOPBACK_ONLY: '1' }, state });
+      extra.push({ state, gateway, url: await gateway.listen(0, '127.0.0.1') });
+    }
+    try {
+      // 30 at once, 10 per replica, against 10 per minute (one more every 6 s: none refills here).
+      const answers = await Promise.all(
+        extra.flatMap((r) => new Array(10).fill(0).map(() => chat(r.url, 'coder-fast'))),
+      );
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+      const refused = answers.find((r) => r.status === 429) as Response;
+      expect(refused.headers.get('x-ratelimit-limit-requests')).toBe('10');
+      expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const r of extra) {
+        await r.gateway.close();
+        await r.state.close();
+      }
+    }
+  }, 30_000);
+
+  it('Redis killed under load: requests keep flowing on local state, /health says degraded; Redis back: state resynchronised', async () => {
+    const [a, b] = replicas as [Replica, Replica, Replica];
+    let stop = false;
+    const statuses: number[] = [];
+    let sent = 0;
+    const load = Promise.all(
+      replicas.flatMap((r) =>
+        [0, 1].map(async () => {
+          while (!stop) {
+            sent += 1;
+            const res = await chat(r.url, 'coder');
+            await res.arrayBuffer();
+            statuses.push(res.status);
+          }
+        }),
+      ),
+    );
+    await sleep(300);
+    await redis.kill();
+    await until(
+      'every replica says degraded',
+      async () => {
+        const bodies = await Promise.all(
+          replicas.map(async (r) => (await (await fetch(`${r.url}/health`)).json()) as { status: string }),
+        );
+        return bodies.every((x) => x.status === 'degraded');
+      },
+      5_000,
+    );
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toMatch(/llm_fleet_state_shared\{mode="redis"\} 0/);
+    expect(metrics).toMatch(/llm_fleet_state_losses_total [1-9]/);
+
+    // While cut off, A's own failures open A's breaker (B does not know yet).
+    h.setFaults('coder-fast', [{ kind: 'http-500' }]);
+    for (let i = 0; i < BREAKER.consecutiveFailures; i++)
+      await (await chat(a.url, 'coder-fast')).arrayBuffer();
+    expect(circuit(a, 'coder-fast')).toBe('open');
+    expect(circuit(b, 'coder-fast')).toBe('closed');
+    h.setFaults('coder-fast', []);
+    await sleep(200);
+    const duringOutage = statuses.length;
+
+    await redis.restart();
+    await until(
+      'every replica shared again',
+      async () => {
+        const bodies = await Promise.all(
+          replicas.map(async (r) => (await (await fetch(`${r.url}/health`)).json()) as { status: string }),
+        );
+        return bodies.every((x) => x.status === 'ok');
+      },
+      5_000,
+    );
+    // A's breaker, opened while cut off, reached the fresh Redis and B through it.
+    // (open, or half-open if its open time ran out meanwhile; never closed as B alone saw it).
+    await until("A's breaker reaches B", () => circuit(b, 'coder-fast') !== 'closed', PROPAGATION_BOUND_MS);
+    await sleep(200);
+    stop = true;
+    await load;
+    // Nothing lost: every request sent got an answer, and every answer was a success.
+    expect(statuses).toHaveLength(sent);
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    expect(duringOutage).toBeGreaterThan(0);
+    // Slots resynchronised: the fleet-wide count is back to what the replicas hold (nothing).
+    await until(
+      'no slot leaked',
+      async () => {
+        const usage = await a.state.usage(h.fleet.endpoints.map((e) => e.name));
+        return Object.values(usage).every((u) => u.inFlight === 0 && u.queued === 0);
+      },
+      3_000,
+    );
+    // Every replica is counted again (its share when cut off next time depends on it).
+    await until('all three replicas counted', () => a.state.status().replicas === 3, 3_000);
+    expect(a.state.status().shared).toBe(true);
+  }, 40_000);
+});
