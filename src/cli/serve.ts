@@ -144,7 +144,11 @@ Exit codes: 0 stopped cleanly · 2 usage, config or listen error.`,
         io.out(
           `llm-fleet gateway for fleet '${fleet.name}' on ${stack.url} (dashboard ${stack.url}/, store ${stack.store.location}; Ctrl-C to stop)\n`,
         );
-      await untilSignal(() => stack.stop());
+      await untilSignal(async () => {
+        await stack.stop();
+        // A worker's IPC channel would keep it (and so the primary) alive after a clean stop.
+        if (cluster.isWorker) cluster.worker?.disconnect();
+      });
     });
   program.addCommand(command);
 };

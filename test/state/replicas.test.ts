@@ -7,6 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/fleet/index.ts';
 import { buildGateway, type Gateway } from '../../src/gateway/index.ts';
+import { startMonitor } from '../../src/probes/index.ts';
+import type { ProbeResult } from '../../src/probes/index.ts';
+import { createHealthState } from '../../src/probes/index.ts';
 import { createSharedState, type SharedState } from '../../src/state/index.ts';
 import { seen, startHarness, type Harness } from '../gateway/harness.ts';
 import { reportSkip, startRedis, type RedisServer } from '../support/redis-server.ts';
@@ -196,6 +199,45 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
         await r.gateway.close();
         await r.state.close();
       }
+    }
+  }, 30_000);
+
+  it('one replica probes each endpoint under a lease; every replica routes on what it found', async () => {
+    const routable = h.fleet.endpoints.filter((e) => e.status === 'running').map((e) => e.name);
+    const probed: ProbeResult[][] = [[], []];
+    const monitors = [0, 1].map((i) =>
+      startMonitor(h.fleet, {
+        state: createHealthState(h.fleet),
+        coordination: replicas[i]!.state,
+        intervalMs: 60_000,
+        requestProbeEvery: 0,
+        fingerprintEvery: 0,
+        autoStart: false,
+        env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
+        onProbe: (r) => probed[i]!.push(r),
+      }),
+    );
+    try {
+      await Promise.all(monitors.map((m) => m.tick()));
+      await Promise.all(monitors.map((m) => m.tick()));
+      const all = [...probed[0]!, ...probed[1]!];
+      // Two rounds, every endpoint probed twice in all, each always by the same replica.
+      for (const name of routable) {
+        const by = [0, 1].filter((i) => probed[i]!.some((r) => r.endpoint === name));
+        expect({ name, probes: all.filter((r) => r.endpoint === name).length, replicas: by.length }).toEqual({
+          name,
+          probes: 2,
+          replicas: 1,
+        });
+      }
+      // Each replica's health view holds the other's findings too.
+      await until(
+        'both views up everywhere',
+        () => monitors.every((m) => routable.every((n) => m.state.state(n) === 'up')),
+        PROPAGATION_BOUND_MS,
+      );
+    } finally {
+      await Promise.all(monitors.map((m) => m.stop()));
     }
   }, 30_000);
 
