@@ -205,17 +205,19 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
   it('one replica probes each endpoint under a lease; every replica routes on what it found', async () => {
     const routable = h.fleet.endpoints.filter((e) => e.status === 'running').map((e) => e.name);
     const probed: ProbeResult[][] = [[], []];
-    const monitors = [0, 1].map((i) =>
-      startMonitor(h.fleet, {
-        state: createHealthState(h.fleet),
-        coordination: replicas[i]!.state,
-        intervalMs: 60_000,
-        requestProbeEvery: 0,
-        fingerprintEvery: 0,
-        autoStart: false,
-        env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
-        onProbe: (r) => probed[i]!.push(r),
-      }),
+    const monitors = await Promise.all(
+      [0, 1].map((i) =>
+        startMonitor(h.fleet, {
+          state: createHealthState(h.fleet),
+          coordination: replicas[i]!.state,
+          intervalMs: 60_000,
+          requestProbeEvery: 0,
+          fingerprintEvery: 0,
+          autoStart: false,
+          env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
+          onProbe: (r) => probed[i]!.push(r),
+        }),
+      ),
     );
     try {
       await Promise.all(monitors.map((m) => m.tick()));
