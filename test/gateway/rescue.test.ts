@@ -142,6 +142,21 @@ describe('continuing a reasoning answer puts the text in the right fields', () =
     expect(h!.records.at(-1)?.attempts.map((a) => a.continuation ?? false)).toEqual([false, true]);
   });
 
+  it('continueReasoning: false in the fleet file: a reasoning answer is not continued there, the error says so', async () => {
+    await start({
+      faults: { 'deepseek-r1': [{ kind: 'cut', afterTokens: 8, firstRequests: 1 }] },
+      patch: (e) => (e.name === 'deepseek-r1' ? { continueReasoning: false } : {}),
+    });
+    const r = await streamChat(h!.url, {
+      model: 'deepseek-r1',
+      messages: [{ role: 'user', content: 'think, then stop' }],
+      max_tokens: 400,
+    });
+    expect(r.error?.code).toBe('stream_cut');
+    expect(r.reasoning.length).toBeGreaterThan(0);
+    expect(h!.records.at(-1)?.attempts).toHaveLength(1);
+  });
+
   const vllmReasoning = (parser: 'qwen3' | 'deepseek_r1', version: string): HarnessOptions => ({
     sim: { 'coder-fast': { reasoning: true, reasoningParser: parser, version } },
     patch: (e) =>
