@@ -336,7 +336,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
   let countedChunks = false;
   let originalPromptTokens: number | undefined;
   let streamId: string | undefined;
-  let reasoningKey: string | undefined;
+  let reasoningKeys: string[] | undefined;
   let splitter: ContinuationSplitter | undefined;
   const rescues: RescueNote[] = [];
   let model: string | undefined;
@@ -354,12 +354,16 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
       if (splitter) {
         if (splitter.changes(reasoning, content)) {
           ({ reasoning, content } = splitter.split(reasoning, content));
-          data = rewriteDelta(data, reasoning, content, reasoningKey ?? 'reasoning_content');
+          const keys = reasoningKeys?.length ? reasoningKeys : ['reasoning_content'];
+          data = rewriteDelta(data, reasoning, content, keys);
         } else {
           splitter.split(reasoning, content);
         }
-      } else if (reasoningKey === undefined && reasoning !== '') {
-        reasoningKey = /"reasoning_content"\s*:\s*"/.test(data) ? 'reasoning_content' : 'reasoning';
+      } else if (reasoningKeys === undefined && reasoning !== '') {
+        // The keys the client has been reading reasoning under (vLLM 0.11.1–0.15 sends both).
+        reasoningKeys = ['reasoning_content', 'reasoning'].filter((k) =>
+          new RegExp(`"${k}"\\s*:\\s*"`).test(data),
+        );
       }
       partial.content += content;
       partial.reasoning += reasoning;
@@ -383,15 +387,18 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
     }
     partial.tokens = relayedBefore + (count.serverTokens ?? count.chunks);
     if (c.usageOnly && !wantsUsage) return undefined;
+    const dropUsage = stripRunningUsage && c.usage !== undefined && !c.usageOnly;
     if (rescues.length > 0 || recount) {
       data = rescuedChunk(data, {
         id: rescues.length > 0 ? streamId : undefined,
         usage: c.usage !== undefined ? { prompt: trace.promptTokens, completion: partial.tokens } : undefined,
+        dropUsage,
         rescues: rescues.length > 0 && (c.finishReason !== undefined || c.usageOnly) ? rescues : undefined,
       });
+    } else if (dropUsage) {
+      data = withoutUsage(data);
     }
     if (rescues.length === 0) streamId ??= idOf(data);
-    if (stripRunningUsage && c.usage !== undefined && !c.usageOnly) data = withoutUsage(data);
     return `data: ${data}\n\n`;
   };
 
@@ -525,7 +532,12 @@ function withoutUsage(data: string): string {
 }
 
 /** A continuation's token chunk whose text the gateway re-split into the right fields. */
-function rewriteDelta(data: string, reasoning: string, content: string, reasoningKey: string): string {
+function rewriteDelta(
+  data: string,
+  reasoning: string,
+  content: string,
+  reasoningKeys: readonly string[],
+): string {
   try {
     const chunk = JSON.parse(data) as Json;
     const choice = (chunk.choices as Json[] | undefined)?.[0];
@@ -534,7 +546,7 @@ function rewriteDelta(data: string, reasoning: string, content: string, reasonin
     delete delta.reasoning;
     delete delta.reasoning_content;
     delta.content = content;
-    if (reasoning !== '') delta[reasoningKey] = reasoning;
+    if (reasoning !== '') for (const key of reasoningKeys) delta[key] = reasoning;
     choice.delta = delta;
     return JSON.stringify(chunk);
   } catch {
@@ -552,13 +564,16 @@ function rescuedChunk(
   change: {
     id: string | undefined;
     usage?: { prompt: number | undefined; completion: number };
+    /** Running usage the client did not ask for: taken off. */
+    dropUsage?: boolean;
     rescues?: readonly RescueNote[];
   },
 ): string {
   try {
     const chunk = JSON.parse(data) as Json;
     if (change.id !== undefined) chunk.id = change.id;
-    if (change.usage && chunk.usage && typeof chunk.usage === 'object') {
+    if (change.dropUsage) delete chunk.usage;
+    else if (change.usage && chunk.usage && typeof chunk.usage === 'object') {
       const usage = { ...(chunk.usage as Json) };
       const { prompt, completion } = change.usage;
       if (prompt !== undefined) usage.prompt_tokens = prompt;

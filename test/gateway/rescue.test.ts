@@ -166,6 +166,8 @@ describe('continuing a reasoning answer puts the text in the right fields', () =
     // qwen3 before PR #34779: the whole continuation arrives as content, </think> included.
     { parser: 'qwen3', version: '0.11.0', where: 'reasoning' },
     { parser: 'qwen3', version: '0.17.0', where: 'reasoning' },
+    // 0.11.1–0.15 send reasoning under both keys: the re-split chunks do too.
+    { parser: 'qwen3', version: '0.12.0', where: 'reasoning' },
     { parser: 'qwen3', version: '0.11.0', where: 'content' },
     { parser: 'deepseek_r1', version: '0.11.0', where: 'reasoning' },
     // deepseek_r1 before PR #34779: a continuation of content arrives as reasoning.
@@ -187,6 +189,14 @@ describe('continuing a reasoning answer puts the text in the right fields', () =
       expect(r.reasoning).toBe(expected.reasoning);
       expect(r.content).toBe(expected.content);
       expect(h!.records.at(-1)?.attempts.map((a) => a.endpoint)).toEqual(['coder-fast', 'coder-fast']);
+      if (c.version === '0.12.0') {
+        const deltas = r.events.map(
+          (e) => (e as { choices?: { delta?: Record<string, unknown> }[] }).choices?.[0]?.delta ?? {},
+        );
+        const reasoningDeltas = deltas.filter((d) => typeof d.reasoning_content === 'string');
+        expect(reasoningDeltas.length).toBeGreaterThan(10);
+        for (const d of reasoningDeltas) expect(d.reasoning).toBe(d.reasoning_content);
+      }
     });
   }
 });
@@ -211,7 +221,9 @@ describe('token accounting after a rescue (vLLM 0.11.0 writing 4 tokens per chun
     let chunks = 0;
     let usage: OpenAI.CompletionUsage | undefined;
     let finish: string | null | undefined;
+    let runningUsage = 0;
     for await (const chunk of stream) {
+      if (chunk.choices.length > 0 && chunk.usage) runningUsage++;
       const delta = chunk.choices[0]?.delta?.content ?? '';
       if (delta !== '') chunks++;
       text += delta;
@@ -229,6 +241,8 @@ describe('token accounting after a rescue (vLLM 0.11.0 writing 4 tokens per chun
       completion_tokens: expectedTokens,
       total_tokens: (firstTry?.promptTokens ?? 0) + expectedTokens,
     });
+    // The running counts the gateway asked for upstream are not the client's.
+    expect(runningUsage).toBe(0);
     // Fewer chunks than tokens: a count of chunks would have been wrong.
     expect(chunks).toBeLessThan(expectedTokens);
     expect(expectedTokens).toBe(maxTokens);
