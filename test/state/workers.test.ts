@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BREAKER } from '../../src/state/index.ts';
 import { seen, startHarness, type Harness } from '../gateway/harness.ts';
-import { freePort } from '../support/redis-server.ts';
+import { freePort } from '../support/ports.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/llm-fleet.js', import.meta.url));
 const FLEET = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
