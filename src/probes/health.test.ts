@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../fleet/index.ts';
 import { loadFleet } from '../fleet/index.ts';
 import { checkHealth, judgeHealth } from './health.ts';
+import { probeRequest } from './request-probe.ts';
 
 // A tiny server answering /health the way each real server does (wire-formats §10.2), by path prefix.
 const answers: Record<string, [number, string]> = {
@@ -16,6 +17,8 @@ const answers: Record<string, [number, string]> = {
   '/tei-bad': [503, '{"error":"unhealthy","error_type":"Unhealthy"}'],
   '/vllm-key': [401, '{"error":"Unauthorized"}'],
   '/llama-500': [500, '{"error":{"code":500,"message":"boom","type":"server_error"}}'],
+  '/key/v1/chat/completions': [401, '{"error":"Unauthorized"}'],
+  '/broken/v1/chat/completions': [500, ''],
 };
 
 let server: Server;
@@ -80,6 +83,15 @@ describe('checkHealth over real HTTP on loopback', () => {
   it('never leaves loopback while the guard is on', async () => {
     const r = await checkHealth(at('coder', 'http://192.168.86.201:8000'), { timeoutMs: 2000 });
     expect(r).toMatchObject({ ok: false, cause: 'loopback_only' });
+  });
+});
+
+describe('probeRequest', () => {
+  it('a 4xx answer to the real request proves the server up; a 5xx does not', async () => {
+    const up = await probeRequest(at('coder', `${base}/key`), { timeoutMs: 5000 });
+    expect(up).toMatchObject({ ok: true, status: 401 });
+    const down = await probeRequest(at('coder', `${base}/broken`), { timeoutMs: 5000 });
+    expect(down).toMatchObject({ ok: false, status: 500, cause: 'http_500' });
   });
 });
 
