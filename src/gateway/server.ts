@@ -57,7 +57,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
 
   /**
    * Every name the gateway accepts as `model`: each served model id (the fleet file's `models`
-   * too), each endpoint's name and inventory model name, then the routes (`auto`, the tasks and
+   * too), each endpoint's name, inventory model name and variable, then the routes (`auto`, the tasks and
    * their aliases). `endpoint` says where a name goes first; `route: true` marks a route.
    */
   function models(): string {
@@ -74,6 +74,8 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       for (const id of e.servedModels ?? [e.servedModel]) add(id, about);
       add(e.name, { ...about, alias_of: e.servedModel });
       add(e.model, { ...about, alias_of: e.servedModel });
+      // The seed names endpoints by their variable (LLM_CODER_URL); the router accepts that too.
+      add(e.env, { ...about, alias_of: e.servedModel });
     }
     for (const r of ROUTE_NAMES) add(r, { route: true });
     for (const [alias, task] of Object.entries(fleet.routing.taskAliases)) add(alias, { route: true, task });

@@ -73,6 +73,7 @@ describe('an endpoint that serves several models', () => {
       'mlx-community/Qwen3-4B-4bit',
       'small',
       'embeddings',
+      'LLM_CODER_URL',
       'auto',
       'reasoning',
       'routing',
