@@ -3,6 +3,7 @@
 // incidents, so `check`, `report` and the dashboard read what the gateway and monitor saw, and a
 // restart resumes open incidents.
 import type { GatewayEventSink } from '../gateway/events.ts';
+import type { CalibrationFigures } from '../routing/index.ts';
 import { createDashboard } from '../dashboard/index.ts';
 import { FleetError } from '../errors.ts';
 import type { Fleet } from '../fleet/index.ts';
@@ -82,6 +83,20 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
     io.err(
       `llm-fleet: shared state at ${status.where ?? status.mode} unreachable (${status.lastError ?? 'no answer'}): serving on local state, will resynchronise when it answers\n`,
     );
+  // The TTFT predictor starts from each endpoint's latest calibration when the store has one.
+  const calibrations = new Map<string, CalibrationFigures>();
+  for (const e of fleet.endpoints) {
+    const [run] = await store.calibrationRuns(e.name, 1).catch(() => []);
+    const s = run?.summary;
+    if (s?.ttftP50Ms !== undefined)
+      calibrations.set(e.name, {
+        promptTokens: fleet.calibration.promptTokens,
+        ttftP50Ms: s.ttftP50Ms,
+        ttftP99Ms: s.ttftP99Ms,
+        decodeTokensPerSecondP50: s.decodeTokensPerSecondP50,
+        networkOverheadMs: s.networkOverheadMs,
+      });
+  }
   let started: { gateway: Gateway; url: string };
   try {
     started = await startGateway(
@@ -98,6 +113,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
           onRecord: options.onRecord,
           events: options.events,
           state,
+          calibrations,
         },
       },
     );
@@ -116,6 +132,10 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
         env: options.env,
         // With replicas, one probes each endpoint and all route on what it found.
         ...(state.mode !== 'memory' ? { coordination: state } : {}),
+        saturated: (name) => {
+          const e = fleet.endpoints.find((x) => x.name === name);
+          return e !== undefined && gateway.context.load.view.load(e).saturated;
+        },
       })
     : undefined;
   return {

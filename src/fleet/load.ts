@@ -18,6 +18,8 @@ import type {
   FleetIssue,
   RoutingRule,
   Task,
+  LoadRouting,
+  Priority,
 } from './types.ts';
 import { TASKS } from './types.ts';
 import { formatTokens } from './units.ts';
@@ -529,6 +531,41 @@ function buildFleet(
       'a step is used only while it is at most 1/8 of the value; otherwise the largest 1-2-5 step that is (README: seed decisions)',
     );
 
+  const rawLoad = raw.routing.load;
+  const taskPriorities: Partial<Record<Task, Priority>> = {};
+  for (const [t, priority] of Object.entries(rawLoad.priorities.tasks)) {
+    const task = resolveTask(t);
+    if (!task)
+      error(
+        'unknown_task',
+        ['routing', 'load', 'priorities', 'tasks', t],
+        `'${t}' is not a routing task`,
+        `tasks are ${TASKS.join(', ')} and the aliases under routing.aliases`,
+      );
+    else taskPriorities[task] = priority;
+  }
+  if (rawLoad.scrapeInterval > 0 && rawLoad.staleAfter < rawLoad.scrapeInterval)
+    error(
+      'stale_before_scrape',
+      ['routing', 'load', 'staleAfter'],
+      `staleAfter (${rawLoad.staleAfter} ms) is shorter than scrapeInterval (${rawLoad.scrapeInterval} ms): every scrape would be stale`,
+      'set staleAfter to 2–3 × scrapeInterval',
+    );
+  const loadRouting: LoadRouting = {
+    policy: rawLoad.policy,
+    headroom: rawLoad.headroom,
+    batchHeadroom: Math.max(rawLoad.batchHeadroom, rawLoad.headroom),
+    scrapeIntervalMs: rawLoad.scrapeInterval,
+    staleAfterMs: rawLoad.staleAfter,
+    admission: {
+      mode: rawLoad.admission.mode,
+      maxQueue: rawLoad.admission.maxQueue,
+      ttlMs: rawLoad.admission.ttl,
+    },
+    taskPriorities,
+    keyPriorities: rawLoad.priorities.keys,
+  };
+
   if (errors.length > 0) throw new FleetValidationError(file, errors);
 
   const base: Fleet = {
@@ -540,7 +577,7 @@ function buildFleet(
     environment: 'development',
     hosts: Object.entries(raw.hosts).map(([name, h]) => ({ name, ...h })),
     endpoints,
-    routing: { rules, defaultEndpoint: raw.routing.default, taskAliases },
+    routing: { rules, defaultEndpoint: raw.routing.default, taskAliases, load: loadRouting },
     windows,
     calibration: {
       formula: raw.calibration.formula,

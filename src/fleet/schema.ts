@@ -184,6 +184,28 @@ export const fleetSchema = z.strictObject({
     rules: z.array(rule).min(1),
     default: z.string().min(1),
     aliases: z.record(z.string(), z.string()).prefault({}),
+    load: z
+      .strictObject({
+        policy: z.enum(['static', 'slo', 'least-busy']).default('slo'),
+        headroom: percent.prefault('10%'),
+        batchHeadroom: percent.prefault('30%'),
+        scrapeInterval: duration.prefault('1s'),
+        staleAfter: duration.prefault('3s'),
+        admission: z
+          .strictObject({
+            mode: z.enum(['queue', 'shed']).default('queue'),
+            maxQueue: z.number().int().nonnegative().default(256),
+            ttl: duration.prefault('10s'),
+          })
+          .prefault({}),
+        priorities: z
+          .strictObject({
+            tasks: z.record(z.string(), z.enum(['interactive', 'batch'])).prefault({}),
+            keys: z.record(z.string(), z.enum(['interactive', 'batch'])).prefault({}),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
   }),
   calibration: z
     .strictObject({

@@ -160,6 +160,40 @@ export interface Routing {
   readonly defaultEndpoint: string;
   /** Alias → task, e.g. routing → classification, code-review → reasoning. */
   readonly taskAliases: Readonly<Record<string, Task>>;
+  /** How load decides within what the matrix allows (`routing.load` in the fleet file). */
+  readonly load: LoadRouting;
+}
+
+/**
+ * `static`: the matrix's order, as the seed wrote it. `slo`: the preferred endpoint while its
+ * predicted TTFT leaves headroom under its targets, else the next candidate that does, else the
+ * admission policy. `least-busy`: fewest requests in flight among the matrix's candidates (LiteLLM's
+ * least-busy; a baseline for the benchmark).
+ */
+export type LoadPolicy = 'static' | 'slo' | 'least-busy';
+export type Priority = 'interactive' | 'batch';
+
+export interface LoadRouting {
+  readonly policy: LoadPolicy;
+  /** Share of a TTFT target kept free: a candidate has headroom while prediction ≤ target × (1 − this). */
+  readonly headroom: number;
+  /** Batch traffic needs this much headroom, so it yields capacity to interactive traffic first. */
+  readonly batchHeadroom: number;
+  /** How often the engines' own load metrics are scraped (0 = never). */
+  readonly scrapeIntervalMs: number;
+  /** Engine figures older than this are ignored (the gateway's own ledger still counts). */
+  readonly staleAfterMs: number;
+  readonly admission: {
+    /** When no candidate has headroom: wait in the gateway for capacity, or refuse at once (429). */
+    readonly mode: 'queue' | 'shed';
+    /** Requests waiting in the gateway at most; beyond it they are shed (batch first). */
+    readonly maxQueue: number;
+    /** Longest a request waits in the gateway before it is shed with 429. */
+    readonly ttlMs: number;
+  };
+  /** Priority by task (the seed's async-preferred reasoning → batch) and by API key. */
+  readonly taskPriorities: Readonly<Partial<Record<Task, Priority>>>;
+  readonly keyPriorities: Readonly<Record<string, Priority>>;
 }
 
 export interface BusinessHours {

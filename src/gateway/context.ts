@@ -9,6 +9,12 @@ import { UpstreamPools } from '../upstream/pools.ts';
 import { DEFAULT_BREAKER, SharedState, type BreakerOptions, type BreakerView } from '../state/index.ts';
 import type { GatewayEventSink } from './events.ts';
 import { createMetrics, registerStateMetrics, type GatewayMetrics } from './metrics.ts';
+import { AdmissionQueue } from './load/admission.ts';
+import type { LoadLedger } from './load/ledger.ts';
+import { LoadView } from './load/load-view.ts';
+import { registerLoadMetrics, type LoadMetrics } from './load/metrics.ts';
+import type { LoadDecision } from '../routing/load-aware.ts';
+import type { CalibrationFigures } from '../routing/predict.ts';
 
 export interface RetryPolicy {
   /** First backoff step; doubles per retry, with ±50% jitter. */
@@ -54,6 +60,17 @@ export interface GatewayDeps {
   readonly onRecord?: (record: RequestRecord) => void;
   /** Retries, failovers, rescues and breaker transitions, as they happen (serve's log lines). */
   readonly events?: GatewayEventSink;
+  /** The load ledger (default in-process; shared state may provide one). */
+  readonly loadLedger?: LoadLedger;
+  /** Latest calibration figures per endpoint: the TTFT predictor starts from them. */
+  readonly calibrations?: ReadonlyMap<string, CalibrationFigures>;
+}
+
+/** The live load view, the admission queue and their metrics. */
+export interface GatewayLoad {
+  readonly view: LoadView;
+  readonly admission: AdmissionQueue<LoadDecision & { action: 'dispatch' }>;
+  readonly metrics: LoadMetrics;
 }
 
 export interface GatewayContext {
@@ -80,11 +97,20 @@ export interface GatewayContext {
   breaker(endpoint: Endpoint | string): BreakerView;
   /** Slots and queue places this replica holds on the endpoint. */
   limit(endpoint: Endpoint): { readonly inFlight: number; readonly queued: number };
+  readonly load: GatewayLoad;
 }
 
 export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
   const state =
     deps.state ?? new SharedState({ breaker: { ...DEFAULT_BREAKER, ...deps.breaker }, now: deps.now });
+  const now = deps.now ?? Date.now;
+  const view = new LoadView(fleet, { ledger: deps.loadLedger, now, calibrations: deps.calibrations });
+  const admission = new AdmissionQueue<LoadDecision & { action: 'dispatch' }>(
+    fleet.routing.load.admission.maxQueue,
+    fleet.routing.load.admission.ttlMs,
+  );
+  view.ledger.onRelease(() => admission.released());
+  view.onScrape = () => admission.released();
   const metrics = createMetrics(fleet, { defaultMetrics: deps.processMetrics });
   registerStateMetrics(metrics.registry, state);
   return {
@@ -96,12 +122,13 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     sink: deps.sink,
     onRecord: deps.onRecord,
     events: deps.events,
-    now: deps.now ?? Date.now,
+    now,
     retry: { ...DEFAULT_RETRY, ...deps.retry },
     random: deps.random ?? Math.random,
     state,
     ownsState: deps.state === undefined,
     breaker: (e) => state.breaker(typeof e === 'string' ? e : e.name),
     limit: (e) => state.held(e.name),
+    load: { view, admission, metrics: registerLoadMetrics(metrics.registry, fleet, view, admission) },
   };
 }

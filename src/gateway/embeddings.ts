@@ -7,7 +7,7 @@ import { callJson, UpstreamFailureError } from '../upstream/call.ts';
 import type { GatewayContext } from './context.ts';
 import { runWithFailover } from './failover.ts';
 import { fleetHeaders, type Outcome } from './generate.ts';
-import { routeRequest } from './route-request.ts';
+import { placeUnderLoad, routeRequest } from './route-request.ts';
 import type { RequestTrace } from './trace.ts';
 import { validateEmbeddings, type Json } from './validate.ts';
 
@@ -94,13 +94,19 @@ export async function handleEmbeddings(
   validateEmbeddings(body);
   const estimate = estimateEmbeddingInputs(body.input);
   trace.admissionTokens = estimate.tokens;
-  const routed = routeRequest(ctx, {
-    model: body.model as string | undefined,
-    headerTask,
-    kind: 'embeddings',
-    // Each input must fit the window on its own; the router checks the largest share.
-    promptTokens: Math.ceil(estimate.tokens / Math.max(1, estimate.inputs)),
-  });
+  const routed = await placeUnderLoad(
+    ctx,
+    trace,
+    routeRequest(ctx, {
+      model: body.model as string | undefined,
+      headerTask,
+      kind: 'embeddings',
+      // Each input must fit the window on its own; the router checks the largest share.
+      promptTokens: Math.ceil(estimate.tokens / Math.max(1, estimate.inputs)),
+    }),
+    'embeddings',
+    signal,
+  );
   trace.route = routed.route;
   trace.task = routed.task ?? 'embedding';
   const inputs = embeddingInputs(body.input);

@@ -27,6 +27,8 @@ export interface AttemptLease {
   readonly startedWall: number;
   /** End the attempt: success, or the failure that ended it. Idempotent. */
   finish(failure?: UpstreamFailure, status?: number): void;
+  /** The first token arrived: releases the prompt from the load ledger and teaches the predictor. */
+  firstToken(): void;
 }
 
 export interface FailoverOptions {
@@ -57,10 +59,20 @@ export async function acquire(
   options: FailoverOptions,
 ): Promise<AttemptLease | UpstreamFailure> {
   const charge = pendingCharge(trace);
-  const admission = await ctx.state.admit(endpoint.name, endpoint, {
-    signal: options.signal,
-    ...(charge ? { rate: charge } : {}),
-  });
+  // Counted in the load ledger now, at dispatch, before any await: the next request to decide sees it.
+  const before = trace.loadDispatch ? ctx.load.view.load(endpoint) : undefined;
+  const ticket = trace.loadDispatch ? ctx.load.view.dispatch(endpoint, trace.loadDispatch) : undefined;
+  let admission: Awaited<ReturnType<typeof ctx.state.admit>>;
+  try {
+    admission = await ctx.state.admit(endpoint.name, endpoint, {
+      signal: options.signal,
+      ...(charge ? { rate: charge } : {}),
+    });
+  } catch (error) {
+    ticket?.end();
+    throw error;
+  }
+  if (admission.kind !== 'granted') ticket?.end();
   noteBreaker(ctx, endpoint.name);
   if (charge && admission.kind !== 'cancelled' && admission.rate) noteVerdict(trace, admission.rate);
   if (admission.kind === 'rate_limited') throw rateLimitedError(trace, admission.rate);
@@ -87,6 +99,12 @@ export async function acquire(
       return;
     }
     const pauseMs = failure.retryAfterMs;
+    if (before && ctx.load.view.isLoad(endpoint, before, failure.cause, atMs)) {
+      // A busy endpoint is not a down one: load goes to overflow and admission, not to the breaker.
+      ctx.load.metrics.saturation(endpoint.name, failure.cause);
+      admission.finish('none', pauseMs);
+      return;
+    }
     if (countsAgainstEndpoint(failure.cause)) {
       admission.finish('failure', pauseMs);
       ctx.health.observe({
@@ -112,9 +130,13 @@ export async function acquire(
     endpoint,
     startedMono,
     startedWall,
+    firstToken() {
+      ticket?.firstToken(performance.now() - startedMono);
+    },
     finish(failure, status) {
       if (finished) return;
       finished = true;
+      ticket?.end();
       const durationMs = performance.now() - startedMono;
       trace.attempts.push({
         endpoint: endpoint.name,

@@ -21,7 +21,7 @@ import {
 } from './continuation.ts';
 import { failureOf, runWithFailover, type AttemptLease } from './failover.ts';
 import { headerSafe } from './http.ts';
-import { routeRequest, type RoutedRequest } from './route-request.ts';
+import { placeUnderLoad, routeRequest, type RoutedRequest } from './route-request.ts';
 import type { RequestTrace } from './trace.ts';
 import { admitParameters, validateChat, validateCompletion, type Json } from './validate.ts';
 
@@ -84,7 +84,11 @@ export function fleetHeaders(
     'x-llm-fleet-endpoint': endpoint.name,
     'x-llm-fleet-model': headerSafe(upstreamModel(endpoint, routed.route)),
     'x-llm-fleet-route': headerSafe(trace.route),
-    'x-llm-fleet-reason': headerSafe(`${firstReason}${detour}`),
+    'x-llm-fleet-reason': headerSafe(
+      routed.placement && routed.placement.decision !== 'static'
+        ? `${routed.placement.reason}; ${firstReason}${detour}`
+        : `${firstReason}${detour}`,
+    ),
     'x-llm-fleet-attempts': String(trace.attempts.length + 1),
   };
   if (trace.task) h['x-llm-fleet-task'] = headerSafe(trace.task);
@@ -119,16 +123,22 @@ export async function handleGenerate(
         ? body.max_tokens
         : undefined;
   trace.admissionTokens = promptTokens + (maxTokens ?? 0);
-  const routed = admitParameters(
-    routeRequest(ctx, {
-      model: body.model as string | undefined,
-      headerTask,
-      kind: 'chat',
-      promptTokens,
-      maxTokens,
-    }),
-    body,
-    operation,
+  const routed = await placeUnderLoad(
+    ctx,
+    trace,
+    admitParameters(
+      routeRequest(ctx, {
+        model: body.model as string | undefined,
+        headerTask,
+        kind: 'chat',
+        promptTokens,
+        maxTokens,
+      }),
+      body,
+      operation,
+    ),
+    'chat',
+    signal,
   );
   trace.route = routed.route;
   trace.task = routed.task;
@@ -260,6 +270,7 @@ async function openUpToFirstToken(
     if (chunk.hasToken) {
       held.push(ev);
       trace.upstreamTtftMs = ev.atMs - lease.startedMono;
+      lease.firstToken();
       call.attach(undefined);
       firstToken();
       return;

@@ -1,10 +1,18 @@
 // From a request to the router's ordered candidates: `model` may be a route (`auto`, a task or an
 // alias), an endpoint name or a served model id; the `x-llm-fleet-task` header picks the task when
 // the model is a route. A request that fits nowhere is refused here, before anything goes upstream.
-import { servesModel, type Endpoint } from '../fleet/index.ts';
-import { resolveTask, routeToEndpoint, selectEndpoint, type RouteDecision } from '../routing/index.ts';
+import { servesModel, type Endpoint, type Fleet, type Priority } from '../fleet/index.ts';
+import {
+  BEYOND_THE_MATRIX,
+  resolveTask,
+  routeToEndpoint,
+  selectEndpoint,
+  type RouteDecision,
+} from '../routing/index.ts';
 import type { GatewayContext } from './context.ts';
 import { HttpError } from './http.ts';
+import { placeRequest, PRIORITY_HEADER, type Placement } from './load/place.ts';
+import type { RequestTrace } from './trace.ts';
 
 export const TASK_HEADER = 'x-llm-fleet-task';
 export const ROUTE_NAMES = [
@@ -22,6 +30,80 @@ export interface RoutedRequest {
   /** What the client asked for (`auto`, a task, an endpoint or a model id). */
   readonly route: string;
   readonly task?: string;
+  readonly promptTokens: number;
+  readonly maxTokens?: number;
+  /** The client named an endpoint or model: load does not move it (its fallbacks stay for failures). */
+  readonly pinned: boolean;
+  /** Set once placed under load: why the first candidate (overflow, prediction, headroom). */
+  readonly placement?: Placement;
+}
+
+/** The request's priority: the header, else its API key's, else its task's, else interactive. */
+export function priorityOf(
+  fleet: Fleet,
+  header: string | undefined,
+  apiKey: string | undefined,
+  task: string | undefined,
+): Priority {
+  const h = header?.trim().toLowerCase();
+  if (h !== undefined && h !== '') {
+    if (h === 'interactive' || h === 'batch') return h;
+    throw new HttpError(400, `${PRIORITY_HEADER} must be interactive or batch, got '${header}'`, {
+      param: PRIORITY_HEADER,
+      code: 'invalid_priority',
+    });
+  }
+  const load = fleet.routing.load;
+  if (apiKey !== undefined && load.keyPriorities[apiKey]) return load.keyPriorities[apiKey];
+  const t = resolveTask(fleet, task);
+  return (t && load.taskPriorities[t]) || 'interactive';
+}
+
+/**
+ * Place a routed request under load: the matrix's candidates re-ordered by the load-aware decision,
+ * or held in the admission queue, or shed (throws 429). Embeddings keep the matrix's order (their
+ * latency target is a whole batch, not a first token), and so does a request that names an endpoint
+ * or model (a pin: its fallbacks are for failures, not load); both are counted in the ledger all the same.
+ */
+export async function placeUnderLoad(
+  ctx: GatewayContext,
+  trace: RequestTrace,
+  routed: RoutedRequest,
+  kind: Endpoint['kind'],
+  signal: AbortSignal,
+): Promise<RoutedRequest> {
+  const beyond = new Set(
+    routed.decision.candidates.filter((c) => c.reason === BEYOND_THE_MATRIX).map((c) => c.endpoint.name),
+  );
+  const down = new Set(
+    ctx.routeByHealth
+      ? routed.candidates.filter((e) => ctx.health.state(e.name) === 'down').map((e) => e.name)
+      : [],
+  );
+  const settings =
+    kind === 'chat' && !routed.pinned
+      ? ctx.fleet.routing.load
+      : { ...ctx.fleet.routing.load, policy: 'static' as const };
+  const placement = await placeRequest(
+    {
+      view: ctx.load.view,
+      admission: ctx.load.admission,
+      random: ctx.random,
+      downNames: down,
+      settings,
+      onDecision: (endpoint, decision) => ctx.load.metrics.decision(endpoint, decision),
+    },
+    {
+      candidates: routed.candidates,
+      beyond,
+      promptTokens: routed.promptTokens,
+      maxTokens: routed.maxTokens,
+      priority: trace.priority,
+      signal,
+    },
+  );
+  trace.loadDispatch = placement.dispatch;
+  return { ...routed, candidates: placement.candidates, placement };
 }
 
 export function routeRequest(
@@ -96,5 +178,13 @@ export function routeRequest(
       { param, code: tooBig ? 'context_length_exceeded' : 'no_endpoint' },
     );
   }
-  return { decision, candidates, route, task: decision.task === 'default' ? task : decision.task };
+  return {
+    pinned: !isRoute,
+    decision,
+    candidates,
+    route,
+    task: decision.task === 'default' ? task : decision.task,
+    promptTokens: args.promptTokens,
+    maxTokens: args.maxTokens,
+  };
 }

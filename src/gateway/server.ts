@@ -13,7 +13,9 @@ import { handleEmbeddings } from './embeddings.ts';
 import { handleGenerate, type Outcome } from './generate.ts';
 import { HttpError, readBody, sendError, sendJson } from './http.ts';
 import { rateClientFor, settleUsage } from './rate-limit.ts';
-import { ROUTE_NAMES, TASK_HEADER } from './route-request.ts';
+import { explainRoute } from './load/explain.ts';
+import { PRIORITY_HEADER } from './load/place.ts';
+import { priorityOf, ROUTE_NAMES, TASK_HEADER } from './route-request.ts';
 import { RequestTrace } from './trace.ts';
 import { parseJsonBody } from './validate.ts';
 
@@ -130,6 +132,13 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     const body = parseJsonBody(raw);
     const task = req.headers[TASK_HEADER];
     const headerTask = Array.isArray(task) ? task[0] : task;
+    const priority = req.headers[PRIORITY_HEADER];
+    trace.priority = priorityOf(
+      fleet,
+      Array.isArray(priority) ? priority[0] : priority,
+      trace.apiKey,
+      headerTask ?? (typeof body.model === 'string' ? body.model : undefined),
+    );
     if (operation === 'embeddings')
       return handleEmbeddings(ctx, trace, res, controller.signal, body, headerTask);
     return handleGenerate(ctx, trace, res, controller.signal, body, operation, headerTask);
@@ -150,6 +159,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       performance.now(),
     );
     trace.rateClient = rateClientFor(fleet, key === '' ? undefined : key);
+    trace.apiKey = key === '' ? undefined : key;
     trace.onRateHeaders = (headers) => {
       if (res.headersSent) return;
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
@@ -235,6 +245,16 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       if (path === '/v1/models' || path === '/models') return sendJson(res, 200, models());
       if (path === '/health') return sendJson(res, 200, gatewayHealth());
       if (path === '/fleet/health') return sendJson(res, 200, await fleetHealth());
+      if (path === '/fleet/load') return sendJson(res, 200, JSON.stringify(ctx.load.view.snapshot()));
+      if (path === '/fleet/route') {
+        try {
+          const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+          return sendJson(res, 200, JSON.stringify(explainRoute(ctx, query)));
+        } catch (error) {
+          if (error instanceof HttpError) return sendError(res, error);
+          throw error;
+        }
+      }
       if (path === '/metrics') {
         const text = await ctx.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
@@ -266,6 +286,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
+          ctx.load.view.start(ctx.pools);
           const a = server.address() as AddressInfo;
           const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
           resolve(`http://${h}:${a.port}`);
@@ -273,6 +294,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       });
     },
     async close() {
+      ctx.load.view.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

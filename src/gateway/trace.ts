@@ -1,6 +1,8 @@
 // Everything the gateway learns about one request while serving it, turned into the one
 // RequestRecord at the end. Monotonic times (performance.now) for durations; the wall clock only
 // for the record's start.
+import type { Priority } from '../fleet/index.ts';
+import type { DispatchInfo } from './load/ledger.ts';
 import type { AttemptRecord, Operation, RequestOutcome, RequestRecord } from '../measure/record.ts';
 import { gaps, streamRates } from '../measure/token-rates.ts';
 import type { RateVerdict } from '../state/index.ts';
@@ -31,6 +33,12 @@ export class RequestTrace {
   tokenChunks = 0;
   degraded = false;
   stream = false;
+  /** interactive | batch (x-llm-fleet-priority, the API key's, or the task's). */
+  priority: Priority = 'interactive';
+  /** What each attempt counts in the load ledger at dispatch (set once the request is placed). */
+  loadDispatch: DispatchInfo | undefined;
+  /** The API key the request presented (per-key priority). */
+  apiKey: string | undefined;
   /** The key's allowance, when it has one. */
   rateClient: RateClient | undefined;
   /** Tokens charged at admission: the prompt estimate plus max_tokens (set by the handler). */

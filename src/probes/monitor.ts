@@ -56,6 +56,12 @@ export interface MonitorOptions {
   readonly coordination?: ProbeCoordination;
   /** Called with each probe result (logging, tests). */
   readonly onProbe?: (result: ProbeResult) => void;
+  /**
+   * Whether the endpoint is saturated now (the gateway's load view: the engine reports queueing or
+   * the ledger is full). A real request that times out on a saturated endpoint that answers /health
+   * is load, not an outage: it marks nothing down and opens no incident.
+   */
+  readonly saturated?: (endpoint: string) => boolean;
 }
 
 export interface Monitor {
@@ -193,6 +199,14 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
       clock,
       ...(options.requestMaxTokens !== undefined ? { maxTokens: options.requestMaxTokens } : {}),
     });
+    if (!probe.ok && probe.cause === 'timeout' && options.saturated?.(endpoint.name)) {
+      record({
+        ...probe,
+        cause: 'saturated',
+        detail: `${probe.detail}; the engine reports queueing (load, not an outage)`,
+      });
+      return [probe];
+    }
     record(probe);
     if (probe.ok) requestFailure.delete(endpoint.name);
     else requestFailure.set(endpoint.name, probe);

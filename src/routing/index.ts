@@ -1,6 +1,30 @@
 // Routing: the seed's Request Routing Decision Matrix as pure functions (task + token estimate +
 // context fit + health → ordered candidates with a reason), and token estimation.
-export { selectEndpoint, routeToEndpoint, resolveTask, summarizeDecision } from './select.ts';
+export {
+  selectEndpoint,
+  routeToEndpoint,
+  resolveTask,
+  summarizeDecision,
+  BEYOND_THE_MATRIX,
+} from './select.ts';
+export { decideUnderLoad, score, describe, NEAR_EQUAL } from './load-aware.ts';
+export type { LoadCandidate, LoadDecision, LoadDecisionInput, Scored } from './load-aware.ts';
+export {
+  predictTtft,
+  priorTtftModel,
+  updateTtftModel,
+  idleMedianMs,
+  PRIOR_SIGMA,
+  PRIOR_OVERHEAD_SHARE,
+  PRIOR_SLOWDOWN_PER_SEQUENCE,
+} from './predict.ts';
+export type {
+  TtftModel,
+  LoadFigures,
+  TtftPrediction,
+  TtftObservation,
+  CalibrationFigures,
+} from './predict.ts';
 export type {
   RouteRequest,
   RouteDecision,

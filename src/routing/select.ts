@@ -5,6 +5,9 @@
 import type { Endpoint, Fleet, RoutingRule, Task } from '../fleet/index.ts';
 import { servesModel, TASKS } from '../fleet/index.ts';
 
+/** The reason of candidates the matrix does not name but that fit (load-aware overflow tries them last). */
+export const BEYOND_THE_MATRIX = 'fits the request (beyond the matrix)';
+
 /** Health as the router needs it (the probes' EndpointState). */
 export type EndpointHealth = 'up' | 'down' | 'unknown';
 
@@ -92,7 +95,7 @@ export function selectEndpoint(fleet: Fleet, request: RouteRequest): RouteDecisi
   const extras = fleet.endpoints
     .filter((e) => e.kind === kind && !order.some((o) => o.name === e.name))
     .sort((a, b) => (b.contextWindowTokens ?? 0) - (a.contextWindowTokens ?? 0));
-  for (const e of extras) order.push({ name: e.name, why: 'fits the request (beyond the matrix)' });
+  for (const e of extras) order.push({ name: e.name, why: BEYOND_THE_MATRIX });
 
   return decide(fleet, effectiveTask, rule, order, request, kind);
 }

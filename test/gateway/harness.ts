@@ -42,6 +42,8 @@ export interface HarnessOptions {
   readonly latency?: Partial<LatencyModel>;
   /** Per-endpoint simulator options (server version, reasoning parser, …). */
   readonly sim?: Readonly<Record<string, Partial<SimEndpointOptions>>>;
+  /** routing.load settings on top of the fleet file's. */
+  readonly load?: Partial<Fleet['routing']['load']>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -57,7 +59,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       contextWindowTokens: e.contextWindowTokens,
       reasoning: e.reasoning,
       seed: SEED,
-      latency: { scale: 0.02, ttftJitterP99Ratio: 1.2, itlJitterP99Ratio: 1.2, ...options.latency },
+      latency: {
+        scale: 0.02,
+        ttftJitterP99Ratio: 1.2,
+        itlJitterP99Ratio: 1.2,
+        ...options.latency,
+      },
       faults: options.faults?.[e.name],
       ...options.sim?.[e.name],
     });
@@ -73,6 +80,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...options.patch?.(e, Object.fromEntries(Object.entries(sims).map(([n, s]) => [n, s.url]))),
     })),
     gateway: { ...loaded.gateway, ...options.gateway },
+    routing: { ...loaded.routing, load: { ...loaded.routing.load, ...options.load } },
   };
   const records: RequestRecord[] = [];
   const gateway = buildGateway(fleet, {

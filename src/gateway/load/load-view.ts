@@ -1,0 +1,351 @@
+// The gateway's live view of each endpoint's load: its own ledger (counted at dispatch), corrected
+// upwards by the engine's own metrics while they are fresh, and the TTFT predictor's online state
+// fed by every request's first token. Hands plain snapshots down to the pure decision.
+import type { Endpoint, Fleet } from '../../fleet/index.ts';
+import {
+  predictTtft,
+  priorTtftModel,
+  updateTtftModel,
+  type CalibrationFigures,
+  type LoadFigures,
+  type TtftModel,
+} from '../../routing/predict.ts';
+import type { UpstreamPools } from '../../upstream/pools.ts';
+import { scrapeEngine, scrapes, type EngineReading, type EngineState } from './engine.ts';
+import { InProcessLedger, loadKey, type DispatchInfo, type LedgerCounts, type LoadLedger } from './ledger.ts';
+
+/** An endpoint's load as the decision sees it. */
+export interface EndpointLoad extends LoadFigures {
+  readonly ledger: LedgerCounts;
+  readonly engine?: EngineReading;
+  /** No fresh engine reading (never scraped, failed, or older than staleAfter): ledger only. */
+  readonly engineStale: boolean;
+  /** Queueing: the engine reports waiting requests, or the ledger is at the slots, or KV ≥ 95%. */
+  readonly saturated: boolean;
+}
+
+/** What a dispatched attempt reports back. */
+export interface LoadTicket {
+  /** First token seen, `ttftMs` after dispatch. */
+  firstToken(ttftMs: number): void;
+  end(): void;
+}
+
+interface Recent {
+  ttftMs?: number;
+  ttftSamples: number;
+  promptTokens: number;
+  /** The predictor's own error: prediction at dispatch against the TTFT that followed. */
+  predicted: number;
+  withinP95: number;
+  withinP99: number;
+  absLogErrorSum: number;
+}
+
+/** How well the predictor did on an endpoint's requests so far (GET /fleet/load, the benchmark). */
+export interface PredictorError {
+  readonly samples: number;
+  /** Share of requests whose TTFT was at most the predicted P95 (ideal 0.95) and P99 (0.99). */
+  readonly withinP95: number | null;
+  readonly withinP99: number | null;
+  /** Median-prediction error, as the geometric mean factor − 1 (0.2 = off by 20% on average). */
+  readonly meanFactorError: number | null;
+}
+
+const KV_SATURATED = 0.95;
+const RECENT_WEIGHT = 0.1;
+
+export interface LoadViewOptions {
+  readonly ledger?: LoadLedger;
+  readonly now?: () => number;
+  /** Latest calibration figures per endpoint (from the store). */
+  readonly calibrations?: ReadonlyMap<string, CalibrationFigures>;
+}
+
+export class LoadView {
+  readonly ledger: LoadLedger;
+  private readonly fleet: Fleet;
+  private readonly now: () => number;
+  private readonly engines = new Map<string, EngineState>();
+  private readonly models = new Map<string, TtftModel>();
+  private readonly recent = new Map<string, Recent>();
+  /** Wall time of each endpoint's latest first token: the engine is making progress. */
+  private readonly progressMs = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  /** Called after each good scrape (the admission queue decides again: capacity may show free). */
+  onScrape?: () => void;
+  private scraping = false;
+
+  constructor(fleet: Fleet, options: LoadViewOptions = {}) {
+    this.fleet = fleet;
+    this.ledger = options.ledger ?? new InProcessLedger();
+    this.now = options.now ?? Date.now;
+    for (const e of fleet.endpoints) {
+      this.models.set(e.name, priorTtftModel(fleet, e, options.calibrations?.get(e.name)));
+      this.recent.set(e.name, {
+        ttftSamples: 0,
+        promptTokens: fleet.calibration.promptTokens,
+        predicted: 0,
+        withinP95: 0,
+        withinP99: 0,
+        absLogErrorSum: 0,
+      });
+    }
+  }
+
+  model(endpoint: string): TtftModel | undefined {
+    return this.models.get(endpoint);
+  }
+
+  load(endpoint: Endpoint, nowMs = this.now()): EndpointLoad {
+    const ledger = this.ledger.counts(loadKey(endpoint.name));
+    const state = this.engines.get(endpoint.name);
+    const reading = state?.reading;
+    const fresh =
+      reading !== undefined &&
+      state?.consecutiveFailures === 0 &&
+      nowMs - reading.atMs <= this.fleet.routing.load.staleAfterMs;
+    let inFlight = ledger.inFlight;
+    let prefillWaitingTokens = ledger.prefillWaitingTokens;
+    let engineWaiting = 0;
+    if (fresh) {
+      // Other clients may use the engine too: its count only ever raises ours.
+      // Requests this gateway saw end after the reading are gone from the engine too: a reading
+      // a scrape interval old must not hold a freed endpoint busy until the next scrape.
+      const endedSince = Math.max(0, ledger.dispatched - ledger.inFlight - (state?.endedAtReading ?? 0));
+      inFlight = Math.max(inFlight, reading.running + reading.waiting - endedSince);
+      engineWaiting = Math.max(0, reading.waiting - endedSince);
+      const promptTokens = this.recent.get(endpoint.name)?.promptTokens ?? 0;
+      prefillWaitingTokens = Math.max(prefillWaitingTokens, reading.waiting * promptTokens);
+    }
+    const engineSlots = reading?.slots;
+    const slots =
+      engineSlots !== undefined ? Math.min(engineSlots, endpoint.maxConcurrency) : endpoint.maxConcurrency;
+    const saturated =
+      engineWaiting > 0 ||
+      inFlight >= slots ||
+      (fresh && reading.kvCacheUsage !== undefined && reading.kvCacheUsage >= KV_SATURATED);
+    return {
+      inFlight,
+      prefillWaitingTokens,
+      slots,
+      ledger,
+      engine: reading,
+      engineStale: !fresh,
+      saturated,
+    };
+  }
+
+  predict(endpoint: Endpoint, promptTokens: number, load = this.load(endpoint)) {
+    const model = this.models.get(endpoint.name) ?? priorTtftModel(this.fleet, endpoint);
+    return predictTtft(model, load, promptTokens);
+  }
+
+  /** Count a request at the moment it is dispatched; the ticket releases it. */
+  dispatch(endpoint: Endpoint, info: DispatchInfo): LoadTicket {
+    const at = this.load(endpoint);
+    const figures: LoadFigures = {
+      inFlight: at.inFlight,
+      prefillWaitingTokens: at.prefillWaitingTokens,
+      slots: at.slots,
+    };
+    const prediction = endpoint.kind === 'chat' ? this.predict(endpoint, info.promptTokens, at) : undefined;
+    const ticket = this.ledger.dispatch(loadKey(endpoint.name), info);
+    const startedMs = performance.now();
+    let ttft: number | undefined;
+    return {
+      firstToken: (ttftMs) => {
+        if (ttft !== undefined) return;
+        ttft = ttftMs;
+        ticket.firstToken();
+        const r = this.recent.get(endpoint.name);
+        if (prediction && r && ttftMs > 0) {
+          r.predicted += 1;
+          if (ttftMs <= prediction.p95Ms) r.withinP95 += 1;
+          if (ttftMs <= prediction.p99Ms) r.withinP99 += 1;
+          r.absLogErrorSum += Math.abs(Math.log(ttftMs / prediction.medianMs));
+        }
+        this.progressMs.set(endpoint.name, this.now());
+        this.learn(endpoint, info.promptTokens, figures, ttftMs);
+      },
+      end: () => {
+        ticket.end();
+        if (ttft !== undefined) {
+          const model = this.models.get(endpoint.name);
+          if (model) {
+            const serviceMs = performance.now() - startedMs;
+            this.models.set(endpoint.name, {
+              ...model,
+              serviceMs: model.serviceMs + 0.04 * (serviceMs - model.serviceMs),
+            });
+          }
+        }
+      },
+    };
+  }
+
+  private learn(endpoint: Endpoint, promptTokens: number, figures: LoadFigures, ttftMs: number): void {
+    if (endpoint.kind !== 'chat') return;
+    const model = this.models.get(endpoint.name);
+    if (model)
+      this.models.set(endpoint.name, updateTtftModel(model, { promptTokens, load: figures, ttftMs }));
+    const r = this.recent.get(endpoint.name);
+    if (r) {
+      r.ttftMs = r.ttftMs === undefined ? ttftMs : r.ttftMs + RECENT_WEIGHT * (ttftMs - r.ttftMs);
+      r.ttftSamples += 1;
+      r.promptTokens += RECENT_WEIGHT * (promptTokens - r.promptTokens);
+    }
+  }
+
+  /** Scrape every engine that has load metrics, every `scrapeIntervalMs`. */
+  start(pools: UpstreamPools): void {
+    const intervalMs = this.fleet.routing.load.scrapeIntervalMs;
+    const targets = this.fleet.endpoints.filter(
+      (e) => e.status === 'running' && e.url !== undefined && scrapes(e),
+    );
+    if (intervalMs <= 0 || targets.length === 0 || this.timer) return;
+    const tick = (): void => {
+      if (this.scraping) return;
+      this.scraping = true;
+      void Promise.all(targets.map((e) => this.scrapeOne(pools, e, intervalMs))).finally(() => {
+        this.scraping = false;
+      });
+    };
+    tick();
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async scrapeOne(pools: UpstreamPools, endpoint: Endpoint, intervalMs: number): Promise<void> {
+    const before = this.engines.get(endpoint.name);
+    const lastAttemptMs = this.now();
+    try {
+      const reading = await scrapeEngine(
+        pools,
+        endpoint,
+        this.now,
+        before?.reading?.slots,
+        Math.max(250, intervalMs),
+      );
+      const c = this.ledger.counts(loadKey(endpoint.name));
+      this.engines.set(endpoint.name, {
+        reading,
+        lastAttemptMs,
+        consecutiveFailures: 0,
+        endedAtReading: c.dispatched - c.inFlight,
+      });
+      this.onScrape?.();
+    } catch (error) {
+      this.engines.set(endpoint.name, {
+        reading: before?.reading,
+        endedAtReading: before?.endedAtReading,
+        lastAttemptMs,
+        lastError: error instanceof Error ? error.message : String(error),
+        consecutiveFailures: (before?.consecutiveFailures ?? 0) + 1,
+      });
+    }
+  }
+
+  /**
+   * Whether a failure is load rather than a fault: a TTFT timeout or an overload answer on an
+   * endpoint that was saturated when the request was dispatched, and that is alive — its engine
+   * metrics answer, or it produced a first token within the last two TTFT timeouts. A hung engine
+   * with a full ledger makes no progress, so it is still judged down.
+   */
+  isLoad(endpoint: Endpoint, atDispatch: EndpointLoad, cause: string, nowMs: number): boolean {
+    if (cause !== 'ttft_timeout' && cause !== 'overloaded') return false;
+    if (!atDispatch.saturated) return false;
+    if (!atDispatch.engineStale) return true;
+    const progress = this.progressMs.get(endpoint.name);
+    return progress !== undefined && nowMs - progress <= 2 * endpoint.timeouts.ttftTimeoutMs;
+  }
+
+  predictorError(endpoint: string): PredictorError {
+    const r = this.recent.get(endpoint);
+    const n = r?.predicted ?? 0;
+    return {
+      samples: n,
+      withinP95: r && n ? r.withinP95 / n : null,
+      withinP99: r && n ? r.withinP99 / n : null,
+      meanFactorError: r && n ? Math.exp(r.absLogErrorSum / n) - 1 : null,
+    };
+  }
+
+  engineState(endpoint: string): EngineState | undefined {
+    return this.engines.get(endpoint);
+  }
+
+  /** GET /fleet/load. */
+  snapshot(): unknown {
+    const nowMs = this.now();
+    const settings = this.fleet.routing.load;
+    return {
+      policy: settings.policy,
+      headroom: settings.headroom,
+      batchHeadroom: settings.batchHeadroom,
+      scrapeIntervalMs: settings.scrapeIntervalMs,
+      staleAfterMs: settings.staleAfterMs,
+      admission: settings.admission,
+      endpoints: this.fleet.endpoints
+        .filter((e) => e.status === 'running' && e.url !== undefined)
+        .map((e) => {
+          const load = this.load(e, nowMs);
+          const state = this.engines.get(e.name);
+          const model = this.models.get(e.name);
+          const p = this.predict(e, this.fleet.calibration.promptTokens, load);
+          const recent = this.recent.get(e.name);
+          return {
+            name: e.name,
+            kind: e.kind,
+            inFlight: load.inFlight,
+            prefillWaitingTokens: load.prefillWaitingTokens,
+            slots: load.slots ?? null,
+            saturated: load.saturated,
+            ledger: { ...load.ledger },
+            engine: scrapes(e)
+              ? {
+                  stale: load.engineStale,
+                  ageMs: state?.reading ? nowMs - state.reading.atMs : null,
+                  running: state?.reading?.running ?? null,
+                  waiting: state?.reading?.waiting ?? null,
+                  kvCacheUsage: state?.reading?.kvCacheUsage ?? null,
+                  consecutiveFailures: state?.consecutiveFailures ?? 0,
+                  lastError: state?.lastError ?? null,
+                }
+              : null,
+            recent: { ttftMs: recent?.ttftMs ?? null, samples: recent?.ttftSamples ?? 0 },
+            predictorError: this.predictorError(e.name),
+            prediction: {
+              promptTokens: this.fleet.calibration.promptTokens,
+              p95Ms: Math.round(p.p95Ms),
+              p99Ms: Math.round(p.p99Ms),
+              targetP95Ms: e.slo.ttft?.p95Ms ?? null,
+              targetP99Ms: e.slo.ttft?.p99Ms ?? null,
+            },
+            model: model
+              ? {
+                  source: model.source,
+                  overheadMs: round(model.overheadMs),
+                  prefillMsPerToken: round(model.prefillMsPerToken, 4),
+                  sigma: round(model.sigma, 3),
+                  correction: round(model.correction, 3),
+                  slowdownPerSequence: round(model.slowdownPerSequence, 4),
+                  serviceMs: round(model.serviceMs),
+                  observations: model.observations,
+                }
+              : null,
+          };
+        }),
+    };
+  }
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

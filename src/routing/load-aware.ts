@@ -1,0 +1,206 @@
+// The load-aware decision: within the candidates the matrix and context fit allow (never others),
+// which one takes this request now, given each one's load and predicted TTFT against its targets.
+// Pure: loads, predictions and a tie-break draw are values. The matrix stays the policy; load only
+// decides among what it allows:
+//   - `slo`: the preferred endpoint while its predicted P95 and P99 leave headroom under its
+//     targets; otherwise the next candidate with headroom (overflow); when none has headroom and
+//     something is in flight to wait for, the admission policy (queue or shed); when none has
+//     headroom at idle, the preferred endpoint anyway (waiting would free nothing).
+//   - `least-busy`: fewest in flight, random among equals (LiteLLM's least-busy), a baseline.
+//   - `static`: the matrix's order unchanged.
+import type { LatencyTarget, LoadPolicy, Priority } from '../fleet/index.ts';
+import type { TtftPrediction } from './predict.ts';
+
+export interface LoadCandidate {
+  readonly endpoint: string;
+  /** Named by the matrix (rule endpoint and its fallbacks) or only allowed because it fits. */
+  readonly tier: 'matrix' | 'beyond';
+  /** Marked down by the health view: kept last, never an overflow target. */
+  readonly down: boolean;
+  readonly target?: LatencyTarget;
+  readonly prediction: TtftPrediction;
+  /** The same request's prediction with nothing else in flight. */
+  readonly idle: TtftPrediction;
+  readonly inFlight: number;
+  /** The engine reports queueing or the ledger is at the endpoint's slots. */
+  readonly saturated: boolean;
+}
+
+export interface LoadDecisionInput {
+  readonly policy: LoadPolicy;
+  /** Candidates in the matrix's order (as selectEndpoint returned them). */
+  readonly candidates: readonly LoadCandidate[];
+  readonly priority: Priority;
+  /** Share of each target kept free for interactive / for batch traffic. */
+  readonly headroom: number;
+  readonly batchHeadroom: number;
+  /** A uniform draw in [0, 1) for ties. */
+  readonly tieBreak: number;
+}
+
+export interface Scored {
+  readonly endpoint: string;
+  /** (allowed − predicted) / target at the tighter of P95 and P99; ≥ 0 means headroom. */
+  readonly headroom: number;
+  readonly predictedP95Ms: number;
+  readonly predictedP99Ms: number;
+  readonly targetP95Ms?: number;
+}
+
+export type LoadDecision =
+  | {
+      readonly action: 'dispatch';
+      /** Endpoint names, first is where the request goes; the rest stay as failover. */
+      readonly order: readonly string[];
+      readonly overflow: boolean;
+      /** The chosen endpoint's figures (undefined under `static`). */
+      readonly chosen?: Scored;
+      readonly reason: string;
+    }
+  | {
+      /** No candidate has headroom and load is in flight: the admission policy decides. */
+      readonly action: 'no-headroom';
+      readonly scored: readonly Scored[];
+      readonly reason: string;
+    };
+
+/** Candidates within this much headroom of each other (share of target) are near-equal. */
+export const NEAR_EQUAL = 0.05;
+
+export function score(c: LoadCandidate, margin: number): Scored {
+  const p = c.prediction;
+  let headroom: number;
+  if (c.target) {
+    const h95 = (c.target.p95Ms * (1 - margin) - p.p95Ms) / c.target.p95Ms;
+    const h99 = (c.target.p99Ms * (1 - margin) - p.p99Ms) / c.target.p99Ms;
+    headroom = Math.min(h95, h99);
+  } else {
+    // No TTFT target: nothing to keep headroom under; only whether it queues.
+    headroom = c.saturated ? -1 : 0;
+  }
+  return {
+    endpoint: c.endpoint,
+    headroom,
+    predictedP95Ms: p.p95Ms,
+    predictedP99Ms: p.p99Ms,
+    targetP95Ms: c.target?.p95Ms,
+  };
+}
+
+function ms(x: number): string {
+  return `${Math.round(x)}ms`;
+}
+
+export function describe(s: Scored): string {
+  const target = s.targetP95Ms !== undefined ? ` of ${ms(s.targetP95Ms)}` : '';
+  return `predicted P95 ${ms(s.predictedP95Ms)}${target}, headroom ${Math.round(s.headroom * 100)}%`;
+}
+
+function withFirst(order: readonly string[], first: string): string[] {
+  return [first, ...order.filter((n) => n !== first)];
+}
+
+export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
+  const names = input.candidates.map((c) => c.endpoint);
+  const up = input.candidates.filter((c) => !c.down);
+  if (input.policy === 'static' || up.length === 0) {
+    return { action: 'dispatch', order: names, overflow: false, reason: 'matrix order' };
+  }
+  if (input.policy === 'least-busy') {
+    const least = Math.min(...up.map((c) => c.inFlight));
+    const ties = up.filter((c) => c.inFlight === least);
+    const pick = ties[Math.min(ties.length - 1, Math.floor(input.tieBreak * ties.length))] as LoadCandidate;
+    return {
+      action: 'dispatch',
+      order: withFirst(names, pick.endpoint),
+      overflow: pick.endpoint !== up[0]?.endpoint,
+      reason: `least busy: ${least} in flight`,
+    };
+  }
+  const margin = input.priority === 'batch' ? input.batchHeadroom : input.headroom;
+  const scored = up.map((c) => score(c, margin));
+  const preferred = scored[0] as Scored;
+  const batchNote = input.priority === 'batch' ? ' (batch: needs more headroom)' : '';
+  if (preferred.headroom >= 0) {
+    return {
+      action: 'dispatch',
+      order: names,
+      overflow: false,
+      chosen: preferred,
+      reason: `preferred, ${describe(preferred)}`,
+    };
+  }
+  // Overflow: the next candidate with headroom, in the matrix's order; candidates the matrix does
+  // not name (allowed only because they fit) come after, near-equals among them at random.
+  const matrixFit = up.findIndex(
+    (c, i) => i > 0 && c.tier === 'matrix' && (scored[i] as Scored).headroom >= 0,
+  );
+  let pick: Scored | undefined = matrixFit >= 0 ? scored[matrixFit] : undefined;
+  if (!pick) {
+    const beyond = scored.filter(
+      (s, i) => up[i]?.tier === 'beyond' && up[i]?.target !== undefined && s.headroom >= 0,
+    );
+    if (beyond.length > 0) {
+      const best = Math.max(...beyond.map((s) => s.headroom));
+      const near = beyond.filter((s) => s.headroom >= best - NEAR_EQUAL);
+      pick = near[Math.min(near.length - 1, Math.floor(input.tieBreak * near.length))];
+    }
+  }
+  if (pick) {
+    return {
+      action: 'dispatch',
+      order: withFirst(names, pick.endpoint),
+      overflow: true,
+      chosen: pick,
+      reason: `overflow from ${preferred.endpoint} (${describe(preferred)})${batchNote}; ${pick.endpoint} ${describe(pick)}`,
+    };
+  }
+  // Too large for every candidate's target even at idle: waiting cannot help, the fastest does.
+  const meetable = up.some(
+    (c) => c.target !== undefined && score({ ...c, prediction: c.idle }, margin).headroom >= 0,
+  );
+  if (!meetable && up.some((c) => c.target !== undefined)) {
+    let best = 0;
+    for (let i = 1; i < up.length; i++)
+      if (
+        (up[i] as LoadCandidate).target &&
+        (scored[i] as Scored).predictedP95Ms < (scored[best] as Scored).predictedP95Ms
+      )
+        best = i;
+    const fastest = scored[best] as Scored;
+    return {
+      action: 'dispatch',
+      order: withFirst(names, fastest.endpoint),
+      overflow: best !== 0,
+      chosen: fastest,
+      reason: `no candidate meets its target at this size even idle; fastest predicted: ${fastest.endpoint} ${describe(fastest)}`,
+    };
+  }
+  if (up.length === 1) {
+    // Nowhere else to go: late binding has no choice to make; the endpoint's own queue
+    // (maxConcurrency / maxQueue) admits or refuses it.
+    return {
+      action: 'dispatch',
+      order: names,
+      overflow: false,
+      chosen: preferred,
+      reason: `only candidate, ${describe(preferred)}; its own queue decides`,
+    };
+  }
+  const busy = up.some((c) => c.inFlight > 0);
+  if (!busy) {
+    // Nothing in flight: waiting frees nothing, the prediction is only pessimistic.
+    return {
+      action: 'dispatch',
+      order: names,
+      overflow: false,
+      chosen: preferred,
+      reason: `preferred at idle, ${describe(preferred)}`,
+    };
+  }
+  return {
+    action: 'no-headroom',
+    scored,
+    reason: `no candidate has headroom${batchNote}: ${scored.map((s) => `${s.endpoint} ${describe(s)}`).join('; ')}`,
+  };
+}
