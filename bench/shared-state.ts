@@ -1,0 +1,343 @@
+// What sharing the gateway's state in Redis costs, measured in one run against the in-process
+// state of the same run: a simulated vLLM endpoint (its own process), a real redis-server, and
+// `llm-fleet serve` gateways in their own processes — one with in-process state (the baseline),
+// one with `--state redis://…`, and two replicas sharing that Redis (streams dealt alternately).
+// Every request carries an API key with a (never reached) per-key limit, so the hot path is the
+// whole of it: the key's bucket, the breaker and the slot in one script, and the slot's release.
+// Per request, the path latency is the client's TTFT minus the simulator's own TTFT (joined on
+// x-request-id via GET /admin/truth); CPU is the gateway processes' (and Redis's) user+system time
+// per request from /proc. Paths alternate in rounds within each level, so a noisy neighbour
+// hits them all alike.
+// Run: node bench/shared-state.ts [--levels 1,64,256] [--seconds 5] [--rounds 2]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { guardedConnector } from '../src/upstream/guard.ts';
+import { freePort } from '../test/support/ports.ts';
+import { redisMissing, startRedis } from '../test/support/redis.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    levels: { type: 'string', default: '1,64,256' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    'max-tokens': { type: 'string', default: '16' },
+  },
+});
+const LEVELS = args.levels.split(',').map(Number);
+const LEVEL_MS = Number(args.seconds) * 1000;
+const ROUNDS = Math.max(1, Number(args.rounds));
+const MAX_TOKENS = Number(args['max-tokens']);
+const KEY = 'sk-bench-shared-state';
+const env = { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
+const root = new URL('..', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+type PathName = 'in-process' | 'redis' | 'redis x2';
+const PATHS: PathName[] = ['in-process', 'redis', 'redis x2'];
+
+const agent = new Agent({
+  connect: guardedConnector({}, env),
+  connections: 4096,
+  pipelining: 1,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+});
+
+function start(argv: string[]): ChildProcess {
+  const child = spawn(process.execPath, [join(root, 'bin/llm-fleet.js'), ...argv], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await request(`${url}/health`, { dispatcher: agent });
+      await r.body.dump();
+      if (r.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+interface Sample {
+  readonly id: string;
+  readonly sentMs: number;
+  readonly firstTokenMs?: number;
+  readonly status: number;
+  /** The gateway's own time for the request (server-timing `gateway;dur`). */
+  readonly gatewayMs?: number;
+}
+
+let seq = 0;
+async function oneStream(url: string, tag: string): Promise<Sample> {
+  const id = `${tag}-${seq++}`;
+  const sentMs = performance.timeOrigin + performance.now();
+  const r = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', 'x-request-id': id, authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({
+      model: 'bench-model',
+      stream: true,
+      max_tokens: MAX_TOKENS,
+      ignore_eos: true,
+      messages: [{ role: 'user', content: `benchmark prompt ${id}` }],
+    }),
+  });
+  const timing = /gateway;dur=([\d.]+)/.exec(String(r.headers['server-timing'] ?? ''));
+  let firstTokenMs: number | undefined;
+  let buffer = '';
+  for await (const chunk of r.body) {
+    buffer += (chunk as Buffer).toString('utf8');
+    if (firstTokenMs === undefined && buffer.includes('"content":"')) {
+      firstTokenMs = performance.timeOrigin + performance.now();
+    }
+  }
+  return {
+    id,
+    sentMs,
+    firstTokenMs,
+    status: r.statusCode,
+    ...(timing ? { gatewayMs: Number(timing[1]) } : {}),
+  };
+}
+
+async function load(
+  urls: readonly string[],
+  tag: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  const until = performance.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, i) => {
+      // Two replicas: each stream loop stays with one, half the loops on each (as a balancer would).
+      const url = urls[i % urls.length] as string;
+      while (performance.now() < until) samples.push(await oneStream(url, tag));
+    }),
+  );
+  return samples;
+}
+
+async function truth(simUrl: string): Promise<Map<string, number>> {
+  const r = await request(`${simUrl}/admin/truth`, { dispatcher: agent });
+  const list = (await r.body.json()) as { clientRequestId?: string; ttftMs?: number }[] | { requests: [] };
+  const items = Array.isArray(list) ? list : list.requests;
+  const del = await request(`${simUrl}/admin/truth`, { method: 'DELETE', dispatcher: agent });
+  await del.body.dump();
+  const out = new Map<string, number>();
+  for (const t of items)
+    if (t.clientRequestId && t.ttftMs !== undefined) out.set(t.clientRequestId, t.ttftMs);
+  return out;
+}
+
+function pct(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0
+    ? Number.NaN
+    : (s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number);
+}
+
+const TICK_US = 1e6 / 100;
+function cpuUs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+interface PathRun {
+  pathMs: number[];
+  ownMs: number[];
+  requests: number;
+  errors: number;
+  gatewayCpuUs: number;
+  redisCpuUs: number;
+}
+
+async function main(): Promise<void> {
+  const missing = redisMissing();
+  if (missing) {
+    console.error(`bench/shared-state: ${missing}`);
+    process.exitCode = 2;
+    return;
+  }
+  const redis = await startRedis();
+  const simPort = await freePort();
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  const sim = start([
+    'sim',
+    '--dialect',
+    'vllm',
+    '--model',
+    'bench-model',
+    '--port',
+    String(simPort),
+    '--context',
+    '32768',
+    '--prefill-overhead-ms',
+    '20',
+    '--prefill-ms-per-token',
+    '0',
+    '--ttft-p99-ratio',
+    '1',
+    '--decode-tps',
+    '200',
+    '--max-num-seqs',
+    '4096',
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-bench-state-'));
+  const fleetFile = join(dir, 'bench.fleet.yaml');
+  writeFileSync(
+    fleetFile,
+    `version: 1
+name: bench-state
+hosts:
+  local: { address: 127.0.0.1, description: loopback, hardware: none }
+endpoints:
+  bench:
+    env: LLM_BENCH_URL
+    host: local
+    port: ${simPort}
+    model: bench-model
+    dialect: vllm
+    context: 32K
+    maxConcurrency: 4096
+    maxQueue: 4096
+    timeouts: { ttft: 60s, idle: 60s, total: 10m }
+    slo:
+      ttft: { p95: 1000ms, p99: 2000ms }
+routing:
+  rules:
+    - { task: code, endpoint: bench }
+  default: bench
+gateway:
+  apiKeys:
+    - { key: ${KEY}, name: bench, requestsPerMinute: 100000000, tokensPerMinute: 1000000000 }
+`,
+  );
+  const serve = async (extra: string[]): Promise<{ url: string; pid: number }> => {
+    const port = await freePort();
+    const child = start([
+      'serve',
+      '-f',
+      fleetFile,
+      '--port',
+      String(port),
+      '--no-monitor',
+      '--store',
+      ':memory:',
+      '--log-format',
+      'off',
+      ...extra,
+    ]);
+    const url = `http://127.0.0.1:${port}`;
+    await waitReady(url);
+    return { url, pid: child.pid as number };
+  };
+  await waitReady(simUrl);
+  const memory = await serve([]);
+  const shared = await serve(['--state', redis.url]);
+  const pair = [await serve(['--state', redis.url]), await serve(['--state', redis.url])];
+  const targets: Record<PathName, { url: string; pid: number }[]> = {
+    'in-process': [memory],
+    redis: [shared],
+    'redis x2': pair,
+  };
+  console.log(
+    `bench/shared-state: ${availableParallelism()} cores (load ${loadavg()[0]?.toFixed(2)}), ${LEVEL_MS / 1000} s per path per round, ${ROUNDS} rounds, ${MAX_TOKENS} tokens per stream; redis-server ${redis.url}`,
+  );
+  // Warm-up: scripts loaded, connections open, JIT warm.
+  for (const p of PATHS)
+    await load(
+      targets[p].map((t) => t.url),
+      'warm',
+      8,
+      1000,
+    );
+  await truth(simUrl);
+
+  const results: Record<string, Record<PathName, PathRun>> = {};
+  for (const level of LEVELS) {
+    const runs = Object.fromEntries(
+      PATHS.map((p) => [
+        p,
+        { pathMs: [], ownMs: [], requests: 0, errors: 0, gatewayCpuUs: 0, redisCpuUs: 0 } as PathRun,
+      ]),
+    ) as Record<PathName, PathRun>;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of PATHS) {
+        const pids = targets[p].map((t) => t.pid);
+        const cpu0 = pids.reduce((s, pid) => s + cpuUs(pid), 0);
+        const redis0 = cpuUs(redis.pid());
+        const samples = await load(
+          targets[p].map((t) => t.url),
+          `${p}-${level}-${round}`,
+          level,
+          LEVEL_MS,
+        );
+        const run = runs[p];
+        run.gatewayCpuUs += pids.reduce((s, pid) => s + cpuUs(pid), 0) - cpu0;
+        run.redisCpuUs += cpuUs(redis.pid()) - redis0;
+        const t = await truth(simUrl);
+        for (const s of samples) {
+          run.requests += 1;
+          if (s.status !== 200 || s.firstTokenMs === undefined) {
+            run.errors += 1;
+            continue;
+          }
+          const simTtft = t.get(s.id);
+          if (simTtft !== undefined) run.pathMs.push(s.firstTokenMs - s.sentMs - simTtft);
+          if (s.gatewayMs !== undefined) run.ownMs.push(s.gatewayMs);
+        }
+      }
+    }
+    results[String(level)] = runs;
+    const base = runs['in-process'];
+    const baseP50 = pct(base.pathMs, 0.5);
+    const baseCpu = base.gatewayCpuUs / Math.max(1, base.requests);
+    const baseOwn = pct(base.ownMs, 0.5);
+    console.log(`\n${level} concurrent streams`);
+    console.log(
+      'path        requests errors  path P50 ms  P99 ms   added P50 ms  P50 ratio  own P50 ms  added  gateway CPU µs/req  ratio  +redis µs/req',
+    );
+    for (const p of PATHS) {
+      const r = runs[p];
+      const p50 = pct(r.pathMs, 0.5);
+      const cpu = r.gatewayCpuUs / Math.max(1, r.requests);
+      console.log(
+        `${p.padEnd(11)} ${String(r.requests).padStart(8)} ${String(r.errors).padStart(6)}  ${p50.toFixed(2).padStart(11)}  ${pct(r.pathMs, 0.99).toFixed(2).padStart(6)}   ${(p50 - baseP50).toFixed(2).padStart(12)}  ${(p50 / baseP50).toFixed(2).padStart(9)}  ${pct(r.ownMs, 0.5).toFixed(2).padStart(10)}  ${(pct(r.ownMs, 0.5) - baseOwn).toFixed(2).padStart(5)}  ${cpu.toFixed(0).padStart(18)}  ${(cpu / baseCpu).toFixed(2).padStart(5)}  ${(r.redisCpuUs / Math.max(1, r.requests)).toFixed(0).padStart(13)}`,
+      );
+    }
+  }
+  const at64 = results['64'];
+  if (at64) {
+    const added = pct(at64.redis.pathMs, 0.5) - pct(at64['in-process'].pathMs, 0.5);
+    console.log(
+      `\ntarget: ≤ 1 ms added at P50 with 64 streams (Redis-backed against in-process, same run): ${added.toFixed(2)} ms — ${added <= 1 ? 'met' : 'NOT met'} (2 shared cores: noisy)`,
+    );
+  }
+  for (const c of children) c.kill('SIGTERM');
+  void sim;
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+  await agent.close();
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  for (const c of children) c.kill('SIGKILL');
+  process.exitCode = 1;
+});
