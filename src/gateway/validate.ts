@@ -226,6 +226,13 @@ const NULLABLE_SAMPLING = [
   'seed',
   'logit_bias',
   'stop',
+  // mlx_lm's own fields: None is no int or float there either.
+  'num_draft_tokens',
+  'repetition_context_size',
+  'presence_context_size',
+  'frequency_context_size',
+  'xtc_probability',
+  'xtc_threshold',
 ] as const;
 
 /**
@@ -240,6 +247,8 @@ export function admitParameters(
 ): RoutedRequest {
   // `null` means "the default" in the OpenAI API; mlx_lm reads it as a value and refuses it.
   for (const field of NULLABLE_SAMPLING) if (body[field] === null) delete body[field];
+  // mlx_lm wants XTC values as floats and JSON writes 0.0 as 0; 0 is its default, so it is left out.
+  for (const field of ['xtc_probability', 'xtc_threshold']) if (body[field] === 0) delete body[field];
   const first = routed.candidates[0];
   if (!first) return routed;
   const refused = refusedParameter(first.dialect, body, operation);

@@ -174,13 +174,17 @@ describe('through the gateway', () => {
     expect(circuit(h, 'deepseek-r1')).toBe('closed');
   });
 
-  it('a null sampling value means "the default" and does not reach mlx_lm as None', async () => {
+  it('a null sampling value means "the default" and does not reach mlx_lm as None; nor does an XTC 0', async () => {
     const r = await postJson(h.url, '/v1/chat/completions', {
       model: 'small',
       messages,
       max_tokens: 8,
       temperature: null,
       top_p: null,
+      repetition_context_size: null,
+      xtc_probability: null,
+      // 0.0 in the client's JSON arrives as 0, which mlx_lm (isinstance float) would refuse.
+      xtc_threshold: 0,
     });
     expect(r.status).toBe(200);
   });
