@@ -151,7 +151,16 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
       dashboard.close();
       await gateway.close();
       await state.close();
-      await store.close();
+      // The last batch could not be written (the database is unreachable): say what was lost and
+      // stop anyway, rather than hang or crash on the way out.
+      const unsent = store.unsentRows();
+      await store
+        .close()
+        .catch((error: unknown) =>
+          io.err(
+            `llm-fleet: the store (${store.location}) did not take its last ${unsent} rows: ${(error as Error).message}\n`,
+          ),
+        );
     },
   };
 }
