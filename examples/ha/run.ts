@@ -1,8 +1,8 @@
 // More than one gateway, on this machine: `npm run ha` (or `node examples/ha/run.ts`) starts
-//   - redis-server        the replicas' shared state (--state redis://…, when this llm-fleet has it)
+//   - redis-server        the replicas' shared state (--state redis://…)
 //   - PostgreSQL          the store both replicas write and check/report/the dashboard read
 //   - the simulated fleet the example fleet's endpoints (llm-fleet's simulator), on loopback
-//   - two gateway replicas `llm-fleet serve --store postgres://… [--state redis://…]`
+//   - two gateway replicas `llm-fleet serve --store postgres://… --state redis://…`
 //   - a balancer          round-robin in front of the replicas (examples/ha/balancer.ts), port 4000
 //   - Prometheus          scraping each replica's /metrics, with `llm-fleet export prometheus` rules
 // all on 127.0.0.1, all in one temp dir, all stopped (and the dir removed) by Ctrl-C.
@@ -10,7 +10,6 @@
 // Options: --port N (balancer, default 4000; 0 = any free port), --traffic RPS (send a little
 // traffic through the balancer, default 0), --duration SECONDS (stop by itself), --json (print the
 // addresses as one JSON line, for scripts and tests).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,6 @@ import { startServe } from '../../test/support/serve.ts';
 import { startBalancer } from './balancer.ts';
 
 const FLEET_FILE = fileURLToPath(new URL('../onex.fleet.yaml', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/llm-fleet.js', import.meta.url));
 const REPLICAS = 2;
 
 const { values } = parseArgs({
@@ -44,12 +42,6 @@ process.env.LLM_FLEET_LOOPBACK_ONLY = '1';
 const say = (text: string): void => {
   if (!values.json) process.stdout.write(`${text}\n`);
 };
-
-/** Whether this llm-fleet's `serve` has --state (shared state in Redis). */
-function serveHasState(): boolean {
-  const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' }).stdout;
-  return /--state\b/.test(help);
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-ha-'));
 const stops: { name: string; stop: () => Promise<void> }[] = [];
@@ -87,15 +79,15 @@ try {
   stops.push({ name: 'simulated fleet', stop: () => sims.close() });
   for (const [name, sim] of sims.endpoints) say(`ha: simulated ${name.padEnd(12)} ${sim.url}`);
 
-  const state = serveHasState();
-  const stateArgs = state ? ['--state', redis.url] : [];
-  if (!state)
-    say('ha: (this llm-fleet has no `serve --state` yet: each replica keeps its own breakers and health)');
   const replicas: ServeProcess[] = [];
   for (let i = 0; i < REPLICAS; i++) {
-    const replica = await startServe(['-f', FLEET_FILE, '--store', storeUrl, ...stateArgs], sims.env, {
-      label: `replica ${i}`,
-    });
+    const replica = await startServe(
+      ['-f', FLEET_FILE, '--store', storeUrl, '--state', redis.url],
+      sims.env,
+      {
+        label: `replica ${i}`,
+      },
+    );
     replicas.push(replica);
     stops.push({ name: `replica ${i}`, stop: () => replica.stop() });
     replica.child.once('exit', (code, signal) => {
@@ -151,7 +143,7 @@ try {
         balancer: balancer.url,
         replicas: replicas.map((r) => ({ url: r.url, pid: r.pid })),
         store: storeUrl,
-        state: state ? redis.url : null,
+        state: redis.url,
         prometheus: prometheus.url,
         pids: {
           redis: redis.pid(),

@@ -13,7 +13,9 @@ import { redisMissing } from '../support/redis.ts';
 interface HaInfo {
   dir: string;
   balancer: string;
+  replicas: { url: string; pid: number }[];
   store: string;
+  state: string;
   prometheus: string;
   pids: { redis: number; postgres: number; prometheus: number; replicas: number[] };
 }
@@ -52,7 +54,13 @@ if (missing) {
           });
           void exited.then((code) => reject(new Error(`run.ts exited (${code}):\n${err}`)));
         });
-        for (const url of [info.balancer, info.prometheus]) expect(new URL(url).hostname).toBe('127.0.0.1');
+        for (const url of [info.balancer, info.prometheus, info.state, ...info.replicas.map((r) => r.url)])
+          expect(new URL(url).hostname).toBe('127.0.0.1');
+        // Both replicas share the state in redis.
+        for (const r of info.replicas) {
+          const health = (await (await fetch(`${r.url}/health`)).json()) as unknown;
+          expect(health).toMatchObject({ status: 'ok', state: { shared: true } });
+        }
         const res = await fetch(`${info.balancer}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
