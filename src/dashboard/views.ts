@@ -19,7 +19,7 @@ import { businessHourIntervals } from './business-hours.ts';
 import type { Interval } from './business-hours.ts';
 import type { DashboardDeps, PartialStore, SeriesPoint, SeriesQuery, WindowName } from './deps.ts';
 import { isFleetStore } from './deps.ts';
-import { WINDOWS, windowQuery } from './window.ts';
+import { DEFAULT_WINDOW, WINDOWS, windowQuery } from './window.ts';
 
 /** Availability figures need the rolling 30 days and the calendar month whatever window the page shows. */
 const AVAILABILITY_LOOKBACK_MS = 32 * 24 * 3_600_000;
@@ -43,6 +43,11 @@ export interface ObjectiveView {
   /** The value the target names (P95 TTFT, median tok/s, worst recovery ms), when known. */
   readonly value?: number;
   readonly budgetRemaining?: number;
+  /** Burn rate per window of the exported alert rules (5m … 3d), and the alert those rules would fire now. */
+  readonly burn?: {
+    readonly windows: readonly { readonly windowMs: number; readonly burnRate?: number }[];
+    readonly firing: 'page' | 'ticket' | 'none';
+  };
   readonly verdict: ObjectiveVerdict['verdict'];
   readonly reason: string;
   readonly performance: boolean;
@@ -80,9 +85,15 @@ export interface EndpointCard {
   readonly cause?: string;
   readonly objectives: readonly ObjectiveView[];
   readonly triggers: readonly TriggerView[];
-  /** Requests and errors over the selected window. */
+  /** Requests and errors over the selected window (requests count where they were answered). */
   readonly requests: number;
   readonly errors: number;
+  /**
+   * Attempts that failed on this endpoint and went on to a fallback, by cause (see
+   * FleetSummary.failovers for the span): an endpoint in outage shows its errors here, though
+   * its traffic was answered elsewhere.
+   */
+  readonly failedAttempts?: readonly { readonly cause: string; readonly count: number }[];
 }
 
 export interface DeprecatedCard {
@@ -102,7 +113,46 @@ export interface Overview {
   readonly breach: boolean;
   readonly endpoints: readonly EndpointCard[];
   readonly deprecated: readonly DeprecatedCard[];
+  readonly summary: FleetSummary;
 }
+
+/** The fleet header: what an SRE reads first. */
+export interface FleetSummary {
+  readonly endpoints: Readonly<Record<'up' | 'degraded' | 'down' | 'unknown' | 'planned', number>>;
+  readonly objectives: Readonly<Record<'met' | 'atRisk' | 'breached' | 'notEnoughData' | 'noData', number>>;
+  /** The highest 1-hour burn rate of any judged objective. */
+  readonly worstBurn?: { readonly objective: string; readonly burnRate: number; readonly windowMs: number };
+  readonly openIncidents: readonly {
+    readonly endpoint: string;
+    readonly cause: string;
+    readonly sinceMs: number;
+  }[];
+  /** Failed attempts the gateway moved past, from the records of [fromMs, now]. */
+  readonly failovers: FailoverSummary;
+  /** The smallest window that holds all stored data (a fresh demo is not squashed into 24 h). */
+  readonly suggestedWindow: WindowName;
+}
+
+export interface FailoverSummary {
+  readonly fromMs: number;
+  /** Per endpoint that failed and cause, most first. */
+  readonly counts: readonly { readonly endpoint: string; readonly cause: string; readonly count: number }[];
+  /** Streams continued on another endpoint after a cut (stream rescue). */
+  readonly rescues: number;
+  /** The newest requests that needed a failover, newest first. */
+  readonly last: readonly {
+    readonly atMs: number;
+    readonly route: string;
+    readonly outcome: string;
+    readonly path: string;
+    readonly cause: string;
+    readonly from: string;
+    readonly to: string;
+  }[];
+}
+
+/** Failovers are read from raw records over at most this span (the page's longer windows say so). */
+const FAILOVER_SPAN_MS = 6 * 3_600_000;
 
 export interface IncidentView extends Incident {
   readonly durationMs: number;
@@ -200,7 +250,9 @@ export class Views {
     const range = windowQuery(window, nowMs);
     const sinceMs = nowMs - (range.toMs - range.fromMs);
     const verdict = await this.#verdict(window, sinceMs, nowMs);
-    const endpoints = await Promise.all(fleet.endpoints.map((e) => this.#card(e, verdict, range)));
+    const failovers = await this.#failovers(Math.max(range.fromMs, nowMs - FAILOVER_SPAN_MS), nowMs);
+    const endpoints = await Promise.all(fleet.endpoints.map((e) => this.#card(e, verdict, range, failovers)));
+    const summary = await this.#summary(endpoints, failovers, nowMs);
     return {
       fleet: {
         name: fleet.name,
@@ -220,6 +272,95 @@ export class Views {
         replacements: d.replacements,
         ...(d.note === undefined ? {} : { note: d.note }),
       })),
+      summary,
+    };
+  }
+
+  async #summary(
+    cards: readonly EndpointCard[],
+    failovers: FailoverSummary,
+    nowMs: number,
+  ): Promise<FleetSummary> {
+    const endpoints = { up: 0, degraded: 0, down: 0, unknown: 0, planned: 0 };
+    for (const c of cards) endpoints[c.state]++;
+    const objectives = { met: 0, atRisk: 0, breached: 0, notEnoughData: 0, noData: 0 };
+    let worstBurn: FleetSummary['worstBurn'];
+    for (const o of cards.flatMap((c) => c.objectives)) {
+      if (o.verdict === 'best-effort') continue;
+      if (o.verdict === 'breach' || (o.verdict === 'ci-skip' && o.ratio !== undefined && o.ratio < o.target))
+        objectives.breached++;
+      else if (o.verdict === 'not-enough-data') objectives.notEnoughData++;
+      else if (o.verdict === 'no-data') objectives.noData++;
+      else if (o.burn && o.burn.firing !== 'none') objectives.atRisk++;
+      else objectives.met++;
+      const hour = o.burn?.windows.find((w) => w.windowMs === 3_600_000)?.burnRate;
+      if (hour !== undefined && (worstBurn === undefined || hour > worstBurn.burnRate))
+        worstBurn = { objective: o.id, burnRate: hour, windowMs: 3_600_000 };
+    }
+    const openIncidents = (await this.#incidents({ fromMs: nowMs - 30 * 86_400_000, toMs: nowMs }))
+      .filter((i) => i.endedAtMs === undefined)
+      .map((i) => ({ endpoint: i.endpoint, cause: i.cause, sinceMs: i.startedAtMs }));
+    return {
+      endpoints,
+      objectives,
+      ...(worstBurn ? { worstBurn } : {}),
+      openIncidents,
+      failovers,
+      suggestedWindow: await this.#suggestedWindow(nowMs),
+    };
+  }
+
+  async #suggestedWindow(nowMs: number): Promise<WindowName> {
+    const store = this.#deps.store;
+    if (!store || !isFleetStore(store)) return DEFAULT_WINDOW;
+    const [first] = await store.records(
+      { fromMs: nowMs - WINDOWS['30d'].lengthMs, toMs: nowMs + 1 },
+      undefined,
+      1,
+    );
+    if (!first) return DEFAULT_WINDOW;
+    const age = nowMs - first.startedAtMs;
+    const fits = (Object.keys(WINDOWS) as WindowName[]).find((w) => WINDOWS[w].lengthMs >= age);
+    return fits ?? '30d';
+  }
+
+  /** Failed attempts in the records of [fromMs, toMs]: per endpoint and cause, rescues, the newest few. */
+  async #failovers(fromMs: number, toMs: number): Promise<FailoverSummary> {
+    const store = this.#deps.store;
+    const empty = { fromMs, counts: [], rescues: 0, last: [] };
+    if (!store || !isFleetStore(store)) return empty;
+    const records = await store.records({ fromMs, toMs: toMs + 1 }, undefined, 20_000);
+    const counts = new Map<string, { endpoint: string; cause: string; count: number }>();
+    let rescues = 0;
+    const last: FailoverSummary['last'][number][] = [];
+    for (const r of records) {
+      const failed = r.attempts.filter((a) => a.error);
+      if (failed.length === 0) continue;
+      for (const a of failed) {
+        const key = `${a.endpoint}\u0000${a.error}`;
+        const c = counts.get(key) ?? { endpoint: a.endpoint, cause: a.error as string, count: 0 };
+        c.count++;
+        counts.set(key, c);
+      }
+      if (r.attempts.some((a) => a.continuation)) rescues++;
+      const first = failed[0] as (typeof failed)[number];
+      last.push({
+        atMs: r.startedAtMs,
+        route: r.route,
+        outcome: r.outcome,
+        path: r.attempts
+          .map((a) => `${a.endpoint}${a.error ? `:${a.error}` : ''}${a.continuation ? '(continued)' : ''}`)
+          .join(' → '),
+        cause: first.error as string,
+        from: first.endpoint,
+        to: r.endpoint,
+      });
+    }
+    return {
+      fromMs,
+      counts: [...counts.values()].sort((a, b) => b.count - a.count),
+      rescues,
+      last: last.slice(-8).reverse(),
     };
   }
 
@@ -355,7 +496,12 @@ export class Views {
     });
   }
 
-  async #card(endpoint: Endpoint, verdict: FleetVerdict, range: SeriesQuery): Promise<EndpointCard> {
+  async #card(
+    endpoint: Endpoint,
+    verdict: FleetVerdict,
+    range: SeriesQuery,
+    failovers?: FailoverSummary,
+  ): Promise<EndpointCard> {
     const { fleet, health, store } = this.#deps;
     const host = fleet.hosts.find((h) => h.name === endpoint.host);
     const live = health?.state(endpoint.name) ?? 'unknown';
@@ -390,6 +536,13 @@ export class Views {
       triggers: (judged?.triggers ?? []).map((t) => ({ kind: t.kind, evidence: t.evidence, atMs: t.atMs })),
       requests: whole.reduce((n, p) => n + p.requests, 0),
       errors: whole.reduce((n, p) => n + p.errors, 0),
+      ...(failovers
+        ? {
+            failedAttempts: failovers.counts
+              .filter((c) => c.endpoint === endpoint.name)
+              .map(({ cause, count }) => ({ cause, count })),
+          }
+        : {}),
     };
   }
 
@@ -408,6 +561,17 @@ export class Views {
       ...optional('ratio', o.measured.ratio),
       ...optional('value', value),
       ...optional('budgetRemaining', o.budgetRemaining),
+      ...(o.burn
+        ? {
+            burn: {
+              windows: o.burn.windows.map((w) => ({
+                windowMs: w.windowMs,
+                ...optional('burnRate', w.burnRate),
+              })),
+              firing: o.burn.firing,
+            },
+          }
+        : {}),
       verdict: o.verdict,
       reason: o.reason,
       performance: o.objective.performance,

@@ -70,6 +70,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
 
   it('shows every endpoint with targets and measured values exactly as /api/overview gives them', async () => {
     await page.goto(`${demo.url}/`);
+    // A fresh fleet: the page picks the window that holds its data (1 h), not the 24 h default.
+    await expect.poll(() => page.getByLabel('Window').inputValue(), { timeout: 20_000 }).toBe('1h');
     await page.getByLabel('Window').selectOption('1h');
     // Wait until traffic has reached the fast coder and the monitor has seen every endpoint up.
     await expect.poll(async () => page.locator('[data-state="up"]').count(), { timeout: 20_000 }).toBe(4);
@@ -132,6 +134,26 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     await expect
       .poll(() => page.locator('[data-key="deprecated-OLLAMA_BASE_URL"]').textContent(), { timeout: 20_000 })
       .toContain('deprecated');
+    // The fleet header counts what the cards show, from the same answer.
+    await expect
+      .poll(() => page.locator('[data-stat="up"] strong').textContent(), { timeout: 20_000 })
+      .toBe(String(overview.summary.endpoints.up));
+    const met = Number(await page.locator('[data-stat="met"] strong').textContent());
+    const judged = ['met', 'at-risk', 'breached', 'not-enough-data'].map((k) =>
+      page.locator(`[data-stat="${k}"] strong`).textContent(),
+    );
+    expect((await Promise.all(judged)).map(Number).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(met);
+    // The address an endpoint is reached at is the simulator's URL, never the LAN host with its port.
+    const fastUrl = demo.sims.get('coder-fast')?.url as string;
+    const address = await page.locator('[data-endpoint="coder-fast"] [data-role="address"]').textContent();
+    expect(address).toContain(fastUrl);
+    expect(await page.locator('[data-endpoint="coder-fast"]').textContent()).not.toContain(
+      `192.168.86.201:${new URL(fastUrl).port}`,
+    );
+    // The clock says its time zone.
+    await expect
+      .poll(() => page.locator('#live').textContent(), { timeout: 20_000 })
+      .toMatch(/live · .*\d{2}:\d{2}:\d{2}.*\s(UTC|GMT[+-]?\d*|[A-Z]{2,5})$/);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-overview.png`, fullPage: true });
   });
 
@@ -147,6 +169,26 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     await expect
       .poll(() => page.locator('[data-endpoint="coder"]').getAttribute('data-state'), { timeout: 20_000 })
       .toBe('degraded');
+    // The header counts the outage and names its open incident.
+    await expect
+      .poll(() => page.locator('[data-stat="down"] strong').textContent(), { timeout: 20_000 })
+      .toBe('1');
+    await expect
+      .poll(() => page.locator('[data-role="open-incidents"]').textContent(), { timeout: 20_000 })
+      .toContain('coder-fast');
+    // The endpoint in outage shows its failed attempts, though its traffic was answered elsewhere.
+    await expect
+      .poll(
+        async () =>
+          Number(
+            (await fast
+              .locator('[data-role="failed-attempts"]')
+              .getAttribute('data-count')
+              .catch(() => '0')) ?? 0,
+          ),
+        { timeout: 20_000 },
+      )
+      .toBeGreaterThan(0);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-outage.png`, fullPage: true });
     demo.sims.get('coder-fast')?.setFaults([]);
     await expect.poll(() => fast.getAttribute('data-state'), { timeout: 20_000 }).toBe('up');
@@ -156,9 +198,39 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     await expect
       .poll(() => fast.locator('[data-objective="coder-fast-recovery"]').textContent(), { timeout: 20_000 })
       .toContain('1/1 in time');
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-recovered.png`, fullPage: true });
     // Still the same document: the page updated itself.
     expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(before);
+    // Failover and rescue: counts per endpoint and cause, the latest events with their path, and
+    // each objective's burn rate with the state its exported alert would be in, as the API says.
+    const after = await pageJson<Overview>(page, '/api/overview', () => page.reload());
+    const counted = after.summary.failovers.counts.filter((c) => c.endpoint === 'coder-fast');
+    expect(counted.length).toBeGreaterThan(0);
+    for (const c of counted)
+      await expect
+        .poll(() => page.locator(`[data-failover="coder-fast:${c.cause}"]`).count(), { timeout: 20_000 })
+        .toBe(1);
+    expect(await page.locator('.failover-last li').count()).toBe(after.summary.failovers.last.length);
+    const availability = after.endpoints
+      .find((e) => e.name === 'coder-fast')
+      ?.objectives.find((o) => o.kind === 'availability');
+    if (availability?.burn?.windows.find((w) => w.windowMs === 3_600_000)?.burnRate !== undefined)
+      await expect
+        .poll(
+          () =>
+            page
+              .locator('[data-objective="coder-fast-availability"] [data-role="burn"]')
+              .getAttribute('data-firing'),
+          { timeout: 20_000 },
+        )
+        .toBe(availability.burn.firing);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-recovered.png`, fullPage: true });
+    // Usable at 420 px: one column, nothing wider than the screen.
+    await page.setViewportSize({ width: 420, height: 900 });
+    await expect
+      .poll(() => page.evaluate(() => document.documentElement.scrollWidth), { timeout: 10_000 })
+      .toBeLessThanOrEqual(420);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-420px.png` });
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('draws the endpoint page: target lines from the fleet file, the incident against its recovery SLO', async () => {

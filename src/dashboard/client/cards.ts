@@ -1,8 +1,8 @@
 // One card per endpoint: identity, status, each objective's target beside the measured value, the
 // error budget left and open recalibration triggers. Also used at the top of the endpoint page.
-import type { DeprecatedCard, EndpointCard, ObjectiveView } from '../views.ts';
+import type { DeprecatedCard, EndpointCard, ObjectiveView, Overview } from '../views.ts';
 import { h } from './dom.ts';
-import { duration, inUnit, percent, tokens, when } from './format.ts';
+import { clock, duration, inUnit, percent, tokens, when } from './format.ts';
 
 const VERDICT_TEXT: Record<string, string> = {
   ok: 'met',
@@ -59,11 +59,23 @@ export function endpointCard(card: EndpointCard, nowMs: number, linked: boolean)
       { class: 'meta' },
       h('dt', {}, 'Env var'),
       h('dd', {}, h('code', {}, card.env)),
+      // Where the gateway really reaches it: the env var's URL when it overrides the fleet file
+      // (the demo's simulators), never the fleet file's host joined with another port.
+      h('dt', {}, 'Reached at'),
+      h(
+        'dd',
+        { 'data-role': 'address' },
+        card.url ? h('code', {}, card.url) : 'port TBD',
+        card.urlFromEnv ? ` (from ${card.env})` : '',
+      ),
       h('dt', {}, 'Host'),
-      h('dd', {}, `${card.host.name} · ${hostLine || 'port TBD'}`),
-      card.urlFromEnv && card.url
-        ? [h('dt', {}, 'URL'), h('dd', {}, h('code', {}, card.url), ` (from ${card.env})`)]
-        : null,
+      h(
+        'dd',
+        {},
+        card.urlFromEnv
+          ? `${card.host.name} (${card.host.address || '—'} in the fleet file)`
+          : `${card.host.name} · ${hostLine || 'port TBD'}`,
+      ),
       h('dt', {}, 'Hardware'),
       h('dd', {}, [card.hardware, card.host.description].filter(Boolean).join(' · ') || '—'),
       h('dt', {}, 'Model'),
@@ -81,8 +93,9 @@ export function endpointCard(card: EndpointCard, nowMs: number, linked: boolean)
       h('dt', {}, 'Traffic'),
       h(
         'dd',
-        {},
-        `${card.requests.toLocaleString('en-US')} requests, ${card.errors.toLocaleString('en-US')} errors`,
+        { 'data-role': 'traffic' },
+        `${card.requests.toLocaleString('en-US')} answered, ${card.errors.toLocaleString('en-US')} errors`,
+        failedText(card),
       ),
     ),
     card.cause && card.state === 'down' ? h('p', { class: 'cause' }, `Cause: ${card.cause}`) : null,
@@ -101,6 +114,18 @@ export function endpointCard(card: EndpointCard, nowMs: number, linked: boolean)
           ),
         )
       : null,
+  );
+}
+
+/** Attempts that failed here and went to a fallback: an endpoint in outage shows them. */
+function failedText(card: EndpointCard): HTMLElement | string {
+  const failed = card.failedAttempts ?? [];
+  const n = failed.reduce((sum, f) => sum + f.count, 0);
+  if (n === 0) return '';
+  return h(
+    'span',
+    { class: 'failed', 'data-role': 'failed-attempts', 'data-count': n },
+    `; ${n.toLocaleString('en-US')} failed here and went to a fallback (${failed.map((f) => `${f.cause} ${f.count}`).join(', ')})`,
   );
 }
 
@@ -147,7 +172,7 @@ function objectivesTable(objectives: readonly ObjectiveView[], endpoint: string)
             ' ',
             h('span', { class: 'verdict' }, VERDICT_TEXT[o.verdict] ?? o.verdict),
           ),
-          h('td', {}, o.budgetRemaining === undefined ? '—' : budget(o.budgetRemaining)),
+          h('td', {}, o.budgetRemaining === undefined ? '—' : budget(o.budgetRemaining), burnLine(o)),
         ),
       ),
     ),
@@ -196,11 +221,28 @@ function target(o: ObjectiveView): string {
 function measured(o: ObjectiveView): HTMLElement | string {
   if (o.kind === 'recovery')
     return o.total > 0 ? `${o.good}/${o.total} in time, worst ${duration(o.value ?? 0)}` : 'no outages';
-  if (o.ratio === undefined) return o.kind === 'availability' ? 'no probes yet' : 'no requests yet';
+  if (o.ratio === undefined) {
+    if (o.reason.startsWith('outside business hours')) return 'outside business hours';
+    const batch = /only batches of at least (\d+) inputs count/.exec(o.reason);
+    if (batch) return `no batches of ≥ ${batch[1]} inputs yet`;
+    return o.kind === 'availability' ? 'no probes in the window' : 'no requests yet';
+  }
   const what = o.kind === 'availability' ? 'probes' : 'requests';
   const share = `${percent(o.ratio, o.kind === 'availability' ? 2 : 1)} of ${o.total.toLocaleString('en-US')} ${what} good`;
   if (o.value === undefined || o.kind === 'availability') return share;
   return h('span', {}, inUnit(o.value, o.unit), h('span', { class: 'sub' }, share));
+}
+
+/** The 1 h burn rate and the alert the exported rules would be in now. */
+function burnLine(o: ObjectiveView): HTMLElement | null {
+  const hour = o.burn?.windows.find((w) => w.windowMs === 3_600_000)?.burnRate;
+  if (!o.burn || hour === undefined) return null;
+  return h(
+    'span',
+    { class: `burn firing-${o.burn.firing}`, 'data-role': 'burn', 'data-firing': o.burn.firing },
+    `burn ${Math.round(hour * 10) / 10}× (1h)`,
+    o.burn.firing === 'none' ? '' : ` · ${o.burn.firing} alert`,
+  );
 }
 
 function budget(left: number): HTMLElement {
@@ -211,6 +253,77 @@ function budget(left: number): HTMLElement {
     h('meter', { min: 0, max: 1, low: 0.25, high: 0.5, optimum: 1, value: shown, 'aria-hidden': 'true' }),
     ' ',
     left <= 0 ? 'spent' : percent(shown, 0),
+  );
+}
+
+/** The fleet header: endpoints up/degraded/down, objectives met/at risk/breached, worst burn, incidents, failovers. */
+export function fleetHeader(o: Overview): HTMLElement {
+  const s = o.summary;
+  const stat = (role: string, value: string | number, text: string, tone = ''): HTMLElement =>
+    h('div', { class: `stat ${tone}`, 'data-stat': role }, h('strong', {}, String(value)), ` ${text}`);
+  const e = s.endpoints;
+  const ob = s.objectives;
+  const failed = s.failovers.counts.reduce((n, c) => n + c.count, 0);
+  return h(
+    'section',
+    { class: 'fleet-header', 'aria-label': 'Fleet summary', 'data-key': 'fleet-header' },
+    h(
+      'div',
+      { class: 'stats' },
+      stat('up', e.up, 'up', 'good'),
+      stat('degraded', e.degraded, 'degraded', e.degraded > 0 ? 'warn' : ''),
+      stat('down', e.down, 'down', e.down > 0 ? 'bad' : ''),
+      stat('met', ob.met, 'objectives met', 'good'),
+      stat('at-risk', ob.atRisk, 'at risk', ob.atRisk > 0 ? 'warn' : ''),
+      stat('breached', ob.breached, 'breached', ob.breached > 0 ? 'bad' : ''),
+      stat('not-enough-data', ob.notEnoughData, 'not enough data'),
+      stat(
+        'worst-burn',
+        s.worstBurn ? `${Math.round(s.worstBurn.burnRate * 10) / 10}×` : '—',
+        s.worstBurn ? `worst burn (1h, ${s.worstBurn.objective})` : 'worst burn',
+        s.worstBurn && s.worstBurn.burnRate >= 14.4
+          ? 'bad'
+          : s.worstBurn && s.worstBurn.burnRate > 1
+            ? 'warn'
+            : '',
+      ),
+      stat('incidents', s.openIncidents.length, 'open incidents', s.openIncidents.length > 0 ? 'bad' : ''),
+      stat('failovers', failed, `failovers, ${s.failovers.rescues} streams rescued`),
+    ),
+    s.openIncidents.length > 0
+      ? h(
+          'p',
+          { class: 'incidents', 'data-role': 'open-incidents' },
+          'Open: ',
+          s.openIncidents.map((i) => `${i.endpoint} ${i.cause} since ${when(i.sinceMs, o.nowMs)}`).join('; '),
+        )
+      : null,
+    s.failovers.counts.length > 0
+      ? h(
+          'details',
+          { class: 'failovers', 'data-role': 'failovers', open: '' },
+          h('summary', {}, `Failover and rescue since ${when(s.failovers.fromMs, o.nowMs)}`),
+          h(
+            'ul',
+            { class: 'failover-counts' },
+            s.failovers.counts.map((c) =>
+              h(
+                'li',
+                { 'data-failover': `${c.endpoint}:${c.cause}` },
+                h('strong', {}, String(c.count)),
+                ` ${c.endpoint} · ${c.cause}`,
+              ),
+            ),
+          ),
+          h(
+            'ol',
+            { class: 'failover-last', 'aria-label': 'Latest failovers' },
+            s.failovers.last.map((l) =>
+              h('li', {}, h('time', {}, clock(l.atMs)), ` ${l.route} → ${l.outcome} via ${l.path}`),
+            ),
+          ),
+        )
+      : null,
   );
 }
 

@@ -12,6 +12,18 @@ export function clock(ms: number): string {
   return time.format(ms);
 }
 
+const zoned = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  timeZoneName: 'short',
+});
+
+/** The page's clock, with its time zone (the SLO windows have their own; this one is the reader's). */
+export function zonedClock(ms: number): string {
+  return zoned.format(ms);
+}
+
 /** Time of day when today, date and time otherwise. */
 export function when(ms: number, nowMs: number): string {
   return new Date(ms).toDateString() === new Date(nowMs).toDateString()

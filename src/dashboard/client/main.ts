@@ -2,9 +2,9 @@
 // live connection, and the API key prompt. Each view re-reads its aggregated JSON on every event.
 import type { EndpointDetail, Overview, RoutingView } from '../views.ts';
 import { AuthRequired, captureKeyFromUrl, getJson, readEvents, setKey } from './api.ts';
-import { deprecatedCard, endpointCard } from './cards.ts';
+import { deprecatedCard, endpointCard, fleetHeader } from './cards.ts';
 import { h, patch } from './dom.ts';
-import { clock } from './format.ts';
+import { zonedClock } from './format.ts';
 import { EndpointPage } from './endpoint-page.ts';
 import { renderRouting } from './routing-page.ts';
 
@@ -20,6 +20,8 @@ let routeShown: string | undefined;
 let inFlight: Promise<void> | undefined;
 let again = false;
 let lastUpdateMs = 0;
+/** Set once the window is the visitor's choice (stored, or picked) or the suggested one was applied. */
+let windowChosen = sessionStorage.getItem(WINDOW_STORAGE) !== null;
 
 function route(): { view: 'overview' | 'routing' | 'endpoint'; name?: string } {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -54,11 +56,21 @@ async function render(): Promise<void> {
   }
   if (r.view === 'overview') {
     const o = await getJson<Overview>(`/api/overview?window=${window}`);
-    let grid = main.querySelector<HTMLElement>('.cards');
-    if (!grid || routeShown !== key) {
-      grid = h('div', { class: 'cards', 'data-view': 'overview' });
-      main.replaceChildren(h('h2', { class: 'visually-hidden' }, 'Endpoints'), grid);
+    // A fresh fleet (the demo) gets the window that holds its data, unless the visitor chose one.
+    if (!windowChosen && o.summary.suggestedWindow !== window) {
+      windowChosen = true;
+      windowSelect.value = o.summary.suggestedWindow;
+      return render();
     }
+    windowChosen = true;
+    let grid = main.querySelector<HTMLElement>('.cards');
+    let header = main.querySelector<HTMLElement>('.fleet-slot');
+    if (!grid || !header || routeShown !== key) {
+      grid = h('div', { class: 'cards', 'data-view': 'overview' });
+      header = h('div', { class: 'fleet-slot' });
+      main.replaceChildren(header, h('h2', { class: 'visually-hidden' }, 'Endpoints'), grid);
+    }
+    patch(header, [fleetHeader(o)]);
     patch(grid, [
       ...o.endpoints.map((c) => endpointCard(c, o.nowMs, true)),
       ...o.deprecated.map(deprecatedCard),
@@ -108,7 +120,7 @@ async function connect(): Promise<void> {
       live.className = 'live on';
       await readEvents((e) => {
         if (e.event === 'health' || e.event === 'refresh') {
-          live.textContent = `live · ${clock(Date.now())}`;
+          live.textContent = `live · ${zonedClock(Date.now())}`;
           refresh();
         }
       }, controller.signal);
@@ -127,6 +139,7 @@ async function connect(): Promise<void> {
 captureKeyFromUrl();
 windowSelect.value = sessionStorage.getItem(WINDOW_STORAGE) ?? windowSelect.value;
 windowSelect.addEventListener('change', () => {
+  windowChosen = true;
   sessionStorage.setItem(WINDOW_STORAGE, windowSelect.value);
   refresh();
 });
