@@ -4,7 +4,8 @@
 import { Command } from 'commander';
 import type { Fleet } from '../fleet/index.ts';
 import type { FleetVerdict, ObjectiveVerdict } from '../slo/evaluate.ts';
-import { evaluateFleet, formatMinutes, formatPercent } from '../slo/evaluate.ts';
+import { evaluateFleet, formatPercent } from '../slo/evaluate.ts';
+import { recoveryText } from '../slo/recovery.ts';
 import { evaluationData } from '../store/evaluation-input.ts';
 import type { FleetStore } from '../store/types.ts';
 import type { RegisterCommand } from './commands.ts';
@@ -34,9 +35,8 @@ function round(value: number, unit: string): string {
 export function measuredText(v: ObjectiveVerdict): string {
   const m = v.measured;
   if (v.objective.kind === 'recovery') {
-    if (m.total === 0) return v.assessment === 'no-data' ? '—' : 'no incidents';
-    const worst = m.value !== undefined ? `, worst ${formatMinutes(m.value)}` : '';
-    return `${m.good}/${m.total} within${worst}`;
+    if (m.total === 0 && v.assessment === 'no-data') return '—';
+    return recoveryText(m.good, m.total, m.value);
   }
   if (m.ratio === undefined) return '—';
   const value =

@@ -46,6 +46,15 @@ export interface ObjectiveView {
   /** Burn rate per window of the exported alert rules (5m … 3d), and the alert those rules would fire now. */
   readonly burn?: {
     readonly windows: readonly { readonly windowMs: number; readonly burnRate?: number }[];
+    /** Each exported alert (page-quick 14.4× over 5m and 1h, …) and whether it would fire now. */
+    readonly alerts: readonly {
+      readonly name: string;
+      readonly severity: string;
+      readonly factor: number;
+      readonly shortWindowMs: number;
+      readonly longWindowMs: number;
+      readonly firing: boolean;
+    }[];
     readonly firing: 'page' | 'ticket' | 'none';
   };
   readonly verdict: ObjectiveVerdict['verdict'];
@@ -567,6 +576,14 @@ export class Views {
               windows: o.burn.windows.map((w) => ({
                 windowMs: w.windowMs,
                 ...optional('burnRate', w.burnRate),
+              })),
+              alerts: o.burn.alerts.map((a) => ({
+                name: a.pair.name,
+                severity: a.pair.severity,
+                factor: a.pair.factor,
+                shortWindowMs: a.pair.shortWindowMs,
+                longWindowMs: a.pair.longWindowMs,
+                firing: a.firing,
               })),
               firing: o.burn.firing,
             },

@@ -13,7 +13,7 @@ import type {
   ObjectiveVerdict,
   RecalibrationTrigger,
 } from '../slo/index.ts';
-import { describeWindow, formatMinutes, formatPercent, windowByName } from '../slo/index.ts';
+import { describeWindow, formatMinutes, formatPercent, recoveryText, windowByName } from '../slo/index.ts';
 import type { Block, DocumentModel, Section } from './document-model.ts';
 import { renderHtml, renderMarkdown } from './document-model.ts';
 
@@ -399,8 +399,8 @@ function budgetCell(o: ObjectiveVerdict): string {
 function objectiveMeasuredCell(o: ObjectiveVerdict): string {
   const m = o.measured;
   if (o.objective.kind === 'recovery') {
-    if (m.total === 0) return o.assessment === 'no-data' ? 'no data' : 'no incidents';
-    return `${m.good}/${m.total} within${m.value !== undefined ? `, worst ${formatMinutes(m.value)}` : ''}`;
+    if (m.total === 0 && o.assessment === 'no-data') return 'no data';
+    return recoveryText(m.good, m.total, m.value);
   }
   if (m.ratio === undefined) return 'no data';
   const unit = o.objective.unit === 'ms' ? 'ms' : o.objective.unit === 'ratio' ? '' : o.objective.unit;

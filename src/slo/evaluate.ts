@@ -16,7 +16,9 @@ import type { Objective } from './objectives.ts';
 import { endpointReportedObjectives } from './objectives.ts';
 import { nearestRankOfSorted } from './nearest-rank.ts';
 import type { RecoverySummary } from './recovery.ts';
-import { judgeRecovery } from './recovery.ts';
+import { formatMinutes, judgeRecovery } from './recovery.ts';
+
+export { formatMinutes };
 import type { RecalibrationMark, RecalibrationTrigger } from './triggers.ts';
 import { recalibrationTriggers } from './triggers.ts';
 
@@ -460,10 +462,4 @@ export function samplesFromRecords(records: Iterable<RequestRecord>): EndpointSa
 
 export function formatPercent(ratio: number): string {
   return `${Math.round(ratio * 10_000) / 100}%`;
-}
-
-export function formatMinutes(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }

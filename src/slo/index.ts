@@ -34,7 +34,7 @@ export {
 export type { AvailabilityFigure, AvailabilitySummary } from './availability.ts';
 export { availabilitySummary } from './availability.ts';
 export type { IncidentVerdict, JudgedIncident, RecoverySummary } from './recovery.ts';
-export { judgeRecovery } from './recovery.ts';
+export { judgeRecovery, recoveryText } from './recovery.ts';
 export type {
   CalibrationRunSummary,
   Fingerprint,

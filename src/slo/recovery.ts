@@ -60,3 +60,19 @@ export function judgeRecovery(
     incidents: judged,
   };
 }
+
+/**
+ * The recovery measurement in words, the same in `llm-fleet check`, the report and the dashboard:
+ * '1/1 within, worst 25 s', or 'no incidents'.
+ */
+export function recoveryText(good: number, total: number, worstMs: number | undefined): string {
+  if (total === 0) return 'no incidents';
+  return `${good}/${total} within${worstMs !== undefined ? `, worst ${formatMinutes(worstMs)}` : ''}`;
+}
+
+/** '6 s', '1 min', '6 min 40 s'. */
+export function formatMinutes(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}

@@ -197,19 +197,23 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
       .toBe('up');
     await expect
       .poll(() => fast.locator('[data-objective="coder-fast-recovery"]').textContent(), { timeout: 20_000 })
-      .toContain('1/1 in time');
+      .toContain('1/1 within, worst');
     // Still the same document: the page updated itself.
     expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(before);
     // Failover and rescue: counts per endpoint and cause, the latest events with their path, and
     // each objective's burn rate with the state its exported alert would be in, as the API says.
-    const after = await pageJson<Overview>(page, '/api/overview', () => page.reload());
+    const after = (await page.evaluate(() =>
+      fetch('/api/overview?window=1h').then((r) => r.json()),
+    )) as Overview;
     const counted = after.summary.failovers.counts.filter((c) => c.endpoint === 'coder-fast');
     expect(counted.length).toBeGreaterThan(0);
     for (const c of counted)
       await expect
         .poll(() => page.locator(`[data-failover="coder-fast:${c.cause}"]`).count(), { timeout: 20_000 })
         .toBe(1);
-    expect(await page.locator('.failover-last li').count()).toBe(after.summary.failovers.last.length);
+    await expect
+      .poll(() => page.locator('.failover-last li').count(), { timeout: 20_000 })
+      .toBe(after.summary.failovers.last.length);
     const availability = after.endpoints
       .find((e) => e.name === 'coder-fast')
       ?.objectives.find((o) => o.kind === 'availability');
@@ -257,6 +261,35 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     await expect
       .poll(() => page.locator('[data-key="rules"]').textContent(), { timeout: 20_000 })
       .toContain('first choice');
+    // The chart fits the data (a minute-old fleet does not sit in the last pixels of the hour) and
+    // its legend shows values without hovering.
+    expect(Number(await page.locator('[data-chart="ttft"]').getAttribute('data-points'))).toBeLessThan(30);
+    await expect
+      .poll(() => page.locator('[data-chart="ttft"] .u-legend').textContent(), { timeout: 20_000 })
+      .toMatch(/P95 target:?\s*800/);
+    // Burn rates over the exported rules' windows, each alert's state as the rules would have it now.
+    const availability = detail.card.objectives.find((o) => o.kind === 'availability');
+    for (const alert of availability?.burn?.alerts ?? [])
+      await expect
+        .poll(
+          () =>
+            page
+              .locator(`[data-burn="coder-fast-availability"] [data-alert="${alert.name}"]`)
+              .getAttribute('data-firing'),
+          { timeout: 20_000 },
+        )
+        .toBe(String(alert.firing));
+    expect(await page.locator('[data-key="burn"] thead th').allTextContents()).toEqual([
+      'Objective',
+      '5m',
+      '30m',
+      '1h',
+      '2h',
+      '6h',
+      '1d',
+      '3d',
+      'Alerts (as the exported rules would be now)',
+    ]);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-endpoint.png`, fullPage: true });
     // The README's picture is refreshed on request only, so a test run leaves the work tree clean.
     if (process.env.LLM_FLEET_UPDATE_SCREENSHOT === '1') {

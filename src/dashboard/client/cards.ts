@@ -1,6 +1,7 @@
 // One card per endpoint: identity, status, each objective's target beside the measured value, the
 // error budget left and open recalibration triggers. Also used at the top of the endpoint page.
 import type { DeprecatedCard, EndpointCard, ObjectiveView, Overview } from '../views.ts';
+import { recoveryText } from '../../slo/recovery.ts';
 import { h } from './dom.ts';
 import { clock, duration, inUnit, percent, tokens, when } from './format.ts';
 
@@ -220,7 +221,8 @@ function target(o: ObjectiveView): string {
 
 function measured(o: ObjectiveView): HTMLElement | string {
   if (o.kind === 'recovery')
-    return o.total > 0 ? `${o.good}/${o.total} in time, worst ${duration(o.value ?? 0)}` : 'no outages';
+    // The words `llm-fleet check` prints.
+    return recoveryText(o.good, o.total, o.value);
   if (o.ratio === undefined) {
     if (o.reason.startsWith('outside business hours')) return 'outside business hours';
     const batch = /only batches of at least (\d+) inputs count/.exec(o.reason);

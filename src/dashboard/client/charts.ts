@@ -42,6 +42,17 @@ export class Chart {
   /** xs in epoch ms; one array per line, null where there is no data. */
   setData(xsMs: readonly number[], ys: readonly (readonly (number | null)[])[]): void {
     this.#plot.setData([xsMs.map((x) => x / 1000), ...ys.map((y) => [...y])] as uPlot.AlignedData);
+    this.#showLatest(ys);
+  }
+
+  /**
+   * The legend shows the newest point that has data while the cursor is off the chart, so its
+   * values are filled in ('P95: 523'), not '--' until someone hovers.
+   */
+  #showLatest(ys: readonly (readonly (number | null)[])[]): void {
+    let idx = -1;
+    for (const y of ys) for (let i = y.length - 1; i > idx; i--) if (y[i] !== null) idx = i;
+    if (idx >= 0) this.#plot.setLegend({ idx });
   }
 
   resize(): void {

@@ -87,6 +87,11 @@ export class EndpointPage {
 
   update(d: EndpointDetail): void {
     patch(this.#card, [endpointCard(d.card, d.nowMs, false)]);
+    // A window longer than the data (a fresh demo in 1 h) starts a few steps before the first
+    // traffic, so the data is not squashed into the last pixels.
+    const first = d.series.findIndex((p) => p.requests > 0);
+    const series = first > 3 ? d.series.slice(first - 3) : d.series;
+    d = { ...d, series };
     const xs = d.series.map((p) => p.atMs);
     const flat = (v: number | undefined): (number | null)[] => xs.map(() => v ?? null);
     const perMinute = d.range.stepMs / 60_000;
@@ -109,8 +114,9 @@ export class EndpointPage {
     this.#root
       .querySelector('[data-chart="ttft"]')
       ?.setAttribute('data-targets', `${d.targets.ttftP95Ms ?? ''},${d.targets.ttftP99Ms ?? ''}`);
+    this.#root.querySelector('[data-chart="ttft"]')?.setAttribute('data-points', String(xs.length));
     patch(this.#timeline, [timeline(d)]);
-    patch(this.#tables, [incidentsTable(d), calibrationTable(d), rulesTable(d)]);
+    patch(this.#tables, [burnTable(d), incidentsTable(d), calibrationTable(d), rulesTable(d)]);
   }
 
   destroy(): void {
@@ -209,6 +215,56 @@ function table(
           ),
           h('tbody', {}, rows),
         ),
+  );
+}
+
+/** 5m, 1h, 3d: the exported rules' spelling. */
+function span(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return `${ms / 60_000}m`;
+}
+
+/**
+ * Per objective, the burn rate over every window the exported Prometheus alert rules use, and the
+ * state each of those alerts would be in now (both of its windows above its factor: firing).
+ */
+function burnTable(d: EndpointDetail): HTMLElement {
+  const judged = d.card.objectives.filter((o) => o.burn);
+  const windows = judged[0]?.burn?.windows.map((w) => w.windowMs) ?? [];
+  const rows = judged.map((o) =>
+    h(
+      'tr',
+      { 'data-burn': o.id, 'data-firing': o.burn?.firing },
+      h('th', { scope: 'row' }, o.description),
+      windows.map((ms) => {
+        const rate = o.burn?.windows.find((w) => w.windowMs === ms)?.burnRate;
+        return h('td', {}, rate === undefined ? '—' : `${Math.round(rate * 10) / 10}×`);
+      }),
+      h(
+        'td',
+        {},
+        (o.burn?.alerts ?? []).map((a) =>
+          h(
+            'span',
+            {
+              class: `alert ${a.firing ? `firing-${a.severity}` : 'quiet'}`,
+              'data-alert': a.name,
+              'data-firing': String(a.firing),
+              title: `${a.factor}× over ${span(a.shortWindowMs)} and ${span(a.longWindowMs)}`,
+            },
+            `${a.name} ${a.firing ? 'firing' : 'ok'}`,
+          ),
+        ),
+      ),
+    ),
+  );
+  return table(
+    'burn',
+    'Burn rates and alert state',
+    ['Objective', ...windows.map(span), 'Alerts (as the exported rules would be now)'],
+    rows,
+    'No judged objectives.',
   );
 }
 
