@@ -13,3 +13,5 @@ export { createSharedState, isRedisUrl } from './create.ts';
 export type { CreateStateOptions } from './create.ts';
 export { RedisBackend, describeRedisUrl } from './redis-backend.ts';
 export { IpcBackend, serveStateOverIpc } from './ipc.ts';
+export { SharedCounters } from './shared-counters.ts';
+export type { SharedCountersOptions } from './shared-counters.ts';

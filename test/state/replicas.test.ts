@@ -10,7 +10,7 @@ import { buildGateway, type Gateway } from '../../src/gateway/index.ts';
 import { startMonitor } from '../../src/probes/index.ts';
 import type { ProbeResult } from '../../src/probes/index.ts';
 import { createHealthState } from '../../src/probes/index.ts';
-import { createSharedState, type SharedState } from '../../src/state/index.ts';
+import { createSharedState, SharedCounters, type SharedState } from '../../src/state/index.ts';
 import { seen, startHarness, type Harness } from '../gateway/harness.ts';
 import { redisMissing, startRedis, type RedisServer } from '../support/redis.ts';
 
@@ -244,6 +244,32 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
       await Promise.all(monitors.map((m) => m.stop()));
     }
   }, 30_000);
+
+  it("shared counters (for the load ledger): each replica adds the others' last published values", async () => {
+    const local = [{ 'coder:inFlight': 3 }, { 'coder:inFlight': 4 }, { 'coder:inFlight': 5 }];
+    const counters = replicas.map(
+      (r, i) => new SharedCounters(r.state, { name: 'ledger-test', periodMs: 100, read: () => local[i]! }),
+    );
+    try {
+      await until(
+        'every replica sums all three',
+        () => counters.every((c) => c.total('coder:inFlight') === 12),
+        2_000,
+      );
+      local[1] = { 'coder:inFlight': 0 };
+      await until(
+        'a change arrives within a period or two',
+        () => counters[0]!.total('coder:inFlight') === 8,
+        500,
+      );
+      // A replica that stops publishing drops out after three periods.
+      counters[2]!.close();
+      await until('the silent replica drops out', () => counters[0]!.total('coder:inFlight') === 3, 1_000);
+      expect(counters[0]!.replicasHeard()).toBe(1);
+    } finally {
+      for (const c of counters) c.close();
+    }
+  });
 
   it('Redis killed under load: requests keep flowing on local state, /health says degraded; Redis back: state resynchronised', async () => {
     const [a, b] = replicas as [Replica, Replica, Replica];
