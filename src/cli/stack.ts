@@ -16,6 +16,7 @@ import { createHealthStateFromStore, startMonitor } from '../probes/monitor.ts';
 import { openStore } from '../store/open.ts';
 import { defaultStorePath } from '../store/sqlite-store.ts';
 import type { FleetStore } from '../store/types.ts';
+import { SharedLedger } from '../gateway/load/shared-ledger.ts';
 import { createSharedState, IpcBackend, type SharedState } from '../state/index.ts';
 import { isLoopbackHost } from '../upstream/guard.ts';
 import type { CliIo } from './io.ts';
@@ -97,6 +98,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
         networkOverheadMs: s.networkOverheadMs,
       });
   }
+  const ledger = state.mode !== 'memory' ? new SharedLedger(state) : undefined;
   let started: { gateway: Gateway; url: string };
   try {
     started = await startGateway(
@@ -113,12 +115,15 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
           onRecord: options.onRecord,
           events: options.events,
           state,
+          // Replicas sharing state see each other's dispatches too (published every 250 ms).
+          ...(ledger ? { loadLedger: ledger } : {}),
           calibrations,
         },
       },
     );
   } catch (error) {
     dashboard.close();
+    ledger?.close();
     await state.close();
     await store.close();
     throw error;
@@ -150,6 +155,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
       // Live event streams first, or the server would wait for them to end.
       dashboard.close();
       await gateway.close();
+      ledger?.close();
       await state.close();
       // The last batch could not be written (the database is unreachable): say what was lost and
       // stop anyway, rather than hang or crash on the way out.

@@ -11,6 +11,7 @@ import { startMonitor } from '../../src/probes/index.ts';
 import type { ProbeResult } from '../../src/probes/index.ts';
 import { createHealthState } from '../../src/probes/index.ts';
 import { createSharedState, SharedCounters, type SharedState } from '../../src/state/index.ts';
+import { SharedLedger } from '../../src/gateway/load/shared-ledger.ts';
 import { seen, startHarness, type Harness } from '../gateway/harness.ts';
 import { redisMissing, startRedis, type RedisServer } from '../support/redis.ts';
 
@@ -268,6 +269,37 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
       expect(counters[0]!.replicasHeard()).toBe(1);
     } finally {
       for (const c of counters) c.close();
+    }
+  });
+
+  it('the load ledger over replicas: a dispatch through A counts in B within a period, and its end too', async () => {
+    const [a, b] = [
+      new SharedLedger(replicas[0]!.state, { periodMs: 100 }),
+      new SharedLedger(replicas[1]!.state, { periodMs: 100 }),
+    ];
+    try {
+      const ticket = a.dispatch('coder', {
+        promptTokens: 120,
+        expectedDecodeTokens: 64,
+        priority: 'interactive',
+      });
+      b.dispatch('coder', { promptTokens: 30, expectedDecodeTokens: 16, priority: 'batch' });
+      expect(b.counts('coder')).toMatchObject({ inFlight: 1, prefillWaitingTokens: 30 });
+      await until("B sees A's dispatch", () => b.counts('coder').inFlight === 2, 1_000);
+      expect(b.counts('coder')).toMatchObject({
+        prefilling: 2,
+        prefillWaitingTokens: 150,
+        decodeTokensExpected: 80,
+        batchInFlight: 1,
+      });
+      ticket.firstToken();
+      await until('B sees its first token', () => b.counts('coder').prefillWaitingTokens === 30, 1_000);
+      ticket.end();
+      await until('B sees it end', () => b.counts('coder').inFlight === 1, 1_000);
+      expect(a.counts('coder')).toMatchObject({ inFlight: 1, batchInFlight: 1 });
+    } finally {
+      a.close();
+      b.close();
     }
   });
 
