@@ -54,6 +54,8 @@ if (args.serve !== undefined) {
       model: 'bench',
       seed: 1,
       latency: benchLatency(tps),
+      // The simulator's own cost is measured, not vLLM's limits: no KV pressure, no step budget.
+      engine: { kvCacheTokens: 1 << 30, maxNumBatchedTokens: 1 << 30 },
       maxTruthRecords: 1_000_000,
     });
     process.stdout.write(`${sim.url}\n`);

@@ -39,6 +39,7 @@ interface SimOptions extends FleetOptions {
   blockSize?: string;
   prefillStepSize?: string;
   promptConcurrency?: string;
+  maxBatchTokens?: string;
   replicas: string[];
   ssePingMs?: string;
   tokensPerChunk?: string;
@@ -122,6 +123,10 @@ export const register: RegisterCommand = (program, io) => {
       'single mode, mlx_lm: prompt tokens per step and request (default 2048)',
     )
     .option('--prompt-concurrency <n>', 'single mode, mlx_lm ≥ 0.29: prompts prefilled at once (default 8)')
+    .option(
+      '--max-batch-tokens <n>',
+      'single mode: tokens in one embeddings batch (TEI --max-batch-tokens, 16384)',
+    )
     .option(
       '--replicas <name=n>',
       'fleet mode: run n independent simulated servers of an endpoint (own engine and prefix cache each)',
@@ -293,6 +298,7 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     blockSizeTokens: optionalInt(options.blockSize, '--block-size'),
     prefillChunkTokens: optionalInt(options.prefillStepSize, '--prefill-step-size'),
     maxConcurrentPrefills: optionalInt(options.promptConcurrency, '--prompt-concurrency'),
+    maxBatchTokens: optionalInt(options.maxBatchTokens, '--max-batch-tokens'),
   };
   set('scale', options.latencyScale, '--latency-scale');
   const faults = options.fault.flatMap(faultsOf);

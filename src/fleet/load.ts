@@ -422,6 +422,7 @@ function buildFleet(
               blockSizeTokens: e.sim.blockSize,
               prefillChunkTokens: e.sim.prefillStepSize,
               maxConcurrentPrefills: e.sim.promptConcurrency,
+              maxBatchTokens: e.sim.maxBatchTokens,
             },
     };
   });

@@ -135,6 +135,7 @@ const endpoint = z.strictObject({
       blockSize: z.number().int().positive().optional(),
       prefillStepSize: tokenCount.optional(),
       promptConcurrency: z.number().int().positive().optional(),
+      maxBatchTokens: tokenCount.optional(),
     })
     .optional(),
 });

@@ -138,6 +138,8 @@ export interface EndpointSimSettings {
   readonly prefillChunkTokens?: number;
   /** mlx_lm --prompt-concurrency. */
   readonly maxConcurrentPrefills?: number;
+  /** TEI --max-batch-tokens. */
+  readonly maxBatchTokens?: number;
 }
 
 export interface RoutingRule {

@@ -526,6 +526,8 @@ class ChatRun {
   }
 
   private occupySlot(atMs: number): void {
+    // Only llama-server has slots to show (and a vLLM table of max_num_seqs entries would cost a scan per request).
+    if (this.endpoint.dialect !== 'llamacpp') return;
     const table = this.endpoint.slotTable;
     const run = this.truth;
     const tokens = this.tokens;

@@ -1,12 +1,11 @@
 // Embeddings: TEI (batch limit 32 → 422, body limit → 413, permits → 429, unwrapped error shape),
-// vLLM's pooling runner and llama.cpp's /v1/embeddings. Batches run one at a time, so throughput
-// is embeddings per batch over the batch time, as on a single GPU.
+// vLLM's pooling runner and llama.cpp's /v1/embeddings. Batches run one at a time and requests
+// queued meanwhile share the next one (TEI's max_batch_tokens), as on a single GPU.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { nowMs, runAt, toEpochMs } from './clock.ts';
+import { nowMs, toEpochMs } from './clock.ts';
 import type { SimEndpoint } from './endpoint.ts';
 import { contextError, dialectError, notFound, TEI_MAX_CHAR_MULTIPLIER } from './errors-wire.ts';
 import { mulberry32 } from './generator.ts';
-import { embeddingBatchMedianMs, logNormalFactor, sigmaForP99Ratio } from './latency.ts';
 import { countSimTokens, fnv1a } from './tokenizer.ts';
 import { atLeast } from './version.ts';
 
@@ -231,33 +230,40 @@ export function handleEmbeddings(
   const base64 = body.encoding_format === 'base64';
   const promptTokens = tokens.reduce((a, b) => a + b, 0);
 
-  // One batch at a time: this one starts when the previous ends.
+  // TEI's batching (engine/embed-batcher.ts): queued requests share the next batch.
   const now = nowMs();
-  const l = endpoint.latency;
-  const startAt = Math.max(now, endpoint.embeddingBusyUntilMs);
-  const durationMs =
-    embeddingBatchMedianMs(l, inputs.length) *
-    logNormalFactor(endpoint.rand, sigmaForP99Ratio(l.ttftJitterP99Ratio));
-  const doneAt = startAt + durationMs;
-  endpoint.embeddingBusyUntilMs = doneAt;
+  let startAt = now;
+  let durationMs = 0;
   endpoint.embeddingInputsInFlight += inputs.length;
-  endpoint.metrics.waiting++;
-  truth.queueMs = startAt - now;
   truth.promptTokens = promptTokens;
   truth.inputs = inputs.length;
-  let cancelled = false;
+  let settled = false;
+  const settle = (): void => {
+    if (settled) return;
+    settled = true;
+    endpoint.inFlight.delete(cancel);
+    endpoint.embeddingInputsInFlight -= inputs.length;
+  };
   const cancel = (): void => {
-    cancelled = true;
+    ticket.release();
+    settle();
   };
   endpoint.inFlight.add(cancel);
   res.on('close', () => {
-    if (!truth.endAtMs) cancelled = true;
+    if (!truth.endAtMs) cancel();
   });
-  runAt(doneAt, () => {
-    endpoint.inFlight.delete(cancel);
-    endpoint.embeddingInputsInFlight -= inputs.length;
-    endpoint.metrics.waiting--;
-    if (cancelled) return;
+  const ticket = endpoint.embedBatcher.submit({
+    inputs: inputs.length,
+    tokens: promptTokens,
+    onStart: (atMs, queuedMs, doneAtMs) => {
+      startAt = atMs;
+      durationMs = doneAtMs - atMs;
+      truth.queueMs = queuedMs;
+    },
+    onDone: (doneAt) => respond(doneAt),
+  });
+  const respond = (doneAt: number): void => {
+    settle();
     const vectors = inputs.map((text) => simEmbedding(text, dimension));
     const encode = (v: { json: string; values: Float32Array }): string =>
       base64 ? JSON.stringify(Buffer.from(v.values.slice(0, dimension).buffer).toString('base64')) : v.json;
@@ -306,5 +312,5 @@ export function handleEmbeddings(
     truth.ttftMs = toEpochMs(nowMs()) - truth.arrivalMs;
     truth.endAtMs = toEpochMs(nowMs());
     endpoint.recordTruth(truth);
-  });
+  };
 }

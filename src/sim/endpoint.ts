@@ -13,6 +13,7 @@ import { nowMs, toEpochMs } from './clock.ts';
 import type { EngineJob, EngineTicket } from './engine/batch-engine.ts';
 import { BatchEngine } from './engine/batch-engine.ts';
 import { REAL_CLOCK } from './engine/engine-clock.ts';
+import { EmbedBatcher, TEI_MAX_BATCH_TOKENS } from './engine/embed-batcher.ts';
 import type { EngineSettings } from './engine/engine-config.ts';
 import { engineCost, engineLimits } from './engine/engine-config.ts';
 import { handleEmbeddings } from './embeddings-handler.ts';
@@ -23,7 +24,7 @@ import { FaultPicker, FaultSyntaxError, parseFaults } from './faults.ts';
 import { mulberry32 } from './generator.ts';
 import { handleInfoRoute } from './info-routes.ts';
 import type { LatencyModel } from './latency.ts';
-import { latencyModel } from './latency.ts';
+import { embeddingBatchMedianMs, latencyModel, logNormalFactor, sigmaForP99Ratio } from './latency.ts';
 import { SimMetrics } from './metrics.ts';
 import { SlotTable } from './slots.ts';
 import type { SimRequestTruth, TruthDraft } from './truth.ts';
@@ -179,8 +180,8 @@ export class SimEndpoint implements SimServer {
   readonly engine: BatchEngine | undefined;
   /** Prefix cache: message-prefix hash → token count, in insertion (LRU) order. */
   private readonly prefixCache = new Map<number, number>();
-  /** Embeddings run one batch at a time; the next batch starts when this one is done. */
-  embeddingBusyUntilMs = 0;
+  /** Embeddings: one batch at a time, queued requests sharing the next (TEI's batching). */
+  readonly embedBatcher: EmbedBatcher;
   embeddingInputsInFlight = 0;
   /** Responses kept open on purpose (hang, stall) so close() can end them. */
   readonly held = new Set<ServerResponse>();
@@ -201,7 +202,7 @@ export class SimEndpoint implements SimServer {
     this.latency = latencyModel(options.latency);
     this.embeddingDimension = options.embeddingDimension ?? DEFAULT_EMBEDDING_DIMENSION;
     this.tokensPerChunk = options.tokensPerChunk ?? 1;
-    this.slotTable = new SlotTable(this.latency.maxNumSeqs);
+    this.slotTable = new SlotTable(this.dialect === 'llamacpp' ? this.latency.maxNumSeqs : 1);
     const ratio = options.promptTokenRatio ?? 1;
     if (!(ratio > 0) || !Number.isFinite(ratio))
       throw new RangeError(`promptTokenRatio must be a positive number, not ${ratio}`);
@@ -210,6 +211,17 @@ export class SimEndpoint implements SimServer {
     }
     this.rand = mulberry32(this.seed ^ 0x5eed);
     this.picker = new FaultPicker(mulberry32(this.seed ^ 0xfa17));
+    const embedRand = mulberry32(this.seed ^ 0xe3bd);
+    this.embedBatcher = new EmbedBatcher(
+      options.engine?.maxBatchTokens ?? TEI_MAX_BATCH_TOKENS,
+      (inputs) =>
+        embeddingBatchMedianMs(this.latency, inputs) *
+        logNormalFactor(embedRand, sigmaForP99Ratio(this.latency.ttftJitterP99Ratio)),
+      REAL_CLOCK,
+      (queued) => {
+        if (this.dialect === 'tei') this.metrics.waiting = queued;
+      },
+    );
     if (this.dialect !== 'tei') {
       const limits = engineLimits(
         this.dialect,
@@ -305,6 +317,7 @@ export class SimEndpoint implements SimServer {
     if (this.closed) return;
     this.closed = true;
     this.engine?.stop();
+    this.embedBatcher.stop();
     for (const t of [...this.timers, ...this.endpointFaultTimers]) clearTimeout(t);
     for (const cancel of [...this.inFlight]) cancel();
     for (const res of this.held) res.destroy();

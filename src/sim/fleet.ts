@@ -118,6 +118,7 @@ export function engineForEndpoint(e: Endpoint): EngineSettings {
     blockSizeTokens: sim?.blockSizeTokens,
     prefillChunkTokens: sim?.prefillChunkTokens,
     maxConcurrentPrefills: sim?.maxConcurrentPrefills,
+    maxBatchTokens: sim?.maxBatchTokens,
   };
 }
 

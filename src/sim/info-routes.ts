@@ -8,6 +8,7 @@ import { healthHasSlotCounts, slotsJson } from './slots.ts';
 import { readMessages, renderChatPrompt } from './prompt.ts';
 import { scaleTokens, simTokenId, simTokenize } from './tokenizer.ts';
 import { atLeast } from './version.ts';
+import { TEI_MAX_BATCH_TOKENS } from './engine/embed-batcher.ts';
 import { TEI_MAX_CLIENT_BATCH_SIZE, TEI_MAX_CONCURRENT_REQUESTS } from './embeddings-handler.ts';
 
 const PROMETHEUS_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -292,7 +293,7 @@ function teiInfo(endpoint: SimEndpoint): string {
     model_type: { embedding: { pooling: 'last_token' } },
     max_concurrent_requests: TEI_MAX_CONCURRENT_REQUESTS,
     max_input_length: endpoint.contextWindowTokens,
-    max_batch_tokens: 16384,
+    max_batch_tokens: endpoint.options.engine?.maxBatchTokens ?? TEI_MAX_BATCH_TOKENS,
     max_batch_requests: null,
     max_client_batch_size: TEI_MAX_CLIENT_BATCH_SIZE,
     auto_truncate: atLeast(endpoint.version, '1.9.0'),

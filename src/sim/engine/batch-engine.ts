@@ -94,8 +94,6 @@ export interface EngineGauges {
   preemptions: number;
 }
 
-/** Steps run back to back when they are already due, before the engine yields a turn. */
-const MAX_CATCH_UP_STEPS = 64;
 /** Most tokens a fast request takes in one step. */
 const MAX_TOKENS_PER_STEP = 2;
 
@@ -144,7 +142,6 @@ export class BatchEngine {
   private stepTimer: Scheduled | undefined;
   /** Set while every running request is in its fixed TTFT part: the engine waits for the first. */
   private sleeping = false;
-  private catchUpSteps = 0;
 
   constructor(
     limits: EngineLimits,
@@ -354,14 +351,8 @@ export class BatchEngine {
       : 0;
     const endMs = startMs + decodeMs + prefillMs;
     this.stepping = true;
-    if (endMs <= this.clock.nowMs() && this.catchUpSteps < MAX_CATCH_UP_STEPS) {
-      // Behind schedule (a busy process, or steps shorter than a turn of the event loop): run the
-      // step that is already due now instead of waiting a turn for each.
-      this.catchUpSteps++;
-      this.endStep(plan, endMs);
-      return;
-    }
-    this.catchUpSteps = 0;
+    // A step already due still waits its turn of the event loop, so what the last one wrote goes out
+    // before the next one's tokens (the servers write each step's outputs as it ends).
     this.stepTimer = this.clock.at(endMs, () => this.endStep(plan, endMs));
   }
 

@@ -18,6 +18,8 @@ export interface EngineSettings {
   readonly prefillChunkTokens?: number;
   /** mlx_lm --prompt-concurrency. */
   readonly maxConcurrentPrefills?: number;
+  /** TEI --max-batch-tokens (embeddings batches). */
+  readonly maxBatchTokens?: number;
 }
 
 /**
