@@ -98,6 +98,8 @@ interface Sample {
 }
 
 let seq = 0;
+/** Everything each URL served in this run, warm-up and soak included (for bench/profile-summary.ts). */
+const served = new Map<string, { requests: number; tokens: number }>();
 async function oneStream(url: string, tag: string): Promise<Sample> {
   const id = `${tag}-${seq++}`;
   const sentMs = performance.timeOrigin + performance.now();
@@ -132,6 +134,10 @@ async function oneStream(url: string, tag: string): Promise<Sample> {
       }
     }
   }
+  const total = served.get(url) ?? { requests: 0, tokens: 0 };
+  total.requests += 1;
+  total.tokens += tokens;
+  served.set(url, total);
   return { id, sentMs, firstTokenMs, tokens, gatewayMs };
 }
 
@@ -294,6 +300,13 @@ async function main(): Promise<void> {
     args['decode-tps'],
     '--max-num-seqs',
     '4096',
+    // The continuous-batching engine's step budget and KV cache sized so they never bind at any
+    // level (1000 streams × ~80 tokens overflow vLLM's default 2 contexts of KV and would preempt):
+    // the bench measures the hops, so the upstream must not be what limits them.
+    '--max-num-batched-tokens',
+    '1048576',
+    '--kv-cache-tokens',
+    '4194304',
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-bench-'));
   const fleetFile = join(dir, 'bench.fleet.yaml');
@@ -351,6 +364,7 @@ routing:
     if (path === 'gateway') {
       gatewayPid = child.pid;
       gatewayUrl = url;
+      gatewayUrlForTotals = url;
     }
     urls.set(path, { url, pid: child.pid as number });
   }
@@ -479,9 +493,16 @@ routing:
   }
 }
 
+let gatewayUrlForTotals: string | undefined;
 try {
   await main();
 } finally {
+  const total = gatewayUrlForTotals === undefined ? undefined : served.get(gatewayUrlForTotals);
+  if (total) {
+    console.log(
+      `\nthrough the gateway in all (warm-up and soak included): ${total.requests} requests, ${total.tokens} token events`,
+    );
+  }
   await Promise.all(
     children.map(
       (c) =>

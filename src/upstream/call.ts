@@ -111,21 +111,23 @@ class Deadlines {
     this.ttftTimer = undefined;
   }
 
-  firstToken(): void {
+  /** `atMs`: the event's arrival (performance.now), read once per event by the caller. */
+  firstToken(atMs: number): void {
     clearTimeout(this.ttftTimer);
     this.ttftTimer = undefined;
     const t = this.timeouts;
     if (!t) return;
-    this.lastActivityMs = performance.now();
+    this.lastActivityMs = atMs;
     this.armIdle(t.idleTimeoutMs);
   }
 
   /**
-   * An event arrived after the first token: the idle clock restarts. Only a timestamp per event;
-   * the one idle timer, when it fires, re-arms itself for what is left of the silence.
+   * An event arrived after the first token: the idle clock restarts. Only a timestamp per event
+   * (the caller's one clock read); the one idle timer, when it fires, re-arms itself for what is
+   * left of the silence.
    */
-  activity(): void {
-    this.lastActivityMs = performance.now();
+  activity(atMs: number): void {
+    this.lastActivityMs = atMs;
   }
 
   /** Paused by backpressure (true) or reading again (false, the idle clock restarts). */
@@ -297,6 +299,8 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     if (ev.type === 'error-field') return streamError(ev.data, ev.data);
     const chunk = parseStreamChunk(ev.data);
     const atMs = now();
+    // The idle deadline runs on performance.now; an injected clock (tests) is not that clock.
+    const idleAtMs = opts.now === undefined ? atMs : performance.now();
     if (chunk.kind === 'error') return streamError(ev.data, chunk.message);
     if (chunk.kind === 'invalid') return abort('malformed_chunk', chunk.message);
     if (chunk.kind === 'done') {
@@ -308,9 +312,9 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     if (chunk.finishReason !== undefined) sawFinish = true;
     if (chunk.hasToken && !sawToken) {
       sawToken = true;
-      deadlines.firstToken();
+      deadlines.firstToken(idleAtMs);
     } else if (sawToken) {
-      deadlines.activity();
+      deadlines.activity(idleAtMs);
     }
     deliver({ data: ev.data, chunk, atMs });
   };

@@ -42,6 +42,13 @@ describe('SseDecoder', () => {
     ]);
   });
 
+  it('reads data lines with and without the space, empty ones included, as the spec says', () => {
+    expect(decodeAll(['data:x\ndata:\ndata:  y\n\n', 'data\n\n'])).toEqual([
+      { type: 'event', event: 'message', data: 'x\n\n y', id: undefined },
+      { type: 'event', event: 'message', data: '', id: undefined },
+    ]);
+  });
+
   it('handles huge events', () => {
     const big = 'x'.repeat(1_000_000);
     expect(decodeAll([`data: ${big.slice(0, 500_000)}`, `${big.slice(500_000)}\n\n`])).toEqual([

@@ -11,7 +11,8 @@ export type SseEvent =
 export class SseDecoder {
   private buffer = '';
   private readonly textDecoder = new TextDecoder('utf-8');
-  private dataLines: string[] = [];
+  /** The event's data so far (its `data:` lines joined by LF); undefined before its first. */
+  private data: string | undefined;
   private eventName = '';
   private lastId: string | undefined;
   private sawCr = false;
@@ -31,7 +32,15 @@ export class SseDecoder {
     for (;;) {
       const i = hasCr ? lineEnd(buffer, start) : buffer.indexOf('\n', start);
       if (i < 0) break;
-      this.line(buffer.slice(start, i), events);
+      if (i === start) {
+        this.dispatch(events); // the blank line that ends an event
+      } else if (buffer.startsWith('data:', start)) {
+        // The line every token comes in: its value sliced once, with no field/value split.
+        const from = buffer.charCodeAt(start + 5) === 32 ? start + 6 : start + 5;
+        this.addData(from <= i ? buffer.slice(from, i) : '');
+      } else {
+        this.line(buffer.slice(start, i), events);
+      }
       start = buffer.charCodeAt(i) === 13 && buffer.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
     }
     this.buffer = start === 0 ? buffer : buffer.slice(start);
@@ -64,7 +73,7 @@ export class SseDecoder {
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     switch (field) {
       case 'data':
-        this.dataLines.push(value);
+        this.addData(value);
         break;
       case 'event':
         this.eventName = value;
@@ -80,18 +89,22 @@ export class SseDecoder {
     }
   }
 
+  private addData(value: string): void {
+    this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+  }
+
   private dispatch(events: SseEvent[]): void {
-    if (this.dataLines.length === 0) {
+    if (this.data === undefined) {
       this.eventName = '';
       return;
     }
     events.push({
       type: 'event',
       event: this.eventName || 'message',
-      data: this.dataLines.join('\n'),
+      data: this.data,
       id: this.lastId,
     });
-    this.dataLines = [];
+    this.data = undefined;
     this.eventName = '';
   }
 }
