@@ -2,7 +2,7 @@
 // Names come from measure/metric-names.ts (OTel GenAI names where they exist); every latency
 // histogram's buckets include each SLO threshold in the fleet file, so `le` buckets answer
 // "what share met the target" exactly.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Fleet } from '../fleet/index.ts';
 import { METRICS } from '../measure/metric-names.ts';
 import type { RequestRecord } from '../measure/record.ts';
@@ -15,6 +15,119 @@ const RATE_BUCKETS = [1, 5, 10, 20, 40, 60, 80, 100, 150, 200, 400];
 
 function withThresholds(base: readonly number[], extra: readonly number[]): number[] {
   return [...new Set([...base, ...extra].filter((x) => Number.isFinite(x) && x > 0))].sort((a, b) => a - b);
+}
+
+interface GapSeries {
+  readonly labels: { endpoint: string; host: string };
+  /** Observations per bucket (not cumulative); the last slot is above every bound (+Inf only). */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * The inter-token-latency histogram: one request's gaps (64 and more per request) added with one
+ * series lookup, where prom-client's Histogram hashes and validates the labels on every observe.
+ * It speaks prom-client's metric contract (get, getForPromString, reset) so the registry exposes
+ * it exactly as a `Histogram` with labels endpoint and host: the same buckets, `le` first, the
+ * same sums (each gap divided by 1000 and added in order).
+ */
+export class GapHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  private readonly bounds: readonly number[];
+  private series = new Map<string, GapSeries>();
+
+  constructor(name: string, help: string, bounds: readonly number[]) {
+    this.name = name;
+    this.help = help;
+    this.bounds = [...bounds].sort((a, b) => a - b);
+  }
+
+  /** Gaps in ms, observed in seconds. */
+  observeMs(endpoint: string, host: string, gapsMs: readonly number[]): void {
+    if (gapsMs.length === 0) return;
+    const key = `${endpoint}\u0000${host}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = {
+        labels: { endpoint, host },
+        counts: new Array<number>(this.bounds.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      this.series.set(key, s);
+    }
+    const bounds = this.bounds;
+    for (const g of gapsMs) {
+      const v = g / 1000;
+      if (!Number.isFinite(v)) continue;
+      let i = 0;
+      while (i < bounds.length && v > (bounds[i] as number)) i++;
+      s.counts[i] = (s.counts[i] as number) + 1;
+      s.sum += v;
+      s.count += 1;
+    }
+  }
+
+  /** What the registry formats: per series the cumulative buckets, +Inf, _sum and _count. */
+  getForPromString() {
+    const values: {
+      labels: Record<string, string | number>;
+      sharedLabels: Record<string, string>;
+      value: number;
+      metricName: string;
+      /** prom-client's shape: null on buckets (no exemplars here), absent on _sum and _count. */
+      exemplar?: null;
+    }[] = [];
+    for (const s of this.series.values()) {
+      let acc = 0;
+      this.bounds.forEach((le, i) => {
+        acc += s.counts[i] as number;
+        values.push({
+          labels: { le },
+          sharedLabels: s.labels,
+          value: acc,
+          metricName: `${this.name}_bucket`,
+          exemplar: null,
+        });
+      });
+      values.push({
+        labels: { le: '+Inf' },
+        sharedLabels: s.labels,
+        value: s.count,
+        metricName: `${this.name}_bucket`,
+        exemplar: null,
+      });
+      values.push({ labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values,
+      aggregator: this.aggregator,
+    });
+  }
+
+  /** As prom-client's get(): the labels of each value in one object. */
+  async get() {
+    const data = await this.getForPromString();
+    return {
+      ...data,
+      values: data.values.map(({ labels, sharedLabels, ...rest }) => ({
+        ...rest,
+        labels: { ...labels, ...sharedLabels },
+      })),
+    };
+  }
+
+  reset(): void {
+    this.series = new Map();
+  }
 }
 
 export interface GatewayMetrics {
@@ -45,13 +158,12 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     buckets: withThresholds(LATENCY_BUCKETS_S, ttftThresholdsS),
     registers: [registry],
   });
-  const itl = new Histogram({
-    name: METRICS.interTokenLatency,
-    help: 'Gaps between output tokens, seconds',
-    labelNames: ['endpoint', 'host'],
-    buckets: ITL_BUCKETS_S,
-    registers: [registry],
-  });
+  const itl = new GapHistogram(
+    METRICS.interTokenLatency,
+    'Gaps between output tokens, seconds',
+    ITL_BUCKETS_S,
+  );
+  registry.registerMetric(itl as unknown as Metric);
   const duration = new Histogram({
     name: METRICS.requestDuration,
     help: 'Whole request as the client saw it, seconds',
@@ -128,9 +240,8 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
       const host = r.host ?? '';
       if (r.ttftMs !== undefined && r.outcome === 'ok')
         ttft.observe({ endpoint: r.endpoint, host, operation: r.operation }, r.ttftMs / 1000);
-      // One label lookup per request, not per token.
-      const itlChild = itl.labels({ endpoint: r.endpoint, host });
-      for (const g of gaps) itlChild.observe(g / 1000);
+      // One series lookup per request, not per token.
+      itl.observeMs(r.endpoint, host, gaps);
       duration.observe(
         { endpoint: r.endpoint, host, operation: r.operation, outcome: r.outcome },
         r.totalMs / 1000,
