@@ -126,6 +126,32 @@ describe('llama.cpp b6715 under load', () => {
   });
 });
 
+describe('mlx_lm concurrency by version', () => {
+  it.each([
+    ['0.28.4', 'one request at a time (HTTPServer)', true],
+    ['0.31.2', 'batched (BatchGenerator)', false],
+  ] as const)('mlx_lm %s: %s', async (version, _what, serial) => {
+    const s = await startSimEndpoint({
+      dialect: 'mlx',
+      version,
+      model: 'm',
+      latency: { prefillOverheadMs: 5, prefillMsPerToken: 0, decodeTokensPerSecond: 200 },
+    });
+    servers.push(s);
+    const ask = (i: number): Promise<unknown> =>
+      post(`${s.url}/v1/chat/completions`, {
+        messages: [{ role: 'user', content: `m${i}` }],
+        max_tokens: 40,
+      });
+    await Promise.all([ask(1), ask(2)]);
+    const [a, b] = [...s.groundTruth()].sort((x, y) => x.queueMs - y.queueMs);
+    const firstRunMs = (a?.endAtMs ?? 0) - (a?.arrivalMs ?? 0);
+    // 40 tokens at 200 tok/s ≈ 200 ms: serially the second waits for all of it, batched for none.
+    if (serial) expect(b?.queueMs).toBeGreaterThan(0.7 * firstRunMs);
+    else expect(b?.queueMs).toBeLessThan(0.3 * firstRunMs);
+  });
+});
+
 describe("the fleet file's sim: block and replicas", () => {
   // The example fleet with engine settings on two endpoints.
   const fleetText = readFileSync('examples/onex.fleet.yaml', 'utf8')
