@@ -47,6 +47,18 @@ function queryable(client: pg.Pool | pg.PoolClient): SqlQueryable {
   };
 }
 
+// A server shutdown (a restart, `pg_ctl stop`) sends every connection a FATAL 57P01. pg-pool only
+// listens for it while a client is idle or inside pool.query; one arriving in the moments between
+// (a connection just made, a client being handed over) is an 'error' event without a listener,
+// which would crash the process. Every client has its own listener: the query in flight still
+// rejects with the error and the pool drops the broken client when it is released.
+class QuietClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
 class PostgresDriver implements SqlDriver {
   readonly location: string;
   readonly #pool: pg.Pool;
@@ -56,6 +68,7 @@ class PostgresDriver implements SqlDriver {
     this.location = redactUrl(options.url);
     const timeoutMs = options.queryTimeoutMs ?? 10_000;
     this.#pool = new pg.Pool({
+      Client: QuietClient,
       connectionString: options.url,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: timeoutMs,
