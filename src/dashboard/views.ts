@@ -190,6 +190,19 @@ export interface EndpointDetail {
   };
   readonly calibrationRuns: readonly CalibrationRunView[];
   readonly routingRules: readonly RuleForEndpoint[];
+  /** Attempts that failed on this endpoint and went on (markers on the charts), at most the last 6 h. */
+  readonly failovers: readonly { readonly atMs: number; readonly cause: string; readonly to: string }[];
+  /**
+   * Error budget left over time per judged objective: at each step, 1 − bad / allowed bad of the
+   * events from the window's start to that step (null before the first event; ≤ 0 spent).
+   */
+  readonly budget: readonly {
+    readonly objective: string;
+    readonly label: string;
+    readonly points: readonly (number | null)[];
+  }[];
+  /** The step starts the budget points belong to. */
+  readonly budgetAtMs: readonly number[];
 }
 
 export interface CalibrationRunView {
@@ -389,6 +402,48 @@ export class Views {
     });
     const runs = (await store?.calibrationRuns?.(name, 20)) ?? [];
     const { ttft, throughput } = endpoint.slo;
+    const failovers: EndpointDetail['failovers'][number][] = [];
+    if (store && isFleetStore(store))
+      for (const r of await store.records(
+        { fromMs: Math.max(range.fromMs, nowMs - FAILOVER_SPAN_MS), toMs: nowMs + 1 },
+        undefined,
+        20_000,
+      ))
+        for (const a of r.attempts)
+          if (a.endpoint === name && a.error)
+            failovers.push({ atMs: a.startedAtMs, cause: a.error, to: r.endpoint });
+    const judged = card.objectives.filter(
+      (o) => o.verdict !== 'best-effort' && o.kind !== 'recovery' && o.target > 0 && o.target < 1,
+    );
+    const budgetAtMs: number[] = [];
+    for (let t = range.fromMs; t < range.toMs; t += range.stepMs) budgetAtMs.push(t);
+    const minutes =
+      judged.length > 0 && store?.sloBuckets
+        ? await store.sloBuckets(
+            { fromMs: range.fromMs, toMs: range.toMs },
+            judged.map((o) => o.id),
+          )
+        : [];
+    const budget = judged.map((o) => {
+      const bad = budgetAtMs.map(() => 0);
+      const total = budgetAtMs.map(() => 0);
+      for (const b of minutes) {
+        if (b.objectiveId !== o.id) continue;
+        const i = Math.floor((b.minuteStartMs - range.fromMs) / range.stepMs);
+        if (i < 0 || i >= total.length) continue;
+        total[i] = (total[i] as number) + b.total;
+        bad[i] = (bad[i] as number) + (b.total - b.good);
+      }
+      let badSum = 0;
+      let totalSum = 0;
+      const points = budgetAtMs.map((_, i) => {
+        badSum += bad[i] as number;
+        totalSum += total[i] as number;
+        if (totalSum === 0) return null;
+        return Math.round((1 - badSum / ((1 - o.target) * totalSum)) * 1000) / 1000;
+      });
+      return { objective: o.id, label: o.description, points };
+    });
     return {
       card,
       window,
@@ -421,6 +476,9 @@ export class Views {
         proposed: r.proposed,
         ...optional('note', r.note),
       })),
+      failovers,
+      budget,
+      budgetAtMs,
       routingRules: fleet.routing.rules.flatMap((rule): RuleForEndpoint[] => {
         if (rule.endpoint === name) return [{ ...ruleView(fleet, rule), role: 'primary' }];
         if (rule.fallbacks.includes(name)) return [{ ...ruleView(fleet, rule), role: 'fallback' }];

@@ -267,6 +267,20 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     await expect
       .poll(() => page.locator('[data-chart="ttft"] .u-legend').textContent(), { timeout: 20_000 })
       .toMatch(/P95 target:?\s*800/);
+    // The failover that the outage caused is marked on the charts; the error budget has its chart,
+    // one line per judged objective, ending at the budget left the card shows.
+    expect(detail.failovers.length).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number(await page.locator('[data-chart="traffic"]').getAttribute('data-markers')), {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0);
+    expect(Number(await page.locator('[data-chart="budget"]').getAttribute('data-lines'))).toBe(
+      detail.budget.length,
+    );
+    const availabilityBudget = detail.budget.find((b) => b.objective === 'coder-fast-availability');
+    const lastPoint = availabilityBudget?.points.filter((p) => p !== null).at(-1);
+    expect(lastPoint).toBeLessThan(1); // the outage spent some of it
     // Burn rates over the exported rules' windows, each alert's state as the rules would have it now.
     const availability = detail.card.objectives.find((o) => o.kind === 'availability');
     for (const alert of availability?.burn?.alerts ?? [])

@@ -13,6 +13,8 @@ export interface LineSpec {
 export class Chart {
   readonly #plot: uPlot;
   readonly #el: HTMLElement;
+  /** Moments drawn as thin vertical lines over the plot (failovers), epoch ms. */
+  #markersMs: readonly number[] = [];
 
   constructor(el: HTMLElement, unit: string, lines: readonly LineSpec[]) {
     this.#el = el;
@@ -23,6 +25,7 @@ export class Chart {
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [{}, { label: unit, size: 60 }],
+      hooks: { draw: [(u) => this.#drawMarkers(u)] },
       series: [
         {},
         ...lines.map((l) => ({
@@ -53,6 +56,31 @@ export class Chart {
     let idx = -1;
     for (const y of ys) for (let i = y.length - 1; i > idx; i--) if (y[i] !== null) idx = i;
     if (idx >= 0) this.#plot.setLegend({ idx });
+  }
+
+  /** Vertical markers at these moments (a failover away from this endpoint), with a count in the DOM. */
+  setMarkers(atMs: readonly number[]): void {
+    this.#markersMs = atMs;
+    this.#el.setAttribute('data-markers', String(atMs.length));
+    this.#plot.redraw(false, false);
+  }
+
+  #drawMarkers(u: uPlot): void {
+    if (this.#markersMs.length === 0) return;
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = 'rgba(207, 34, 46, 0.6)';
+    ctx.lineWidth = Math.max(1, devicePixelRatio);
+    ctx.setLineDash([4, 3]);
+    for (const ms of this.#markersMs) {
+      const x = u.valToPos(ms / 1000, 'x', true);
+      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+    }
+    ctx.restore();
   }
 
   resize(): void {

@@ -23,10 +23,14 @@ export class EndpointPage {
   readonly #ttft: Chart;
   readonly #rate: Chart;
   readonly #traffic: Chart;
+  readonly #budgetEl: HTMLElement;
+  /** Created at the first answer: one line per objective the endpoint has. */
+  #budget: Chart | undefined;
+  #budgetLabels = '';
   readonly #timeline: HTMLElement;
   readonly #tables: HTMLElement;
   readonly #onResize = (): void => {
-    for (const c of [this.#ttft, this.#rate, this.#traffic]) c.resize();
+    for (const c of [this.#ttft, this.#rate, this.#traffic, this.#budget]) c?.resize();
   };
 
   constructor(root: HTMLElement, name: string) {
@@ -36,6 +40,7 @@ export class EndpointPage {
     const ttftEl = h('div', { class: 'chart', 'data-chart': 'ttft' });
     const rateEl = h('div', { class: 'chart', 'data-chart': 'rate' });
     const trafficEl = h('div', { class: 'chart', 'data-chart': 'traffic' });
+    this.#budgetEl = h('div', { class: 'chart', 'data-chart': 'budget' });
     this.#timeline = h('div', { class: 'timeline-wrap' });
     this.#tables = h('div', { class: 'tables' });
     root.replaceChildren(
@@ -56,6 +61,12 @@ export class EndpointPage {
           { 'aria-labelledby': 'h-traffic' },
           h('h2', { id: 'h-traffic' }, 'Requests and errors per minute'),
           trafficEl,
+        ),
+        h(
+          'section',
+          { 'aria-labelledby': 'h-budget' },
+          h('h2', { id: 'h-budget' }, 'Error budget left over the window'),
+          this.#budgetEl,
         ),
       ),
       h(
@@ -115,13 +126,41 @@ export class EndpointPage {
       .querySelector('[data-chart="ttft"]')
       ?.setAttribute('data-targets', `${d.targets.ttftP95Ms ?? ''},${d.targets.ttftP99Ms ?? ''}`);
     this.#root.querySelector('[data-chart="ttft"]')?.setAttribute('data-points', String(xs.length));
+    // Failovers away from this endpoint, as dashed red lines on every chart.
+    const markers = d.failovers.map((f) => f.atMs);
+    for (const c of [this.#ttft, this.#rate, this.#traffic]) c.setMarkers(markers);
+    this.#updateBudget(d);
     patch(this.#timeline, [timeline(d)]);
     patch(this.#tables, [burnTable(d), incidentsTable(d), calibrationTable(d), rulesTable(d)]);
   }
 
+  /** One line per judged objective: the budget left from the window's start up to each step. */
+  #updateBudget(d: EndpointDetail): void {
+    const labels = d.budget.map((b) => b.label).join('\n');
+    if (!this.#budget || this.#budgetLabels !== labels) {
+      this.#budget?.destroy();
+      this.#budgetEl.replaceChildren();
+      this.#budgetLabels = labels;
+      const palette = [COLORS.p50, COLORS.p95, COLORS.p99, COLORS.floor, COLORS.err, '#8250df'];
+      this.#budget = new Chart(
+        this.#budgetEl,
+        '% left',
+        d.budget.map((b, i) => ({ label: b.label, color: palette[i % palette.length] as string })),
+      );
+      this.#budgetEl.setAttribute('data-lines', String(d.budget.length));
+    }
+    const first = d.budgetAtMs.findIndex((_, i) => d.budget.some((b) => b.points[i] !== null));
+    const from = first > 3 ? first - 3 : 0;
+    this.#budget.setData(
+      d.budgetAtMs.slice(from),
+      d.budget.map((b) => b.points.slice(from).map((p) => (p === null ? null : Math.max(0, p) * 100))),
+    );
+    this.#budget.setMarkers(d.failovers.map((f) => f.atMs));
+  }
+
   destroy(): void {
     removeEventListener('resize', this.#onResize);
-    for (const c of [this.#ttft, this.#rate, this.#traffic]) c.destroy();
+    for (const c of [this.#ttft, this.#rate, this.#traffic, this.#budget]) c?.destroy();
   }
 }
 
