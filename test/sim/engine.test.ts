@@ -32,9 +32,11 @@ describe('sequence slots and the waiting queue', () => {
     expect(metrics).toMatch(/vllm:num_requests_waiting\{[^}]*\} 1\n/);
     await Promise.all([first, second]);
     const [a, b] = s.groundTruth();
-    // The second started only when the first ended (20 tokens at 100 tok/s ≈ 200 ms of decode).
+    // The second arrived while the first was decoding (20 tokens at 100 tok/s ≈ 200 ms) and started
+    // only when the first ended. How long it waited depends on how late the busy machine delivered
+    // the second request, so the bound is relative to the first one's end, not a fixed figure.
+    expect(b?.arrivalMs ?? Infinity).toBeLessThan(a?.endAtMs ?? 0);
     expect(b?.queueMs).toBeGreaterThanOrEqual((a?.endAtMs ?? 0) - (b?.arrivalMs ?? 0) - 2);
-    expect(b?.queueMs).toBeGreaterThan(150);
   });
 });
 
