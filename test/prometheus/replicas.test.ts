@@ -119,6 +119,17 @@ if (missing) {
         const [total] = await prometheus.query(`sum(llm_slo_events_total{slo="${OBJECTIVE}"})`);
         return total?.value === records.length ? true : undefined;
       });
+      // Alerts read recorded ratios, which read the counters: wait for two rounds of every rule group
+      // after the last scrape, so no alert value is left from an evaluation that saw only part of the
+      // breach (on a busy machine one replica's last scrape can land between evaluations).
+      let after = Date.now();
+      for (let round = 0; round < 2; round++) {
+        const since = after;
+        after = await until('the rules evaluated after the last scrape', async () => {
+          const at = await prometheus.lastRuleEvaluationMs();
+          return at > since ? at : undefined;
+        });
+      }
       const firing = await until('the page alerts firing', async () => {
         const alerts = (await prometheus.alerts()).filter(
           (a) =>

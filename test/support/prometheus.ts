@@ -46,6 +46,8 @@ export interface PrometheusServer {
   alerts(): Promise<PromAlert[]>;
   /** Scrape targets and their health (GET /api/v1/targets). */
   targets(): Promise<{ instance: string; health: string; lastError: string }[]>;
+  /** The oldest of every rule group's last evaluation (GET /api/v1/rules), ms since the epoch. */
+  lastRuleEvaluationMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -153,6 +155,11 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
         health: t.health,
         lastError: t.lastError,
       }));
+    },
+    async lastRuleEvaluationMs() {
+      const data = await api<{ groups: { lastEvaluation: string }[] }>(`${url}/api/v1/rules`);
+      if (data.groups.length === 0) return 0;
+      return Math.min(...data.groups.map((g) => Date.parse(g.lastEvaluation) || 0));
     },
     stop,
   };
