@@ -327,17 +327,68 @@ function buildFleet(
 
     const envUrl = env[e.env];
     let url: string | undefined;
+    // The pool: host:port then `replicas`; a set variable replaces the whole pool (one URL, or
+    // several separated by commas), so an override never leaves a replica pointing elsewhere.
+    let poolUrls: string[] = [];
     if (envUrl !== undefined && envUrl !== '') {
-      try {
-        url = normaliseUrl(envUrl);
-      } catch {
-        throw new FleetError('bad_env_url', `${e.env}=${envUrl} is not a URL`, {
-          hint: `set ${e.env} to e.g. http://127.0.0.1:8000`,
-        });
+      for (const part of envUrl.split(',').map((p) => p.trim())) {
+        try {
+          poolUrls.push(normaliseUrl(part));
+        } catch {
+          const what = part === envUrl.trim() ? '' : `: '${part}'`;
+          throw new FleetError('bad_env_url', `${e.env}=${envUrl}${what} is not a URL`, {
+            hint: `set ${e.env} to e.g. http://127.0.0.1:8000 (a replica pool: http://127.0.0.1:8000,http://127.0.0.1:8001)`,
+          });
+        }
       }
-    } else if (host && port !== undefined) {
-      url = `http://${host.address.includes(':') ? `[${host.address}]` : host.address}:${port}`;
+      url = poolUrls[0];
+    } else {
+      if (host && port !== undefined) {
+        url = `http://${host.address.includes(':') ? `[${host.address}]` : host.address}:${port}`;
+        poolUrls.push(url);
+      }
+      for (const [i, raw] of e.replicas.entries()) {
+        let replicaUrl: string;
+        try {
+          replicaUrl = normaliseUrl(raw);
+        } catch {
+          error(
+            'bad_replica_url',
+            [...path, 'replicas', i],
+            `replica '${raw}' is not an http(s) URL`,
+            'write each replica as a base URL, e.g. http://192.168.86.21:8000',
+          );
+          continue;
+        }
+        if (poolUrls.includes(replicaUrl)) {
+          error(
+            'duplicate_replica',
+            [...path, 'replicas', i],
+            `replica ${replicaUrl} is already in ${name}'s pool`,
+            'each replica is a separate server: list every URL once (host:port is the first replica)',
+          );
+          continue;
+        }
+        const owner = seenAddress.get(new URL(replicaUrl).host);
+        if (owner && owner !== name)
+          error(
+            'duplicate_address',
+            [...path, 'replicas', i],
+            `replica ${replicaUrl} is already endpoint '${owner}'`,
+            'a replica serves the same model as its endpoint; one server belongs to one endpoint',
+          );
+        seenAddress.set(new URL(replicaUrl).host, name);
+        poolUrls.push(replicaUrl);
+      }
+      if (e.replicas.length > 0 && url === undefined) poolUrls = [];
     }
+    if (e.affinity !== undefined && poolUrls.length < 2 && e.replicas.length === 0)
+      warn(
+        'affinity_without_replicas',
+        [...path, 'affinity'],
+        `'${name}' has one server: affinity only matters across replicas`,
+        'list the other servers under replicas: [url, …]',
+      );
     // A planned endpoint whose variable is set has been given an address by its operator: routable.
     const status = e.status === 'planned' && !(envUrl !== undefined && envUrl !== '') ? 'planned' : 'running';
     const slo: EndpointSlo = {
@@ -369,6 +420,13 @@ function buildFleet(
       port,
       url: status === 'running' ? url : undefined,
       urlFromEnv: envUrl !== undefined && envUrl !== '',
+      replicas: status === 'running' ? poolUrls.map((u, i) => ({ id: String(i), url: u })) : undefined,
+      affinity:
+        e.affinity === undefined
+          ? { loadFactor: 1.25, prefixChars: 1024 }
+          : e.affinity === false
+            ? false
+            : { loadFactor: e.affinity.loadFactor, prefixChars: e.affinity.prefixChars },
       model: e.model,
       servedModel: e.servedModel ?? e.model,
       servedModels,

@@ -120,6 +120,18 @@ const endpoint = z.strictObject({
   maxQueue: z.number().int().nonnegative().default(256),
   timeouts: timeouts.prefault({}),
   retry: sameEndpointRetry.optional(),
+  // A replica pool: further servers of the same model (URLs), balanced by load with prefix-cache
+  // affinity; host:port stays the first replica. affinity tunes the bounded-load hashing.
+  replicas: z.array(z.string().min(1)).default([]),
+  affinity: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        loadFactor: z.number().min(1).default(1.25),
+        prefixChars: z.number().int().positive().default(1024),
+      }),
+    ])
+    .optional(),
   // Without targets the endpoint is measured and never judged.
   slo: sloSchema.optional(),
   // How `llm-fleet sim` runs this endpoint: faults (the simulator's syntax, e.g. '503:first=2')

@@ -77,6 +77,13 @@ export interface Endpoint {
   readonly url?: string;
   /** True when `url` came from the env var rather than host:port. */
   readonly urlFromEnv: boolean;
+  /**
+   * Every server of this endpoint (a replica pool): host:port (or the env var's first URL) first,
+   * then the fleet file's `replicas`. Absent on hand-built endpoints: `replicasOf` gives [url].
+   */
+  readonly replicas?: readonly Replica[];
+  /** Prefix-cache affinity across replicas (bounded-load consistent hashing); false = load only. */
+  readonly affinity?: ReplicaAffinity | false;
   /** The model as the inventory names it. */
   readonly model: string;
   /** The id the server reports in /v1/models (defaults to `model`). */
@@ -120,6 +127,26 @@ export interface Endpoint {
   readonly sim?: EndpointSimSettings;
   /** This endpoint's own same-endpoint retry policy, where it differs from gateway.retry. */
   readonly retry?: Partial<SameEndpointRetry>;
+}
+
+/** One server of an endpoint's replica pool. */
+export interface Replica {
+  /** Its position in the pool as a string ('0', '1', …): the `replica` label in metrics and logs. */
+  readonly id: string;
+  readonly url: string;
+}
+
+export interface ReplicaAffinity {
+  /** A replica keeps its prefixes while its load is at most this × its share of the pool's load. */
+  readonly loadFactor: number;
+  /** How many characters of the prompt (system prompt first) name the prefix. */
+  readonly prefixChars: number;
+}
+
+/** The endpoint's servers: its replica pool, or its one url. */
+export function replicasOf(endpoint: Endpoint): readonly Replica[] {
+  if (endpoint.replicas && endpoint.replicas.length > 0) return endpoint.replicas;
+  return endpoint.url === undefined ? [] : [{ id: '0', url: endpoint.url }];
 }
 
 export interface EndpointSimSettings {
