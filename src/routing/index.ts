@@ -46,3 +46,5 @@ export {
 export type { ExactTokenCounter, ChatMessageLike } from './tokens.ts';
 export { refineTokenCount } from './refine.ts';
 export type { TokenCount } from './refine.ts';
+export { pickReplica, prefixKey, loadBound } from './replicas.ts';
+export type { ReplicaLoad, ReplicaChoice, ReplicaReason, ReplicaPickOptions } from './replicas.ts';
