@@ -18,9 +18,17 @@ function field(value: string): string {
   return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
 }
 
-/** The attempts as `endpoint:outcome` in order; a continuation (rescue) is marked with `+`. */
+/**
+ * The attempts as `endpoint:outcome` in order (`endpoint#replica:outcome` on a replica pool); a
+ * continuation (rescue) is marked with `+`.
+ */
 function attemptsText(record: RequestRecord): string {
-  return record.attempts.map((a) => `${a.continuation ? '+' : ''}${a.endpoint}:${a.error ?? 'ok'}`).join(',');
+  return record.attempts
+    .map(
+      (a) =>
+        `${a.continuation ? '+' : ''}${a.endpoint}${a.replica !== undefined ? `#${a.replica}` : ''}:${a.error ?? 'ok'}`,
+    )
+    .join(',');
 }
 
 function causes(record: RequestRecord): string[] {
@@ -41,6 +49,7 @@ export function requestLine(record: RequestRecord, format: Exclude<LogFormat, 'o
       model: record.model,
       attempts: record.attempts.map((a) => ({
         endpoint: a.endpoint,
+        replica: a.replica,
         status: a.status,
         error: a.error,
         durationMs: Math.round(a.durationMs),

@@ -11,6 +11,7 @@ import type { GatewayEventSink } from './events.ts';
 import { createMetrics, registerStateMetrics, type GatewayMetrics } from './metrics.ts';
 import { AdmissionQueue } from './load/admission.ts';
 import type { LoadLedger } from './load/ledger.ts';
+import { registerReplicaMetrics, type ReplicaDeps, type ReplicaMetrics } from './replicas.ts';
 import { LoadView } from './load/load-view.ts';
 import { registerLoadMetrics, type LoadMetrics } from './load/metrics.ts';
 import type { LoadDecision } from '../routing/load-aware.ts';
@@ -98,6 +99,8 @@ export interface GatewayContext {
   /** Slots and queue places this replica holds on the endpoint. */
   limit(endpoint: Endpoint): { readonly inFlight: number; readonly queued: number };
   readonly load: GatewayLoad;
+  /** Replica pools: what picks a replica (ledger, per-replica breakers) and their metrics. */
+  readonly replicas: ReplicaDeps & { readonly metrics: ReplicaMetrics };
 }
 
 export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
@@ -113,6 +116,13 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
   view.onScrape = () => admission.released();
   const metrics = createMetrics(fleet, { defaultMetrics: deps.processMetrics });
   registerStateMetrics(metrics.registry, state);
+  const random = deps.random ?? Math.random;
+  const replicaDeps: ReplicaDeps = {
+    ledger: view.ledger,
+    breaker: (key) => state.breaker(key),
+    now,
+    random,
+  };
   return {
     fleet,
     pools: new UpstreamPools(deps.env ?? process.env),
@@ -124,11 +134,12 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     events: deps.events,
     now,
     retry: { ...DEFAULT_RETRY, ...deps.retry },
-    random: deps.random ?? Math.random,
+    random,
     state,
     ownsState: deps.state === undefined,
     breaker: (e) => state.breaker(typeof e === 'string' ? e : e.name),
     limit: (e) => state.held(e.name),
     load: { view, admission, metrics: registerLoadMetrics(metrics.registry, fleet, view, admission) },
+    replicas: { ...replicaDeps, metrics: registerReplicaMetrics(metrics.registry, fleet, replicaDeps) },
   };
 }

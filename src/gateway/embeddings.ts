@@ -1,7 +1,7 @@
 // Embeddings: a batch larger than the endpoint's limit (TEI: 32) is split, the parts are sent
 // concurrently and merged back in input order; `dimensions` and `encoding_format` pass through.
 import type { ServerResponse } from 'node:http';
-import { upstreamModel, type Endpoint } from '../fleet/index.ts';
+import { upstreamModel, type Endpoint, type Replica } from '../fleet/index.ts';
 import { estimateEmbeddingInputs } from '../routing/index.ts';
 import { callJson, UpstreamFailureError } from '../upstream/call.ts';
 import type { GatewayContext } from './context.ts';
@@ -41,10 +41,11 @@ async function embedBatch(
   batch: unknown[],
   signal: AbortSignal,
   requestId: string,
+  replica?: Replica,
 ): Promise<EmbeddingPart> {
   const r = await callJson({
     endpoint: e,
-    target: ctx.pools.target(e),
+    target: ctx.pools.target(e, replica),
     path: '/v1/embeddings',
     body: JSON.stringify({ ...body, model: upstreamModel(e, body.model), input: batch }),
     signal,
@@ -117,25 +118,33 @@ export async function handleEmbeddings(
     value: parts,
     lease,
     failures,
-  } = await runWithFailover(ctx, trace, routed.candidates, { signal, attemptBudget: budget }, async (e) => {
-    const batches = splitBatches(inputs, e.maxBatchSize ?? inputs.length);
-    // One failed part fails the attempt: its siblings are cancelled rather than left running.
-    const siblings = new AbortController();
-    const onAbort = (): void => siblings.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await Promise.all(
-        batches.map((b) =>
-          embedBatch(ctx, e, body, b, siblings.signal, trace.id).catch((error: unknown) => {
-            siblings.abort();
-            throw error;
-          }),
-        ),
-      );
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  });
+  } = await runWithFailover(
+    ctx,
+    trace,
+    routed.candidates,
+    { signal, attemptBudget: budget },
+    async (e, attempt) => {
+      const batches = splitBatches(inputs, e.maxBatchSize ?? inputs.length);
+      // One failed part fails the attempt: its siblings are cancelled rather than left running.
+      const siblings = new AbortController();
+      const onAbort = (): void => siblings.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await Promise.all(
+          batches.map((b) =>
+            embedBatch(ctx, e, body, b, siblings.signal, trace.id, attempt.replica).catch(
+              (error: unknown) => {
+                siblings.abort();
+                throw error;
+              },
+            ),
+          ),
+        );
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
+  );
   lease.finish(undefined, 200);
   const upstreamMs = performance.now() - lease.startedMono;
   trace.upstreamMs += upstreamMs;
@@ -161,6 +170,7 @@ export async function handleEmbeddings(
   trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
   const headers = fleetHeaders(trace, routed, endpoint, failures);
   headers['x-llm-fleet-attempts'] = String(trace.attempts.length);
+  if (lease.replica) headers['x-llm-fleet-replica'] = lease.replica.id;
   headers['x-llm-fleet-batches'] = String(parts.length);
   headers['server-timing'] =
     `gateway;dur=${trace.gatewayOverheadMs.toFixed(3)}, upstream;dur=${upstreamMs.toFixed(1)}`;

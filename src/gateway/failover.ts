@@ -5,7 +5,9 @@
 // a context-length 400 only goes on to candidates with a larger window, a validation 400 goes
 // straight back to the client with the upstream's message.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Endpoint, SameEndpointRetry } from '../fleet/index.ts';
+import type { Endpoint, Replica, SameEndpointRetry } from '../fleet/index.ts';
+import { loadKey, type LedgerTicket } from './load/ledger.ts';
+import { otherReplicaAvailable, planReplicas } from './replicas.ts';
 import { UpstreamFailureError } from '../upstream/call.ts';
 import {
   countsAgainstEndpoint,
@@ -23,6 +25,8 @@ import type { RequestTrace } from './trace.ts';
 /** A running attempt's hold on its endpoint: the slot, the breaker verdict, the attempt record. */
 export interface AttemptLease {
   readonly endpoint: Endpoint;
+  /** The server of the endpoint's replica pool this attempt went to (absent for a single server). */
+  readonly replica?: Replica;
   readonly startedMono: number;
   readonly startedWall: number;
   /** End the attempt: success, or the failure that ended it. Idempotent. */
@@ -62,19 +66,51 @@ export async function acquire(
   // Counted in the load ledger now, at dispatch, before any await: the next request to decide sees it.
   const before = trace.loadDispatch ? ctx.load.view.load(endpoint) : undefined;
   const ticket = trace.loadDispatch ? ctx.load.view.dispatch(endpoint, trace.loadDispatch) : undefined;
+  // A replica pool: the bounded-load pick first, counted in the ledger under its own key at once too.
+  const failedHere = trace.failedReplicas.get(endpoint.name) ?? new Set<string>();
+  const plan = planReplicas(ctx.replicas, endpoint, trace.affinityPrompt, failedHere);
+  const replicaInfo = trace.loadDispatch ?? {
+    promptTokens: 0,
+    expectedDecodeTokens: 0,
+    priority: trace.priority,
+  };
+  let replica: Replica | undefined;
+  let replicaTicket: LedgerTicket | undefined;
+  if (plan) {
+    replica = plan.replicas.find((r) => r.id === plan.choice.order[0]);
+    replicaTicket = ctx.replicas.ledger.dispatch(loadKey(endpoint.name, replica?.id), replicaInfo);
+  }
+  let stateKey = loadKey(endpoint.name, replica?.id);
   let admission: Awaited<ReturnType<typeof ctx.state.admit>>;
+  let rateVerdict: import('../state/index.ts').RateVerdict | undefined;
   try {
-    admission = await ctx.state.admit(endpoint.name, endpoint, {
+    admission = await ctx.state.admit(stateKey, endpoint, {
       signal: options.signal,
       ...(charge ? { rate: charge } : {}),
     });
+    rateVerdict = admission.kind !== 'cancelled' ? admission.rate : undefined;
+    // A refused or full replica passes the attempt to the next one of the pool, in the plan's order.
+    for (const id of plan?.choice.order.slice(1) ?? []) {
+      if (admission.kind !== 'refused' && admission.kind !== 'full') break;
+      noteBreaker(ctx, stateKey);
+      replicaTicket?.end();
+      replica = plan?.replicas.find((r) => r.id === id);
+      stateKey = loadKey(endpoint.name, id);
+      replicaTicket = ctx.replicas.ledger.dispatch(stateKey, replicaInfo);
+      admission = await ctx.state.admit(stateKey, endpoint, { signal: options.signal });
+    }
   } catch (error) {
     ticket?.end();
+    replicaTicket?.end();
     throw error;
   }
-  if (admission.kind !== 'granted') ticket?.end();
-  noteBreaker(ctx, endpoint.name);
-  if (charge && admission.kind !== 'cancelled' && admission.rate) noteVerdict(trace, admission.rate);
+  if (admission.kind !== 'granted') {
+    ticket?.end();
+    replicaTicket?.end();
+  } else if (plan && replica)
+    ctx.replicas.metrics.choice(endpoint.name, replica.id, replicaReason(plan, replica));
+  noteBreaker(ctx, stateKey);
+  if (charge && admission.kind !== 'cancelled' && rateVerdict) noteVerdict(trace, rateVerdict);
   if (admission.kind === 'rate_limited') throw rateLimitedError(trace, admission.rate);
   if (admission.kind === 'cancelled')
     return { cause: 'cancelled', endpoint: endpoint.name, message: 'the client went away while queued' };
@@ -92,6 +128,10 @@ export async function acquire(
   const startedWall = ctx.now();
   let finished = false;
   const settle = (failure: UpstreamFailure | undefined, atMs: number): void => {
+    if (failure && replica && countsAgainstEndpoint(failure.cause)) {
+      failedHere.add(replica.id);
+      trace.failedReplicas.set(endpoint.name, failedHere);
+    }
     if (!failure) {
       admission.finish('success');
       ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
@@ -105,7 +145,14 @@ export async function acquire(
       admission.finish('none', pauseMs);
       return;
     }
-    if (countsAgainstEndpoint(failure.cause)) {
+    if (
+      countsAgainstEndpoint(failure.cause) &&
+      replica &&
+      otherReplicaAvailable(ctx.replicas, endpoint, failedHere)
+    ) {
+      // One replica failing is the replica's (its breaker); the endpoint is up while another serves.
+      admission.finish('failure', pauseMs);
+    } else if (countsAgainstEndpoint(failure.cause)) {
       admission.finish('failure', pauseMs);
       ctx.health.observe({
         endpoint: endpoint.name,
@@ -130,16 +177,20 @@ export async function acquire(
     endpoint,
     startedMono,
     startedWall,
+    replica,
     firstToken() {
       ticket?.firstToken(performance.now() - startedMono);
+      replicaTicket?.firstToken();
     },
     finish(failure, status) {
       if (finished) return;
       finished = true;
       ticket?.end();
+      replicaTicket?.end();
       const durationMs = performance.now() - startedMono;
       trace.attempts.push({
         endpoint: endpoint.name,
+        ...(replica ? { replica: replica.id } : {}),
         startedAtMs: startedWall,
         status: failure ? failure.status : (status ?? 200),
         error: failure?.cause,
@@ -147,14 +198,20 @@ export async function acquire(
         continuation: options.continuation || undefined,
       });
       ctx.metrics.attempt(endpoint.name, failure ? failure.cause : 'ok');
+      if (replica) ctx.replicas.metrics.attempt(endpoint.name, replica.id, failure ? failure.cause : 'ok');
       const atMs = ctx.now();
       try {
         settle(failure, atMs);
       } finally {
-        noteBreaker(ctx, endpoint.name);
+        noteBreaker(ctx, stateKey);
       }
     },
   };
+}
+
+function replicaReason(plan: NonNullable<ReturnType<typeof planReplicas>>, replica: Replica): string {
+  if (replica.id === plan.choice.order[0]) return plan.choice.reason;
+  return 'failover';
 }
 
 /** The breaker state each endpoint was last seen in, per gateway, to report its transitions. */
@@ -260,6 +317,16 @@ export async function runWithFailover<T>(
       }
       if (failure.cause === 'context_length') {
         outgrown = Math.max(outgrown ?? 0, next.contextWindowTokens ?? 0);
+        continue;
+      }
+      if (
+        lease.replica &&
+        countsAgainstEndpoint(failure.cause) &&
+        options.attemptBudget.remaining > 0 &&
+        otherReplicaAvailable(ctx.replicas, next, trace.failedReplicas.get(next.name) ?? new Set())
+      ) {
+        // Another server of the same pool first: the matrix chose this endpoint, and it is still up.
+        queue.unshift(next);
         continue;
       }
       if (!isTransient(failure.cause)) continue;

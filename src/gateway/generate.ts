@@ -123,6 +123,12 @@ export async function handleGenerate(
         ? body.max_tokens
         : undefined;
   trace.admissionTokens = promptTokens + (maxTokens ?? 0);
+  trace.affinityPrompt =
+    operation === 'chat'
+      ? (body.messages as ChatMessageLike[])
+      : typeof body.prompt === 'string'
+        ? body.prompt
+        : undefined;
   const routed = await placeUnderLoad(
     ctx,
     trace,
@@ -214,6 +220,7 @@ async function whole(info: RequestInfo): Promise<Outcome> {
   trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
   const headers = fleetHeaders(trace, routed, endpoint, failures);
   headers['x-llm-fleet-attempts'] = String(trace.attempts.length);
+  if (lease.replica) headers['x-llm-fleet-replica'] = lease.replica.id;
   headers['server-timing'] = serverTiming(trace);
   res.writeHead(200, {
     ...headers,
@@ -249,7 +256,7 @@ async function openUpToFirstToken(
   const { ctx, trace, signal } = info;
   const call = await openStream({
     endpoint,
-    target: ctx.pools.target(endpoint),
+    target: ctx.pools.target(endpoint, lease.replica),
     path: info.path,
     body: upstreamBody({ ...requestBody, stream: true }, endpoint, true),
     signal,
@@ -330,6 +337,7 @@ async function streamed(info: RequestInfo): Promise<Outcome> {
 
   const headers = fleetHeaders(trace, routed, endpoint0, first.failures);
   headers['x-llm-fleet-attempts'] = String(trace.attempts.length + 1);
+  if (lease.replica) headers['x-llm-fleet-replica'] = lease.replica.id;
   trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
   headers['server-timing'] = serverTiming(trace);
   res.writeHead(200, {

@@ -3,6 +3,7 @@
 // for the record's start.
 import type { Priority } from '../fleet/index.ts';
 import type { DispatchInfo } from './load/ledger.ts';
+import type { PromptForAffinity } from './replicas.ts';
 import type { AttemptRecord, Operation, RequestOutcome, RequestRecord } from '../measure/record.ts';
 import { gaps, streamRates } from '../measure/token-rates.ts';
 import type { RateVerdict } from '../state/index.ts';
@@ -37,6 +38,10 @@ export class RequestTrace {
   priority: Priority = 'interactive';
   /** What each attempt counts in the load ledger at dispatch (set once the request is placed). */
   loadDispatch: DispatchInfo | undefined;
+  /** The prompt a replica pool's prefix affinity reads (set by the chat and completions handlers). */
+  affinityPrompt: PromptForAffinity;
+  /** Replicas of each pool endpoint this request failed on: the next attempt there goes elsewhere. */
+  readonly failedReplicas = new Map<string, Set<string>>();
   /** The API key the request presented (per-key priority). */
   apiKey: string | undefined;
   /** The key's allowance, when it has one. */

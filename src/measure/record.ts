@@ -20,6 +20,8 @@ export type Operation = 'chat' | 'completion' | 'embeddings';
 
 export interface AttemptRecord {
   readonly endpoint: string;
+  /** Which replica of the endpoint's pool served the attempt ('0', '1', …); absent for one server. */
+  readonly replica?: string;
   readonly startedAtMs: number;
   readonly status?: number;
   /** e.g. 'connect_refused', 'ttft_timeout', 'stream_cut', 'http_503', 'context_length'. */

@@ -2,7 +2,7 @@
 // derived from each endpoint's own SLO figures (so the demo fleet behaves like the seed says the
 // real one does), the same seed everywhere (a fallback continues the same answer), and the Fleet
 // rewritten so every endpoint's url points at its simulator.
-import type { Endpoint, Fleet } from '../fleet/types.ts';
+import { replicasOf, type Endpoint, type Fleet } from '../fleet/types.ts';
 import type { SimEndpointOptions, SimServer } from './endpoint.ts';
 import { startSimEndpoint } from './endpoint.ts';
 import { FleetError } from '../errors.ts';
@@ -147,7 +147,8 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
   const all = (): SimServer[] => [...replicas.values()].flat();
   try {
     for (const e of chosen) {
-      const count = opts.replicas?.[e.name] ?? 1;
+      // The fleet file's pool size unless the caller asks for another.
+      const count = opts.replicas?.[e.name] ?? Math.max(1, replicasOf(e).length);
       if (!(Number.isInteger(count) && count >= 1)) {
         throw new FleetError(
           'sim_usage',
@@ -167,12 +168,21 @@ export async function startSimFleet(fleet: Fleet, opts: SimFleetOptions = {}): P
     throw error;
   }
   const env: Record<string, string> = {};
-  for (const e of chosen) env[e.env] = (servers.get(e.name) as SimServer).url;
+  // A pool's variable lists every replica, comma-separated: what loadFleet reads back as the pool.
+  for (const e of chosen) env[e.env] = (replicas.get(e.name) as SimServer[]).map((s) => s.url).join(',');
   const endpoints = fleet.endpoints.map((e): Endpoint => {
     const server = servers.get(e.name);
     if (!server) return e;
     const url = new URL(server.url);
-    return { ...e, url: server.url, urlFromEnv: true, status: 'running', port: Number(url.port) };
+    const pool = (replicas.get(e.name) as SimServer[]).map((s, i) => ({ id: String(i), url: s.url }));
+    return {
+      ...e,
+      url: server.url,
+      replicas: pool,
+      urlFromEnv: true,
+      status: 'running',
+      port: Number(url.port),
+    };
   });
   return {
     endpoints: servers,

@@ -1,7 +1,7 @@
-// One keep-alive undici Pool per endpoint, every one built on the loopback guard's connector, so
+// One keep-alive undici Pool per endpoint (per replica of a pool), every one built on the loopback guard's connector, so
 // no request of the gateway can leave for an address the guard forbids.
 import { Pool } from 'undici';
-import type { Endpoint } from '../fleet/index.ts';
+import type { Endpoint, Replica } from '../fleet/index.ts';
 import { guardedConnector } from './guard.ts';
 
 export interface EndpointTarget {
@@ -20,11 +20,13 @@ export class UpstreamPools {
   }
 
   /** The pool for an endpoint (created on first use). Throws for an endpoint without a URL. */
-  target(endpoint: Endpoint): EndpointTarget {
-    const existing = this.targets.get(endpoint.name);
+  target(endpoint: Endpoint, replica?: Replica): EndpointTarget {
+    const key = replica === undefined ? endpoint.name : `${endpoint.name}#${replica.id}`;
+    const existing = this.targets.get(key);
     if (existing) return existing;
-    if (endpoint.url === undefined) throw new Error(`endpoint ${endpoint.name} has no URL`);
-    const url = new URL(endpoint.url);
+    const base = replica?.url ?? endpoint.url;
+    if (base === undefined) throw new Error(`endpoint ${endpoint.name} has no URL`);
+    const url = new URL(base);
     const basePath = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
     const pool = new Pool(url.origin, {
       connect: guardedConnector({ timeout: endpoint.timeouts.connectTimeoutMs }, this.env),
@@ -37,7 +39,7 @@ export class UpstreamPools {
       pipelining: 1,
     });
     const target = { pool, basePath, origin: url.origin };
-    this.targets.set(endpoint.name, target);
+    this.targets.set(key, target);
     return target;
   }
 

@@ -172,7 +172,8 @@ describe("the fleet file's sim: block and replicas", () => {
     const props = JSON.parse((await get(`${sim.env.LLM_DEEPSEEK_R1_URL}/props`)).text);
     expect(props.total_slots).toBe(2);
     const [a, b] = sim.replicas.get('coder') ?? [];
-    expect(a?.url).toBe(sim.env.LLM_CODER_URL);
+    // The variable names the whole pool, comma-separated (what the fleet loader reads back).
+    expect(sim.env.LLM_CODER_URL).toBe(`${a?.url},${b?.url}`);
     expect(b?.url).not.toBe(a?.url);
     // maxNumSeqs 3 on each replica: 6 concurrent requests, 3 wait.
     const work = Promise.all(

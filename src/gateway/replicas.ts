@@ -1,0 +1,136 @@
+// Replica pools at the gateway: which server of an endpoint's pool an attempt goes to. The load is
+// the gateway's own ledger keyed by endpoint and replica (`coder#1`, counted at dispatch like the
+// endpoint's), availability is each replica's own breaker in the shared state (so --state redis
+// shares it too), and the pick is routing/'s bounded-load consistent hashing on the prompt prefix.
+// The endpoint stays one endpoint for routing and objectives; replicas only add where it is served.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { replicasOf, type Endpoint, type Fleet, type Replica } from '../fleet/index.ts';
+import { pickReplica, prefixKey, type ReplicaChoice } from '../routing/index.ts';
+import type { ChatMessageLike } from '../routing/index.ts';
+import type { BreakerView } from '../state/index.ts';
+import { loadKey, type LoadLedger } from './load/ledger.ts';
+
+export interface ReplicaDeps {
+  readonly ledger: LoadLedger;
+  breaker(key: string): BreakerView;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+export interface ReplicaPlan {
+  readonly replicas: readonly Replica[];
+  readonly choice: ReplicaChoice;
+}
+
+/** The prompt a request's prefix key is read from (chat messages, or a completion's prompt). */
+export type PromptForAffinity = readonly ChatMessageLike[] | string | undefined;
+
+/**
+ * The order to try an endpoint's replicas in for one attempt: the bounded-load pick first, then the
+ * rest by load; replicas this request already failed on go last. Undefined for a pool of one.
+ */
+export function planReplicas(
+  deps: ReplicaDeps,
+  endpoint: Endpoint,
+  prompt: PromptForAffinity,
+  failedHere: ReadonlySet<string> = new Set(),
+): ReplicaPlan | undefined {
+  const replicas = replicasOf(endpoint);
+  if (replicas.length < 2) return undefined;
+  const nowMs = deps.now();
+  const affinity = endpoint.affinity;
+  const key =
+    affinity === false || affinity === undefined || endpoint.kind !== 'chat'
+      ? undefined
+      : prefixKey(prompt, affinity.prefixChars);
+  const choice = pickReplica(
+    replicas.map((r) => {
+      const breaker = deps.breaker(loadKey(endpoint.name, r.id));
+      return {
+        id: r.id,
+        inFlight: deps.ledger.counts(loadKey(endpoint.name, r.id)).inFlight,
+        available:
+          !failedHere.has(r.id) && breaker.snapshot(nowMs).state !== 'open' && breaker.waitMs(nowMs) === 0,
+      };
+    }),
+    { key, loadFactor: affinity ? affinity.loadFactor : 1, random: deps.random() },
+  );
+  const last = choice.order.filter((id) => failedHere.has(id));
+  return {
+    replicas,
+    choice: { ...choice, order: [...choice.order.filter((id) => !failedHere.has(id)), ...last] },
+  };
+}
+
+/** Whether another replica of the pool could still take the request (its breaker lets it try). */
+export function otherReplicaAvailable(
+  deps: ReplicaDeps,
+  endpoint: Endpoint,
+  failedHere: ReadonlySet<string>,
+): boolean {
+  const nowMs = deps.now();
+  return replicasOf(endpoint).some((r) => {
+    if (failedHere.has(r.id)) return false;
+    const b = deps.breaker(loadKey(endpoint.name, r.id));
+    return b.snapshot(nowMs).state !== 'open';
+  });
+}
+
+export interface ReplicaMetrics {
+  attempt(endpoint: string, replica: string, result: string): void;
+  choice(endpoint: string, replica: string, reason: string): void;
+}
+
+/** Per-replica metrics, beside the endpoint's (whose objectives are still judged per endpoint). */
+export function registerReplicaMetrics(registry: Registry, fleet: Fleet, deps: ReplicaDeps): ReplicaMetrics {
+  const pools = (): Array<[Endpoint, Replica]> =>
+    fleet.endpoints.flatMap((e) => {
+      const list = replicasOf(e);
+      return list.length < 2 ? [] : list.map((r): [Endpoint, Replica] => [e, r]);
+    });
+  const attempts = new Counter({
+    name: 'llm_fleet_replica_attempts_total',
+    help: 'Upstream attempts per replica of a pool, by result (ok or an error cause)',
+    labelNames: ['endpoint', 'replica', 'result'],
+    registers: [registry],
+  });
+  const choices = new Counter({
+    name: 'llm_fleet_replica_choices_total',
+    help: 'Replica picks per pool: affinity (the prefix stayed home), spill (home above its load bound), load (no prefix)',
+    labelNames: ['endpoint', 'replica', 'reason'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'llm_fleet_replica_in_flight',
+    help: 'Requests in flight per replica (the gateway ledger, counted at dispatch)',
+    labelNames: ['endpoint', 'replica', 'url'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [e, r] of pools())
+        this.set(
+          { endpoint: e.name, replica: r.id, url: r.url },
+          deps.ledger.counts(loadKey(e.name, r.id)).inFlight,
+        );
+    },
+  });
+  new Gauge({
+    name: 'llm_fleet_replica_up',
+    help: "1 while the replica's breaker lets traffic through, 0 while it is open",
+    labelNames: ['endpoint', 'replica', 'url'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const nowMs = deps.now();
+      for (const [e, r] of pools())
+        this.set(
+          { endpoint: e.name, replica: r.id, url: r.url },
+          deps.breaker(loadKey(e.name, r.id)).snapshot(nowMs).state === 'open' ? 0 : 1,
+        );
+    },
+  });
+  return {
+    attempt: (endpoint, replica, result) => attempts.inc({ endpoint, replica, result }),
+    choice: (endpoint, replica, reason) => choices.inc({ endpoint, replica, reason }),
+  };
+}
