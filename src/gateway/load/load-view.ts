@@ -1,7 +1,7 @@
 // The gateway's live view of each endpoint's load: its own ledger (counted at dispatch), corrected
 // upwards by the engine's own metrics while they are fresh, and the TTFT predictor's online state
 // fed by every request's first token. Hands plain snapshots down to the pure decision.
-import type { Endpoint, Fleet } from '../../fleet/index.ts';
+import { replicasOf, type Endpoint, type Fleet } from '../../fleet/index.ts';
 import {
   predictTtft,
   priorTtftModel,
@@ -119,8 +119,11 @@ export class LoadView {
       prefillWaitingTokens = Math.max(prefillWaitingTokens, reading.waiting * promptTokens);
     }
     const engineSlots = reading?.slots;
+    // A replica pool runs that many servers: the endpoint's ledger counts all of them, so do its slots.
+    const servers = Math.max(1, replicasOf(endpoint).length);
     const slots =
-      engineSlots !== undefined ? Math.min(engineSlots, endpoint.maxConcurrency) : endpoint.maxConcurrency;
+      servers *
+      (engineSlots !== undefined ? Math.min(engineSlots, endpoint.maxConcurrency) : endpoint.maxConcurrency);
     const saturated =
       engineWaiting > 0 ||
       inFlight >= slots ||
