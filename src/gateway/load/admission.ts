@@ -50,7 +50,7 @@ export class AdmissionQueue<T> {
   }
 
   /** Wait until `retry` gives a value (tried whenever capacity frees), the TTL passes, or the signal aborts. */
-  wait(priority: Priority, retry: Retry<T>, signal: AbortSignal): Promise<T> {
+  wait(priority: Priority, retry: Retry<T>, signal: AbortSignal, ttlMs = this.ttlMs): Promise<T> {
     if (this.length >= this.maxQueue) {
       const victim = priority === 'interactive' ? this.batch.pop() : undefined;
       if (!victim) {
@@ -67,8 +67,8 @@ export class AdmissionQueue<T> {
       (priority === 'batch' ? this.batch : this.interactive).push(entry);
       entry.timer = setTimeout(() => {
         this.shed.ttl += 1;
-        this.settle(entry, new ShedError('ttl', `no capacity freed within ${this.ttlMs} ms`));
-      }, this.ttlMs);
+        this.settle(entry, new ShedError('ttl', `no capacity freed within ${ttlMs} ms`));
+      }, ttlMs);
       entry.timer.unref();
       signal.addEventListener('abort', () => this.settle(entry, new Error('cancelled while queued')), {
         once: true,

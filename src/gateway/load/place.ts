@@ -128,6 +128,28 @@ export async function placeRequest(
     });
   };
   if (settings.admission.mode === 'shed') throw shed('no endpoint has headroom under its TTFT targets');
+  // An interactive request waits only while it can still meet a target: once the wait plus its idle
+  // TTFT would pass every candidate's P99, it is shed (it would be a miss, and would take capacity
+  // from requests that can still make theirs). Batch traffic waits up to the TTL.
+  const waitMs =
+    args.priority === 'batch'
+      ? settings.admission.ttlMs
+      : Math.min(
+          settings.admission.ttlMs,
+          Math.max(
+            0,
+            ...args.candidates.map((e) =>
+              e.slo.ttft
+                ? e.slo.ttft.p99Ms -
+                  deps.view.predict(e, args.promptTokens, {
+                    ...deps.view.load(e),
+                    inFlight: 0,
+                    prefillWaitingTokens: 0,
+                  }).p95Ms
+                : settings.admission.ttlMs,
+            ),
+          ),
+        );
   const startMs = performance.now();
   try {
     const d = await deps.admission.wait(
@@ -137,13 +159,14 @@ export async function placeRequest(
         return again.action === 'dispatch' ? again : undefined;
       },
       args.signal,
+      waitMs,
     );
     return placed(d, performance.now() - startMs);
   } catch (error) {
     if (error instanceof ShedError) {
       const what =
         error.why === 'ttl'
-          ? `waited ${settings.admission.ttlMs} ms in the gateway's queue and no capacity freed`
+          ? `waited ${Math.round(waitMs)} ms in the gateway's queue and no capacity freed in time for its TTFT target`
           : error.message;
       throw shed(what);
     }
