@@ -81,7 +81,7 @@ export function explainRoute(ctx: GatewayContext, params: URLSearchParams): unkn
         predictedP99Ms: Math.round(s.predictedP99Ms),
         targetP95Ms: c.target?.p95Ms ?? null,
         targetP99Ms: c.target?.p99Ms ?? null,
-        headroom: Math.round(s.headroom * 1000) / 1000,
+        headroom: Math.round(s.headroom * 100) / 100,
       };
     }),
     decision:
