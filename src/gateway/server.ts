@@ -286,7 +286,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
-          ctx.load.view.start(ctx.pools);
+          ctx.load.view.start(deps.env ?? process.env);
           const a = server.address() as AddressInfo;
           const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
           resolve(`http://${h}:${a.port}`);

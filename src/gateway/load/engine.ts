@@ -7,7 +7,17 @@
 // failed scrape, the endpoint is judged by the gateway's ledger alone and marked stale — a failed
 // scrape never reads as an idle server (engine figures only ever raise the ledger's, never lower them).
 import type { Endpoint } from '../../fleet/index.ts';
-import type { UpstreamPools } from '../../upstream/pools.ts';
+import { Agent, request, type Dispatcher } from 'undici';
+import { guardedConnector } from '../../upstream/guard.ts';
+
+/** The scraper's own connections (loopback guard included), apart from the request pools. */
+export function scrapeDispatcher(env: NodeJS.ProcessEnv, timeoutMs: number): Agent {
+  return new Agent({
+    connect: guardedConnector({ timeout: timeoutMs }, env),
+    connections: 2,
+    keepAliveTimeout: 10_000,
+  });
+}
 
 export interface EngineReading {
   readonly running: number;
@@ -82,16 +92,12 @@ export function parseEngineMetrics(
   return { running, waiting, kvCacheUsage: kv, atMs };
 }
 
-async function get(
-  pools: UpstreamPools,
-  endpoint: Endpoint,
-  path: string,
-  timeoutMs: number,
-): Promise<string> {
-  const target = pools.target(endpoint);
-  const res = await target.pool.request({
+async function get(pools: Dispatcher, endpoint: Endpoint, path: string, timeoutMs: number): Promise<string> {
+  const base = new URL(endpoint.url ?? 'http://invalid');
+  const prefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+  const res = await request(`${base.origin}${prefix}${path}`, {
     method: 'GET',
-    path: `${target.basePath}${path}`,
+    dispatcher: pools,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
@@ -102,7 +108,7 @@ async function get(
 
 /** Scrape one endpoint once. Throws with a message that says what failed. */
 export async function scrapeEngine(
-  pools: UpstreamPools,
+  pools: Dispatcher,
   endpoint: Endpoint,
   nowMs: () => number,
   knownSlots: number | undefined,

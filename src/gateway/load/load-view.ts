@@ -10,8 +10,8 @@ import {
   type LoadFigures,
   type TtftModel,
 } from '../../routing/predict.ts';
-import type { UpstreamPools } from '../../upstream/pools.ts';
-import { scrapeEngine, scrapes, type EngineReading, type EngineState } from './engine.ts';
+import type { Agent, Dispatcher } from 'undici';
+import { scrapeDispatcher, scrapeEngine, scrapes, type EngineReading, type EngineState } from './engine.ts';
 import { InProcessLedger, loadKey, type DispatchInfo, type LedgerCounts, type LoadLedger } from './ledger.ts';
 
 /** An endpoint's load as the decision sees it. */
@@ -75,6 +75,7 @@ export class LoadView {
   /** Called after each good scrape (the admission queue decides again: capacity may show free). */
   onScrape?: () => void;
   private scraping = false;
+  private dispatcher?: Agent;
 
   constructor(fleet: Fleet, options: LoadViewOptions = {}) {
     this.fleet = fleet;
@@ -201,12 +202,15 @@ export class LoadView {
   }
 
   /** Scrape every engine that has load metrics, every `scrapeIntervalMs`. */
-  start(pools: UpstreamPools): void {
+  start(env: NodeJS.ProcessEnv): void {
     const intervalMs = this.fleet.routing.load.scrapeIntervalMs;
     const targets = this.fleet.endpoints.filter(
       (e) => e.status === 'running' && e.url !== undefined && scrapes(e),
     );
     if (intervalMs <= 0 || targets.length === 0 || this.timer) return;
+    // Its own connections: a slow /metrics never holds a socket that requests wait for.
+    const pools = scrapeDispatcher(env, Math.max(250, intervalMs));
+    this.dispatcher = pools;
     const tick = (): void => {
       if (this.scraping) return;
       this.scraping = true;
@@ -222,9 +226,11 @@ export class LoadView {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    void this.dispatcher?.close().catch(() => undefined);
+    this.dispatcher = undefined;
   }
 
-  private async scrapeOne(pools: UpstreamPools, endpoint: Endpoint, intervalMs: number): Promise<void> {
+  private async scrapeOne(pools: Dispatcher, endpoint: Endpoint, intervalMs: number): Promise<void> {
     const before = this.engines.get(endpoint.name);
     const lastAttemptMs = this.now();
     try {
