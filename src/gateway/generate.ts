@@ -545,23 +545,11 @@ function idOf(data: string): string | undefined {
   return m ? (JSON.parse(`"${m[1]}"`) as string) : undefined;
 }
 
-const TRAILING_USAGE = /,\s*"usage"\s*:\s*\{[^{}]*\}(?=\s*\}$)/;
-const TRAILING_USAGE_AT = /,\s*"usage"\s*:\s*\{[^{}]*\}(?=\s*\}$)/y;
-
 /** A chunk without the running usage the gateway asked for (vLLM puts it last, flat). */
-export function withoutUsage(data: string): string {
-  // Where vLLM puts it: the last `"usage"`, after the comma before it. Tried there first (a sticky
-  // match, no scan of the whole chunk); anything else gets the general search, with the same result.
-  const key = data.lastIndexOf('"usage"');
-  if (key < 0) return data;
-  let comma = key - 1;
-  while (comma > 0 && /\s/.test(data[comma] as string)) comma--;
-  if (data.charCodeAt(comma) === 44 /* , */) {
-    TRAILING_USAGE_AT.lastIndex = comma;
-    const m = TRAILING_USAGE_AT.exec(data);
-    if (m) return data.slice(0, comma) + data.slice(comma + m[0].length);
-  }
-  return data.replace(TRAILING_USAGE, '');
+function withoutUsage(data: string): string {
+  // One native replace: its result is a flat string, which the socket write needs anyway (splicing
+  // two slices around the usage measured slower in the gateway, for all it ran faster alone).
+  return data.replace(/,\s*"usage"\s*:\s*\{[^{}]*\}(?=\s*\}$)/, '');
 }
 
 /** A continuation's token chunk whose text the gateway re-split into the right fields. */
