@@ -37,6 +37,9 @@ export class HttpError extends Error {
 export function headerSafe(value: string): string {
   return value
     .replace(/→/g, '->')
+    .replace(/[—–]/g, '-')
+    .replace(/≤/g, '<=')
+    .replace(/×/g, 'x')
     .replace(/[^\x20-\x7e]/g, '?')
     .slice(0, 512);
 }
