@@ -16,6 +16,7 @@ import { parseFleet, type Fleet } from '../src/fleet/index.ts';
 import { buildGateway } from '../src/gateway/index.ts';
 import { startSimFleet } from '../src/sim/fleet.ts';
 import { guardedConnector } from '../src/upstream/guard.ts';
+import { seededRandom } from '../src/calibrate/arrivals.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,18 +38,6 @@ const TEXT = readFileSync(new URL('../examples/onex.fleet.yaml', import.meta.url
 const poolText = (affinity: string) =>
   TEXT.replace('    port: 8001\n', `    port: 8001\n    replicas: [http://192.168.86.202:8001]\n${affinity}`);
 
-/** Deterministic PRNG (mulberry32) so both policies get the same arrivals. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Arrival {
   readonly atMs: number;
   readonly tenant: number;
@@ -56,7 +45,7 @@ interface Arrival {
 }
 
 function arrivals(): Arrival[] {
-  const r = rng(Number(args.seed));
+  const r = seededRandom(Number(args.seed));
   const out: Arrival[] = [];
   let t = 0;
   for (let i = 0; ; i++) {
