@@ -13,12 +13,13 @@
 //        [--paths gateway,node-proxy,tcp-relay] [--soak-seconds 300] [--workers 1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { guardedConnector } from '../src/upstream/guard.ts';
+import { freePort } from '../test/support/ports.ts';
+import { benchSimArgv, cpuUs, drainTruth, pct, waitReady, type SimTruth } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,16 +48,6 @@ const env = { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
 const root = new URL('..', import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const agent = new Agent({
   connect: guardedConnector({}, env),
   connections: 4096,
@@ -64,20 +55,6 @@ const agent = new Agent({
   headersTimeout: 0,
   bodyTimeout: 0,
 });
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const r = await request(`${url}/health`, { dispatcher: agent });
-      await r.body.dump();
-      if (r.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 function start(argv: string[], extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
   const child = spawn(process.execPath, [...nodeArgs, join(root, 'bin/llm-fleet.js'), ...argv], {
@@ -159,30 +136,8 @@ async function load(
   return { samples, elapsedMs: performance.now() - t0 };
 }
 
-interface Truth {
-  readonly clientRequestId?: string;
-  readonly arrivalMs: number;
-  readonly ttftMs?: number;
-}
-
-async function truth(simUrl: string): Promise<Map<string, Truth>> {
-  const r = await request(`${simUrl}/admin/truth`, { dispatcher: agent });
-  const list = (await r.body.json()) as Truth[] | { requests: Truth[] };
-  const items = Array.isArray(list) ? list : list.requests;
-  const del = await request(`${simUrl}/admin/truth`, { method: 'DELETE', dispatcher: agent });
-  await del.body.dump();
-  return new Map(items.filter((t) => t.clientRequestId).map((t) => [t.clientRequestId as string, t]));
-}
-
-function pct(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0
-    ? Number.NaN
-    : (s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number);
-}
-
 /** Client TTFT minus the simulator's own TTFT: what the path (and the gateway on it) adds. */
-function pathMs(samples: Sample[], t: Map<string, Truth>): number[] {
+function pathMs(samples: Sample[], t: Map<string, SimTruth>): number[] {
   const out: number[] = [];
   for (const s of samples) {
     const tr = t.get(s.id);
@@ -210,24 +165,6 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-const TICK_US = 1e6 / 100; // USER_HZ: /proc times are in 1/100 s on Linux.
-
-/** User + system CPU of a process and its running children (--workers) so far, in µs. */
-function cpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .split(' ')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    // no children file on this kernel: the process alone
-  }
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US + children.reduce((sum, c) => sum + cpuUs(c), 0);
-}
-
 /** Busy and total jiffies of the whole machine. */
 function machineTicks(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
@@ -247,7 +184,7 @@ interface PathRun {
   clientCpuUs: number;
   machineBusy: number;
   machineTotal: number;
-  truth: Map<string, Truth>;
+  truth: Map<string, SimTruth>;
 }
 
 function emptyRun(): PathRun {
@@ -281,25 +218,7 @@ async function main(): Promise<void> {
   const simPort = await freePort();
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = start([
-    'sim',
-    '--dialect',
-    'vllm',
-    '--model',
-    'bench-model',
-    '--port',
-    String(simPort),
-    '--context',
-    '32768',
-    '--prefill-overhead-ms',
-    '20',
-    '--prefill-ms-per-token',
-    '0',
-    '--ttft-p99-ratio',
-    '1',
-    '--decode-tps',
-    args['decode-tps'],
-    '--max-num-seqs',
-    '4096',
+    ...benchSimArgv(simPort, args['decode-tps']),
     // The continuous-batching engine's step budget and KV cache sized so they never bind at any
     // level (1000 streams × ~80 tokens overflow vLLM's default 2 contexts of KV and would preempt):
     // the bench measures the hops, so the upstream must not be what limits them.
@@ -369,10 +288,10 @@ routing:
     urls.set(path, { url, pid: child.pid as number });
   }
   // Every path answers /health: the gateway itself, the baselines by relaying the simulator's.
-  for (const { url } of urls.values()) await waitReady(url);
+  for (const { url } of urls.values()) await waitReady(url, agent);
   // Warm every path (JIT, keep-alive connections).
   for (const [path, { url }] of urls) await load(url, `warm-${path}`, 64, 1500);
-  await truth(simUrl);
+  await drainTruth(simUrl, agent);
 
   const order: PathName[] = ['direct', ...PATHS];
   console.log(
@@ -405,7 +324,7 @@ routing:
         run.samples.push(...result.samples);
         run.elapsedMs += result.elapsedMs;
         run.tokens += result.samples.reduce((sum, x) => sum + x.tokens, 0);
-        for (const [id, t] of await truth(simUrl)) run.truth.set(id, t);
+        for (const [id, t] of await drainTruth(simUrl, agent)) run.truth.set(id, t);
       }
     }
     const direct = runs.get('direct') as PathRun;
@@ -468,7 +387,7 @@ routing:
     const sampler = setInterval(() => samples.push(rssMb(pid)), 1000);
     const soak = await load(gatewayUrl, 'soak', 256, SOAK_MS);
     clearInterval(sampler);
-    await truth(simUrl);
+    await drainTruth(simUrl, agent);
     // Idle a moment so the young generation is collected before the heap is read again.
     await new Promise((r) => setTimeout(r, 3000));
     const heapAfter = await heapUsedMb(gatewayUrl);

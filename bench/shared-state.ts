@@ -10,7 +10,7 @@
 // hits them all alike.
 // Run: node bench/shared-state.ts [--levels 1,64,256] [--seconds 5] [--rounds 2]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { Agent, request } from 'undici';
 import { guardedConnector } from '../src/upstream/guard.ts';
 import { freePort } from '../test/support/ports.ts';
 import { redisMissing, startRedis } from '../test/support/redis.ts';
+import { benchSimArgv, cpuUs, drainTruth, pct, waitReady } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,20 +55,6 @@ function start(argv: string[]): ChildProcess {
   });
   children.push(child);
   return child;
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const r = await request(`${url}/health`, { dispatcher: agent });
-      await r.body.dump();
-      if (r.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 interface Sample {
@@ -131,33 +118,6 @@ async function load(
   return samples;
 }
 
-async function truth(simUrl: string): Promise<Map<string, number>> {
-  const r = await request(`${simUrl}/admin/truth`, { dispatcher: agent });
-  const list = (await r.body.json()) as { clientRequestId?: string; ttftMs?: number }[] | { requests: [] };
-  const items = Array.isArray(list) ? list : list.requests;
-  const del = await request(`${simUrl}/admin/truth`, { method: 'DELETE', dispatcher: agent });
-  await del.body.dump();
-  const out = new Map<string, number>();
-  for (const t of items)
-    if (t.clientRequestId && t.ttftMs !== undefined) out.set(t.clientRequestId, t.ttftMs);
-  return out;
-}
-
-function pct(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0
-    ? Number.NaN
-    : (s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number);
-}
-
-const TICK_US = 1e6 / 100;
-function cpuUs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-}
-
 interface PathRun {
   pathMs: number[];
   ownMs: number[];
@@ -177,27 +137,7 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   const simPort = await freePort();
   const simUrl = `http://127.0.0.1:${simPort}`;
-  const sim = start([
-    'sim',
-    '--dialect',
-    'vllm',
-    '--model',
-    'bench-model',
-    '--port',
-    String(simPort),
-    '--context',
-    '32768',
-    '--prefill-overhead-ms',
-    '20',
-    '--prefill-ms-per-token',
-    '0',
-    '--ttft-p99-ratio',
-    '1',
-    '--decode-tps',
-    '200',
-    '--max-num-seqs',
-    '4096',
-  ]);
+  const sim = start(benchSimArgv(simPort, 200));
   const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-bench-state-'));
   const fleetFile = join(dir, 'bench.fleet.yaml');
   writeFileSync(
@@ -244,10 +184,10 @@ gateway:
       ...extra,
     ]);
     const url = `http://127.0.0.1:${port}`;
-    await waitReady(url);
+    await waitReady(url, agent);
     return { url, pid: child.pid as number };
   };
-  await waitReady(simUrl);
+  await waitReady(simUrl, agent);
   const memory = await serve([]);
   const shared = await serve(['--state', redis.url]);
   const pair = [await serve(['--state', redis.url]), await serve(['--state', redis.url])];
@@ -267,7 +207,7 @@ gateway:
       8,
       1000,
     );
-  await truth(simUrl);
+  await drainTruth(simUrl, agent);
 
   const results: Record<string, Record<PathName, PathRun>> = {};
   for (const level of LEVELS) {
@@ -291,14 +231,14 @@ gateway:
         const run = runs[p];
         run.gatewayCpuUs += pids.reduce((s, pid) => s + cpuUs(pid), 0) - cpu0;
         run.redisCpuUs += cpuUs(redis.pid()) - redis0;
-        const t = await truth(simUrl);
+        const t = await drainTruth(simUrl, agent);
         for (const s of samples) {
           run.requests += 1;
           if (s.status !== 200 || s.firstTokenMs === undefined) {
             run.errors += 1;
             continue;
           }
-          const simTtft = t.get(s.id);
+          const simTtft = t.get(s.id)?.ttftMs;
           if (simTtft !== undefined) run.pathMs.push(s.firstTokenMs - s.sentMs - simTtft);
           if (s.gatewayMs !== undefined) run.ownMs.push(s.gatewayMs);
         }
