@@ -12,14 +12,22 @@
 // Run: node bench/gateway-overhead.ts [--levels 1,64,256,1000] [--seconds 6] [--rounds 3]
 //        [--paths gateway,node-proxy,tcp-relay] [--soak-seconds 300] [--workers 1]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { guardedConnector } from '../src/upstream/guard.ts';
 import { freePort } from '../test/support/ports.ts';
-import { benchSimArgv, cpuUs, drainTruth, pct, waitReady, type SimTruth } from './support.ts';
+import {
+  benchSimArgv,
+  cpuUs,
+  drainTruth,
+  pct,
+  waitReady,
+  writeBenchFleet,
+  type SimTruth,
+} from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -228,32 +236,7 @@ async function main(): Promise<void> {
     '4194304',
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-bench-'));
-  const fleetFile = join(dir, 'bench.fleet.yaml');
-  writeFileSync(
-    fleetFile,
-    `version: 1
-name: bench
-hosts:
-  local: { address: 127.0.0.1, description: loopback, hardware: none }
-endpoints:
-  bench:
-    env: LLM_BENCH_URL
-    host: local
-    port: ${simPort}
-    model: bench-model
-    dialect: vllm
-    context: 32K
-    maxConcurrency: 4096
-    maxQueue: 4096
-    timeouts: { ttft: 60s, idle: 60s, total: 10m }
-    slo:
-      ttft: { p95: 1000ms, p99: 2000ms }
-routing:
-  rules:
-    - { task: code, endpoint: bench }
-  default: bench
-`,
-  );
+  const fleetFile = writeBenchFleet(dir, 'bench', simPort);
   const urls = new Map<PathName, { url: string; pid: number }>();
   urls.set('direct', { url: simUrl, pid: sim.pid as number });
   let gatewayPid: number | undefined;

@@ -10,7 +10,7 @@
 // hits them all alike.
 // Run: node bench/shared-state.ts [--levels 1,64,256] [--seconds 5] [--rounds 2]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ import { Agent, request } from 'undici';
 import { guardedConnector } from '../src/upstream/guard.ts';
 import { freePort } from '../test/support/ports.ts';
 import { redisMissing, startRedis } from '../test/support/redis.ts';
-import { benchSimArgv, cpuUs, drainTruth, pct, waitReady } from './support.ts';
+import { benchSimArgv, cpuUs, drainTruth, pct, waitReady, writeBenchFleet } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -139,31 +139,11 @@ async function main(): Promise<void> {
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = start(benchSimArgv(simPort, 200));
   const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-bench-state-'));
-  const fleetFile = join(dir, 'bench.fleet.yaml');
-  writeFileSync(
-    fleetFile,
-    `version: 1
-name: bench-state
-hosts:
-  local: { address: 127.0.0.1, description: loopback, hardware: none }
-endpoints:
-  bench:
-    env: LLM_BENCH_URL
-    host: local
-    port: ${simPort}
-    model: bench-model
-    dialect: vllm
-    context: 32K
-    maxConcurrency: 4096
-    maxQueue: 4096
-    timeouts: { ttft: 60s, idle: 60s, total: 10m }
-    slo:
-      ttft: { p95: 1000ms, p99: 2000ms }
-routing:
-  rules:
-    - { task: code, endpoint: bench }
-  default: bench
-gateway:
+  const fleetFile = writeBenchFleet(
+    dir,
+    'bench-state',
+    simPort,
+    `gateway:
   apiKeys:
     - { key: ${KEY}, name: bench, requestsPerMinute: 100000000, tokensPerMinute: 1000000000 }
 `,

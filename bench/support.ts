@@ -1,7 +1,8 @@
 // What the gateway benches share: the simulated vLLM endpoint they start, waiting for a server to
 // answer /health, draining the simulator's ground truth, CPU time from /proc, and the percentile
 // the figures are printed with. One copy, so the benches measure alike.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
 
 /**
@@ -30,6 +31,40 @@ export function benchSimArgv(port: number, decodeTps: number | string): string[]
     '--max-num-seqs',
     '4096',
   ];
+}
+
+/**
+ * Writes `bench.fleet.yaml` in `dir`: one endpoint `bench` (the sim on `simPort`) with limits that
+ * never bind, everything routed to it; `gatewayYaml` is appended (e.g. a `gateway:` section).
+ */
+export function writeBenchFleet(dir: string, name: string, simPort: number, gatewayYaml = ''): string {
+  const fleetFile = join(dir, 'bench.fleet.yaml');
+  writeFileSync(
+    fleetFile,
+    `version: 1
+name: ${name}
+hosts:
+  local: { address: 127.0.0.1, description: loopback, hardware: none }
+endpoints:
+  bench:
+    env: LLM_BENCH_URL
+    host: local
+    port: ${simPort}
+    model: bench-model
+    dialect: vllm
+    context: 32K
+    maxConcurrency: 4096
+    maxQueue: 4096
+    timeouts: { ttft: 60s, idle: 60s, total: 10m }
+    slo:
+      ttft: { p95: 1000ms, p99: 2000ms }
+routing:
+  rules:
+    - { task: code, endpoint: bench }
+  default: bench
+${gatewayYaml}`,
+  );
+  return fleetFile;
 }
 
 /** Polls `${url}/health` every 100 ms until it answers 200; throws after 30 s. */
