@@ -33,6 +33,7 @@ describe('StreamTimer: TTFT under each server dialect', () => {
     expect(t.burstTokensPerSecond).toBe(1400);
     expect(t.itlMs.p50).toBe(10);
     expect(t.reasoningEvents).toBe(2);
+    expect(t.firstTokenKind).toBe('reasoning');
     expect(t.finishReason).toBe('stop');
     expect(t.totalMs).toBe(90);
   });
@@ -45,6 +46,7 @@ describe('StreamTimer: TTFT under each server dialect', () => {
     expect(t.ttftMs).toBe(30);
     expect(t.timeToFirstAnswerMs).toBe(40);
     expect(t.tokenTimesMs).toEqual([30, 40, 50]); // the final role-only delta is no token
+    expect(t.firstTokenKind).toBe('reasoning');
     expect(t.completionTokens).toBe(4);
     expect(t.decodeTokensPerSecond).toBe(150);
     expect(t.systemFingerprint).toBe('0.31.3-0.29.1-macOS-applegpu_g14s');
@@ -65,6 +67,7 @@ describe('StreamTimer: TTFT under each server dialect', () => {
   it('inline <think> without an opening tag counts as a token; the answer starts after </think>', () => {
     const t = replay('vllm-inline-think-no-usage.sse');
     expect(t.ok).toBe(true);
+    expect(t.firstTokenKind).toBe('content');
     expect(t.ttftMs).toBe(20);
     expect(t.timeToFirstAnswerMs).toBe(40);
   });

@@ -36,6 +36,11 @@ export interface StreamTiming {
   readonly ttftMs?: number;
   /** First answer token after the reasoning ended (equals ttftMs for a model that does not reason). */
   readonly timeToFirstAnswerMs?: number;
+  /**
+   * What the event that stopped the TTFT clock carried: a reasoning token, content (inline `<think>`
+   * text included) or a tool call. Order, not time: two events read in one piece share a stamp.
+   */
+  readonly firstTokenKind?: 'reasoning' | 'content' | 'tool_calls';
   /** Arrival of each token-bearing event. */
   readonly tokenTimesMs: readonly number[];
   readonly lastTokenMs?: number;
@@ -99,6 +104,7 @@ export class StreamTimer {
   private readonly queuedChunks: (Uint8Array | string)[] = [];
   private readonly queuedAtMs: number[] = [];
   private reasoningEvents = 0;
+  private firstKind?: 'reasoning' | 'content' | 'tool_calls';
   private keepAlives = 0;
   private done = false;
   private streamError?: string;
@@ -226,6 +232,7 @@ export class StreamTimer {
     const tools = Array.isArray(delta?.tool_calls) && delta.tool_calls.length > 0;
     if (!reasoning && content === '' && !tools) return;
     this.tokenTimes.push(t);
+    this.firstKind ??= content !== '' ? 'content' : reasoning ? 'reasoning' : 'tool_calls';
     if (this.keepText) {
       this.reasoningText +=
         (typeof delta?.reasoning_content === 'string' ? delta.reasoning_content : '') ||
@@ -258,6 +265,7 @@ export class StreamTimer {
       timeToRoleMs: this.roleMs,
       ttftMs: first,
       timeToFirstAnswerMs: this.firstAnswer(),
+      firstTokenKind: this.firstKind,
       tokenTimesMs: times,
       lastTokenMs: last,
       totalMs: atMs - this.startMs,
