@@ -263,9 +263,24 @@ describe('stream faults', () => {
   it('stall with a delay: the stream resumes and completes', async () => {
     const s = await sim([{ kind: 'stall', afterTokens: 3, delayMs: 200 }]);
     const res = await timedStream(`${s.url}/v1/chat/completions`, chat());
-    const gaps = res.events.slice(1).map((e, i) => e.atMs - (res.events[i]?.atMs ?? 0));
-    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(190);
+    // The pause is where the server wrote it: its own write times (a busy client would stamp the
+    // tokens before the pause late, shrinking the gap it sees, so the client's gaps prove nothing).
+    const truth = s.groundTruth()[0];
+    expect(truth).toMatchObject({
+      status: 200,
+      fault: 'stall',
+      finishReason: 'length',
+      completionTokens: 20,
+    });
+    const written = truth?.tokenTimesMs ?? [];
+    expect(written).toHaveLength(20);
+    expect((written[3] as number) - (written[2] as number)).toBeGreaterThanOrEqual(200);
+    // The client saw the whole stream, resumed after the pause: every token, then [DONE], which the
+    // server wrote no sooner than 200 ms after the request (a lower bound a slow client only raises).
+    const text = res.events.map((e) => `${e.raw}\n\n`).join('');
+    expect(tokenEvents(text)).toBe(20);
     expect(res.events.at(-1)?.raw).toBe('data: [DONE]');
+    expect((res.events.at(-1)?.atMs as number) - res.startMs).toBeGreaterThanOrEqual(200);
   });
 
   it('malformed chunk: one data event is not JSON, the stream goes on to [DONE]', async () => {
