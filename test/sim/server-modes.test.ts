@@ -337,9 +337,15 @@ describe('servers that do not do what the client assumed', () => {
         socket.write(
           `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
         );
-        // Read nothing for a while: the server's socket buffer fills while it keeps decoding.
+        // Read nothing until the server has decoded every token (its ground truth records the
+        // request when it ends): the socket buffers fill long before 20,000 events are written,
+        // however slowly a loaded machine decodes, so the server must have seen the reader lag.
         socket.pause();
-        setTimeout(() => socket.resume(), 1_500);
+        const resumeWhenDecoded = (): void => {
+          if (s.groundTruth().length > 0) socket.resume();
+          else setTimeout(resumeWhenDecoded, 20);
+        };
+        resumeWhenDecoded();
       });
       socket.setEncoding('utf8');
       let out = '';
