@@ -250,22 +250,37 @@ describe('TEI errors and routes', () => {
   });
 
   it('429 Model is overloaded past 512 concurrent inputs', async () => {
+    // 16 batches of 32 fill the 512 permits exactly; the 17th finds none. Each batch takes 1 s so
+    // all 17 are in flight together however late a loaded machine sends the last one (the time is
+    // not what is checked: the ground truth below says which requests overlapped).
     const s = await sim({
       dialect: 'tei',
       embeddingDimension: 4,
-      latency: { scale: 1, embeddingOverheadMs: 60, embeddingMsPerInput: 0 },
+      latency: { scale: 1, embeddingOverheadMs: 1_000, embeddingMsPerInput: 0 },
     });
     const batch = { input: Array.from({ length: 32 }, (_, i) => `t${i}`) };
     const results = await Promise.all(
       Array.from({ length: 17 }, () => post(`${s.url}/v1/embeddings`, batch)),
     );
     const overloaded = results.filter((r) => r.status === 429);
-    expect(overloaded.length).toBeGreaterThanOrEqual(1);
+    expect(overloaded).toHaveLength(1);
+    expect(results.filter((r) => r.status === 200)).toHaveLength(16);
     expect(JSON.parse(overloaded[0]?.text ?? '{}')).toEqual({
       message: 'Model is overloaded',
       code: 429,
       type: 'Overloaded',
     });
+    // The refused one arrived while all 16 admitted batches (512 inputs) were in flight.
+    const truth = s.groundTruth();
+    const refused = truth.filter((t) => t.status === 429);
+    const served = truth.filter((t) => t.status === 200);
+    expect(refused).toHaveLength(1);
+    expect(served.reduce((n, t) => n + (t.inputs ?? 0), 0)).toBe(512);
+    const at = refused[0]?.arrivalMs as number;
+    for (const t of served) {
+      expect(t.arrivalMs).toBeLessThanOrEqual(at);
+      expect(t.endAtMs as number).toBeGreaterThan(at);
+    }
   });
 
   it('/info has max_client_batch_size 32; /health empty 200; refuses connections while loading', async () => {
