@@ -1,5 +1,6 @@
 // `bench` as a function: runs the steps (closed loop, a concurrency sweep or open loop) against one
 // endpoint or through the gateway, and summarizes each. The CLI only parses flags and prints.
+import { upstreamAuthHeaders } from '../upstream/auth.ts';
 import type { Endpoint } from '../fleet/index.ts';
 import { DEFINITIONS } from '../measure/index.ts';
 import type { Objective } from '../slo/objectives.ts';
@@ -64,7 +65,12 @@ export async function runBench(o: BenchOptions): Promise<BenchRun> {
   const runId = o.runId ?? `bench-${Date.now().toString(36)}`;
   const objectives = endpointObjectives(o.endpoint);
   const maxConcurrency = o.plan.mode === 'closed' ? Math.max(...o.plan.levels) : undefined;
-  const target = httpTarget(o.url, { env: o.env, connections: maxConcurrency ?? undefined });
+  const target = httpTarget(o.url, {
+    env: o.env,
+    connections: maxConcurrency ?? undefined,
+    // The endpoint's own key when benching it directly (a gateway in front has its own keys).
+    headers: o.url === o.endpoint.url ? upstreamAuthHeaders(o.endpoint) : {},
+  });
   const nextId = idSource(runId);
   const req: BenchRequestOptions = {
     endpoint: o.endpoint,

@@ -14,6 +14,8 @@ export interface HttpTarget {
   /** Path prefix of the base URL without a trailing `/v1` ('' or e.g. '/llm'). */
   readonly basePath: string;
   readonly dispatcher: Dispatcher;
+  /** Sent with every request (the endpoint's key: upstreamAuthHeaders). */
+  readonly headers: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export interface TargetOptions {
   readonly connectTimeoutMs?: number;
   /** Connections kept open; calibrate uses 1 (one request at a time), bench its concurrency. */
   readonly connections?: number;
+  /** Headers for every request, e.g. the endpoint's `authorization`. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export function httpTarget(baseUrl: string, options: TargetOptions = {}): HttpTarget {
@@ -39,6 +43,7 @@ export function httpTarget(baseUrl: string, options: TargetOptions = {}): HttpTa
     origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, '').replace(/\/v1$/, ''),
     dispatcher: pool,
+    headers: options.headers ?? {},
     close: () => pool.close(),
   };
 }
@@ -185,6 +190,7 @@ export function timedStream(
         method: 'POST',
         body: payload,
         headers: {
+          ...target.headers,
           'content-type': 'application/json',
           accept: 'text/event-stream',
           ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
@@ -250,6 +256,7 @@ export function timedRequest(
         method,
         body: body === undefined ? null : JSON.stringify(body),
         headers: {
+          ...target.headers,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
         },

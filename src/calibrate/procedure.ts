@@ -3,6 +3,7 @@
 // metric, proposed thresholds, and the server's own state before and after. An endpoint that fails
 // during the run is reported with the failure and gets no figures: a partial run averaged in would
 // describe a server that does not exist.
+import { upstreamAuthHeaders } from '../upstream/auth.ts';
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import type { StreamFailure, Summary } from '../measure/index.ts';
 import { DEFINITIONS, gaps, PERCENTILE_METHOD, streamRates, summarize } from '../measure/index.ts';
@@ -266,6 +267,7 @@ async function calibrateEndpoint(
     env: options.env,
     connections: 1,
     connectTimeoutMs: endpoint.timeouts.connectTimeoutMs,
+    headers: upstreamAuthHeaders(endpoint),
   });
   const samples: CalibrationSample[] = [];
   const base = {

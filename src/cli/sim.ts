@@ -48,6 +48,8 @@ interface SimOptions extends FleetOptions {
   naturalAnswerTokens?: string;
   usage?: boolean;
   promptTokenRatio?: string;
+  apiKey?: string;
+  refuseField: string[];
   json?: boolean;
 }
 
@@ -148,6 +150,16 @@ export const register: RegisterCommand = (program, io) => {
     .option(
       '--prompt-token-ratio <x>',
       "single mode: the server's tokenizer counts x tokens per simulator token in prompts",
+    )
+    .option(
+      '--api-key <key>',
+      "single mode: the server's --api-key (vLLM, llama.cpp, TEI; refused as each server refuses; mlx_lm has none)",
+    )
+    .option(
+      '--refuse-field <name>',
+      'single mode, mlx_lm: also close the connection on a request carrying this field (a check the gateway does not know; repeatable)',
+      collect,
+      [],
     )
     .option('--json', 'print the URL map as JSON instead of a table')
     .addHelpText(
@@ -324,6 +336,8 @@ async function startSingle(options: SimOptions, io: CliIo): Promise<SimServer[]>
     naturalAnswerTokens: optionalInt(options.naturalAnswerTokens, '--natural-answer-tokens'),
     sendsUsage: options.usage,
     promptTokenRatio: optionalNumber(options.promptTokenRatio, '--prompt-token-ratio'),
+    ...(options.apiKey !== undefined ? { apiKey: options.apiKey } : {}),
+    ...(options.refuseField.length > 0 ? { refuseFields: options.refuseField } : {}),
   }).catch((error: unknown) => {
     throw listenError(error);
   });

@@ -412,10 +412,27 @@ function buildFleet(
       batchSize: e.slo.batchSize,
       dimension: e.slo.dimension,
     };
+    const upstreamApiKey = e.apiKeyEnv === undefined ? undefined : env[e.apiKeyEnv] || undefined;
+    if (e.apiKeyEnv !== undefined && upstreamApiKey === undefined && status === 'running')
+      warn(
+        'api_key_env_unset',
+        [...path, 'apiKeyEnv'],
+        `${e.apiKeyEnv} is not set: requests to '${name}' go without a key`,
+        `export ${e.apiKeyEnv}=<the server's --api-key> before starting the gateway`,
+      );
+    if (e.apiKeyEnv !== undefined && e.dialect === 'mlx')
+      warn(
+        'api_key_on_mlx',
+        [...path, 'apiKeyEnv'],
+        `mlx_lm.server has no API key option: '${name}' ignores the key`,
+        'put a proxy that checks keys in front of mlx_lm, or drop apiKeyEnv',
+      );
     const ttftTimeoutMs = e.timeouts.ttft ?? Math.max(2 * (slo.ttft?.p99Ms ?? 30_000), 5_000);
     return {
       name,
       env: e.env,
+      ...(e.apiKeyEnv !== undefined ? { apiKeyEnv: e.apiKeyEnv } : {}),
+      ...(upstreamApiKey !== undefined ? { upstreamApiKey } : {}),
       host: e.host,
       port,
       url: status === 'running' ? url : undefined,
@@ -733,6 +750,7 @@ function known(names: readonly string[]): string {
 
 const FIELD_NAMES = [
   'env',
+  'apiKeyEnv',
   'host',
   'port',
   'status',
@@ -813,6 +831,9 @@ function shapeHint(message: string, field: string | number | undefined): string 
 }
 
 function suggestField(key: string): string {
+  // A key written into the file would be committed with it: name the variable instead.
+  if (/^(?:api_?key|apikey|token|bearer)$/i.test(key))
+    return `keys stay out of the fleet file: set apiKeyEnv: LLM_<NAME>_KEY and export that variable`;
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of FIELD_NAMES) {

@@ -92,6 +92,9 @@ const sameEndpointRetry = z.strictObject({
 
 const endpoint = z.strictObject({
   env: envVar,
+  // The variable holding the key the gateway presents upstream (vLLM/llama.cpp/TEI --api-key), so
+  // the key itself never sits in the fleet file.
+  apiKeyEnv: envVar.optional(),
   host: name,
   port: z.union([z.number().int().min(1).max(65535), z.literal('TBD')]),
   status: z.enum(['running', 'planned']).default('running'),

@@ -70,6 +70,10 @@ export interface Endpoint {
   readonly name: string;
   /** The environment variable that holds (and overrides) this endpoint's URL. */
   readonly env: string;
+  /** The environment variable holding the key sent upstream as `Authorization: Bearer …`. */
+  readonly apiKeyEnv?: string;
+  /** That variable's value at load time: the server's own --api-key (never printed). */
+  readonly upstreamApiKey?: string;
   readonly host: string;
   /** Undefined while the port is TBD. */
   readonly port?: number;

@@ -18,7 +18,7 @@ import {
 } from '../upstream/upstream-error.ts';
 import type { BreakerState } from '../state/index.ts';
 import type { GatewayContext } from './context.ts';
-import { HttpError } from './http.ts';
+import { HttpError, type UpstreamErrorContext } from './http.ts';
 import { noteVerdict, pendingCharge, rateLimitedError } from './rate-limit.ts';
 import type { RequestTrace } from './trace.ts';
 
@@ -166,8 +166,8 @@ export async function acquire(
       if (!ctx.routeByHealth && ctx.health.state(endpoint.name) === 'down') {
         ctx.metrics.setUp(endpoint.name, endpoint.host, false);
       }
-    } else if (failure.cause === 'invalid_request' || failure.cause === 'context_length') {
-      // The server answered sensibly: it is healthy, the request was not.
+    } else if (ANSWERED.has(failure.cause)) {
+      // The server answered sensibly: it is healthy; the request (or the endpoint's key) was not.
       admission.finish('success', pauseMs);
     } else {
       admission.finish('none', pauseMs);
@@ -319,6 +319,12 @@ export async function runWithFailover<T>(
         outgrown = Math.max(outgrown ?? 0, next.contextWindowTokens ?? 0);
         continue;
       }
+      if (failure.cause === 'closed_without_answer') {
+        // One silent close may be a dropped connection: once elsewhere. Two are the request.
+        const earlier = failures.slice(0, -1).filter((f) => f.cause === 'closed_without_answer');
+        if (earlier.length > 0) throw refusedSilently([...earlier, failure]);
+        continue;
+      }
       if (
         lease.replica &&
         countsAgainstEndpoint(failure.cause) &&
@@ -396,6 +402,14 @@ function sameEndpointRetry(
   return waitMs;
 }
 
+/** Failures that are answers of a healthy server: its breaker sees a success. */
+const ANSWERED: ReadonlySet<FailureCause> = new Set([
+  'invalid_request',
+  'context_length',
+  'upstream_auth',
+  'model_not_found',
+]);
+
 /** Refusals before any attempt was made: they never decide what a request died of. */
 const NOT_AN_ATTEMPT: ReadonlySet<FailureCause> = new Set(['circuit_open', 'queue_full', 'cancelled']);
 
@@ -412,18 +426,63 @@ export function decisiveFailure(failures: readonly UpstreamFailure[]): UpstreamF
   return failures[failures.length - 1];
 }
 
+/** What the upstream said, verbatim, as `error.upstream` in the client's error body. */
+function upstreamContext(failure: UpstreamFailure): UpstreamErrorContext {
+  return {
+    endpoint: failure.endpoint,
+    ...(failure.status !== undefined ? { status: failure.status } : {}),
+    ...(failure.upstreamType !== undefined ? { type: failure.upstreamType } : {}),
+    ...(failure.upstreamCode !== undefined ? { code: failure.upstreamCode } : {}),
+    message: failure.message,
+  };
+}
+
 /**
  * A 4xx the endpoint gave the request itself (a content-policy rejection, a bad value): the
  * upstream's status, type, code and message reach the client; the gateway only says which
- * endpoint answered, and invents no code of its own.
+ * endpoint answered (in the message and `error.upstream`), and invents no code of its own.
  */
 export function clientMistake(failure: UpstreamFailure): HttpError {
   const status = failure.status ?? 400;
   return new HttpError(status, `${failure.endpoint}: ${failure.message}`, {
     type: failure.upstreamType ?? openAiErrorType(status),
     endpoint: failure.endpoint,
+    upstream: upstreamContext(failure),
     ...(failure.upstreamCode !== undefined ? { code: failure.upstreamCode } : {}),
   });
+}
+
+/**
+ * Every candidate refused the gateway's own key (401/403). Not the client's fault, so not a 401 to
+ * it (that would tell the client its key is wrong): a 502, whose body keeps the upstream's type,
+ * code and message; where the server gave no string code (vLLM, llama.cpp, TEI) the code is
+ * `upstream_auth`. Each endpoint's answer is in the message; the decisive one in `error.upstream`.
+ */
+function upstreamKeyRefused(failures: readonly UpstreamFailure[], decisive: UpstreamFailure): HttpError {
+  const answers = failures.map(
+    (f) => `${f.endpoint} refused the gateway's key for it (HTTP ${f.status ?? '?'}: ${f.message})`,
+  );
+  return new HttpError(502, `${answers.join('; ')}: check the endpoints' apiKeyEnv`, {
+    type: decisive.upstreamType ?? 'upstream_error',
+    code: decisive.upstreamCode ?? 'upstream_auth',
+    endpoint: decisive.endpoint,
+    upstream: upstreamContext(decisive),
+  });
+}
+
+/**
+ * Two mlx endpoints closed the connection on this request without a byte of answer: what mlx_lm
+ * does with a value it refuses (one the gateway's own checks do not know). The request's fault,
+ * so a 400, naming the endpoints; no upstream code exists to pass on.
+ */
+function refusedSilently(closes: readonly UpstreamFailure[]): HttpError {
+  const who = [...new Set(closes.map((f) => f.endpoint))].join(' and ');
+  return new HttpError(
+    400,
+    `${who} closed the connection without an answer: mlx_lm does this when it refuses a parameter ` +
+      "value (server.py validate_model_parameters); check the request's fields against mlx_lm's limits",
+    { code: 'upstream_refused_request', type: 'invalid_request_error', endpoint: closes.at(-1)?.endpoint },
+  );
 }
 
 /** The client's error when no candidate could answer: the status that fits, every real cause named. */
@@ -442,6 +501,20 @@ export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayCont
   const endpoint = decisive.endpoint;
   if (failures.every((f) => f.cause === 'context_length')) {
     return new HttpError(400, message, { code: 'context_length_exceeded', param: 'messages', endpoint });
+  }
+  const attempted = failures.filter((f) => !NOT_AN_ATTEMPT.has(f.cause));
+  if (attempted.length > 0 && attempted.every((f) => f.cause === 'upstream_auth'))
+    return upstreamKeyRefused(attempted, decisive);
+  if (attempted.length > 0 && attempted.every((f) => f.cause === 'model_not_found')) {
+    // Every server asked says it does not serve this model: true for the client too, so a 404
+    // with the upstream's own type and message (code model_not_found where it gave none).
+    return new HttpError(404, message, {
+      type: decisive.upstreamType ?? 'invalid_request_error',
+      code: decisive.upstreamCode ?? 'model_not_found',
+      param: 'model',
+      endpoint,
+      upstream: upstreamContext(decisive),
+    });
   }
   const busy = failures.every((f) =>
     ['queue_full', 'rate_limited', 'circuit_open', 'overloaded'].includes(f.cause),
@@ -466,5 +539,6 @@ export function allFailed(failures: readonly UpstreamFailure[], ctx: GatewayCont
     code: decisive.cause,
     type: timedOut ? 'timeout_error' : 'upstream_error',
     endpoint,
+    ...(decisive.status !== undefined ? { upstream: upstreamContext(decisive) } : {}),
   });
 }

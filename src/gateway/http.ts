@@ -3,6 +3,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openAiErrorType } from '../upstream/upstream-error.ts';
 
+/** The upstream answer behind a gateway error, passed on verbatim (`error.upstream`). */
+export interface UpstreamErrorContext {
+  readonly endpoint: string;
+  readonly status?: number;
+  readonly type?: string;
+  readonly code?: string;
+  readonly message: string;
+}
+
 export class HttpError extends Error {
   readonly status: number;
   readonly type: string;
@@ -11,6 +20,8 @@ export class HttpError extends Error {
   readonly headers: Record<string, string>;
   /** The endpoint this error is charged to (the decisive failure's), when an upstream caused it. */
   readonly endpoint: string | undefined;
+  /** What the upstream answered, when an upstream answer decided this error. */
+  readonly upstream: UpstreamErrorContext | undefined;
 
   constructor(
     status: number,
@@ -21,10 +32,12 @@ export class HttpError extends Error {
       type?: string;
       headers?: Record<string, string>;
       endpoint?: string;
+      upstream?: UpstreamErrorContext;
     } = {},
   ) {
     super(message);
     this.endpoint = options.endpoint;
+    this.upstream = options.upstream;
     this.status = status;
     this.type = options.type ?? openAiErrorType(status);
     this.param = options.param ?? null;
@@ -51,6 +64,7 @@ export function errorBody(status: number, message: string, e?: HttpError): strin
       type: e?.type ?? openAiErrorType(status),
       param: e?.param ?? null,
       code: e?.code ?? null,
+      ...(e?.upstream ? { upstream: e.upstream } : {}),
     },
   });
 }

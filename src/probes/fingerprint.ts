@@ -6,6 +6,7 @@
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import type { Endpoint, Fleet } from '../fleet/index.ts';
+import { upstreamAuthHeaders } from '../upstream/auth.ts';
 import type { Fingerprint } from '../slo/fingerprint.ts';
 import { hardwareDescription } from '../slo/fingerprint.ts';
 import { createProbeDispatcher } from './health.ts';
@@ -31,6 +32,7 @@ async function getJson(
   try {
     const response = await request(apiUrl(endpoint, path), {
       method: 'GET',
+      headers: upstreamAuthHeaders(endpoint),
       dispatcher,
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -5,6 +5,7 @@
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import type { Endpoint } from '../fleet/index.ts';
+import { upstreamAuthHeaders } from '../upstream/auth.ts';
 import { answeredUp, createProbeDispatcher, probeError } from './health.ts';
 import type { ProbeResult } from './types.ts';
 
@@ -91,7 +92,11 @@ export async function probeRequest(endpoint: Endpoint, options: RequestProbeOpti
   try {
     const response = await request(apiUrl(endpoint, embeddings ? '/v1/embeddings' : '/v1/chat/completions'), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'llm-fleet-probe' },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'llm-fleet-probe',
+        ...upstreamAuthHeaders(endpoint),
+      },
       body: JSON.stringify(body),
       dispatcher: options.dispatcher ?? ownDispatcher,
       signal,

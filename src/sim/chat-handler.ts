@@ -179,6 +179,7 @@ function validate(
   }
   // mlx_lm validates every sampling parameter before it loads the model; a refusal closes the socket.
   if (dialect === 'mlx' && mlxRefusal(body, version) !== undefined) return mlxClose();
+  if (dialect === 'mlx' && endpoint.options.refuseFields?.some((f) => f in body)) return mlxClose();
   const requestedModel = typeof body.model === 'string' ? body.model : undefined;
   if (dialect === 'vllm' && requestedModel !== undefined && !endpoint.models.includes(requestedModel)) {
     return fail(
@@ -805,8 +806,17 @@ class ChatRun {
             this.job.includeUsage,
             timings,
             withDone,
+            this.job.runningCounts === 'usage',
           )
-        : (this.finishSent ? '' : this.wire.textEvent(this.ids, '', finish)) +
+        : (this.finishSent
+            ? ''
+            : this.job.runningCounts === 'usage'
+              ? this.withRunningCounts(
+                  this.wire.textEvent(this.ids, '', finish),
+                  usage.completionTokens,
+                  nowMs(),
+                )
+              : this.wire.textEvent(this.ids, '', finish)) +
           (this.job.includeUsage ? this.wire.textUsageEvent(this.ids, usage) : '') +
           (withDone ? 'data: [DONE]\n\n' : '');
       this.res.end(end);

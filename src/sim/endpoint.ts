@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dialect, EndpointKind } from '../fleet/types.ts';
 import { isLoopbackHost } from '../upstream/guard.ts';
+import { authRefusal } from './auth.ts';
 import { handleChat } from './chat-handler.ts';
 import { nowMs, toEpochMs } from './clock.ts';
 import type { EngineJob, EngineTicket } from './engine/batch-engine.ts';
@@ -109,6 +110,17 @@ export interface SimEndpointOptions {
   maxTruthRecords?: number;
   /** Endpoint name in a fleet (for messages and truth records). */
   name?: string;
+  /**
+   * The server's `--api-key`: requests without it are refused as that server refuses them
+   * (auth.ts: which paths are guarded, which header, what body). mlx_lm has no such option.
+   */
+  apiKey?: string;
+  /**
+   * mlx_lm only: further body fields its validation refuses by closing the connection, as a newer
+   * mlx_lm checking a field the gateway does not know would (the gateway's own checks cover every
+   * field the released servers validate, so only this mode reaches the gateway's fallback for it).
+   */
+  refuseFields?: readonly string[];
 }
 
 export interface SimServer {
@@ -238,6 +250,10 @@ export class SimEndpoint implements SimServer {
         this.metrics,
       );
     }
+    if (options.refuseFields !== undefined && this.dialect !== 'mlx')
+      throw new RangeError('refuseFields models mlx_lm, which closes the connection on a refused value');
+    if (options.apiKey !== undefined && this.dialect === 'mlx')
+      throw new RangeError('mlx_lm.server has no --api-key: put a key-checking proxy in front of it');
     this.host = options.host ?? '127.0.0.1';
     if (!isLoopbackHost(this.host)) {
       throw new RangeError(`the simulator listens on loopback only, not on ${this.host}`);
@@ -503,6 +519,16 @@ export class SimEndpoint implements SimServer {
     }
     if (arrivalMs < this.loadingUntilMs) {
       this.sendError(res, dialectError('llamacpp', this.version, 503, 'Loading model', 'unavailable_error'));
+      return;
+    }
+    const refused = authRefusal(this.dialect, this.options.apiKey, req, path);
+    if (refused) {
+      // Refused before the body is read, as the servers' middleware does.
+      if (refused.body === '') {
+        res.writeHead(401, { 'content-length': 0 });
+        res.end();
+      } else this.sendJson(res, refused.status, refused.body, refused.contentType);
+      req.resume();
       return;
     }
     const isInference = req.method === 'POST' && INFERENCE_PATHS.has(path);

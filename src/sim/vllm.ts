@@ -67,12 +67,14 @@ export function vllmWire(version: string): ChatWire {
           ? `${head(ids)},"choices":[{"index":0,"delta":${delta(kind, text)},"logprobs":null,"finish_reason":null,"token_ids":null}]}`
           : `${head(ids)},"choices":[{"index":0,"delta":${delta(kind, text)},"logprobs":null,"finish_reason":"${finish}","stop_reason":null,"token_ids":null}]}`,
       ),
-    endEvents: (ids, finish, finishAlreadySent, usage, includeUsage, _timings, withDone) => {
+    endEvents: (ids, finish, finishAlreadySent, usage, includeUsage, _timings, withDone, runningUsage) => {
       let out = '';
       if (!finishAlreadySent) {
         // EOS decodes to "": vLLM's last chunk is an empty content delta carrying finish_reason.
+        // With continuous_usage_stats it carries the running usage too, like every chunk before it
+        // (serving_chat.py sets chunk.usage on each chunk it yields, the finish chunk included).
         out += sseData(
-          `${head(ids)},"choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"${finish}","stop_reason":${stopReason(ids)},"token_ids":null}]}`,
+          `${head(ids)},"choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"${finish}","stop_reason":${stopReason(ids)},"token_ids":null}]${runningUsage ? `,"usage":${usageJson(usage)}` : ''}}`,
         );
       }
       if (includeUsage) out += sseData(`${head(ids)},"choices":[],"usage":${usageJson(usage)}}`);

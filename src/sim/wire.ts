@@ -54,6 +54,8 @@ export interface ChatWire {
     includeUsage: boolean,
     timings: SimTimings,
     withDone: boolean,
+    /** vLLM continuous_usage_stats: the running usage also goes on a separate finish chunk. */
+    runningUsage?: boolean,
   ): string;
   /** How an error after the stream started looks; 'close' = the socket is just closed (mlx). */
   midStreamError(message: string): string | 'close';

@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import type { Endpoint, EndpointTimeouts } from '../fleet/index.ts';
+import { upstreamAuthHeaders } from './auth.ts';
 import type { EndpointTarget } from './pools.ts';
 import { SseDecoder, type SseEvent } from './sse.ts';
 import { parseStreamChunk, type StreamChunk } from './stream-chunk.ts';
@@ -16,6 +17,7 @@ import {
   classifyNetworkError,
   classifyStreamError,
   parseRetryAfterMs,
+  silentClose,
   type FailureCause,
   type UpstreamFailure,
 } from './upstream-error.ts';
@@ -157,7 +159,11 @@ class Deadlines {
 }
 
 function requestHeaders(opts: CallOptions, accept: string): Record<string, string> {
-  const h: Record<string, string> = { 'content-type': 'application/json', accept };
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    accept,
+    ...upstreamAuthHeaders(opts.endpoint),
+  };
   if (opts.requestId) h['x-request-id'] = opts.requestId;
   return h;
 }
@@ -409,7 +415,8 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
       if (streaming && sawFinish) return completeWithoutDone();
       const f = classifyNetworkError(name, error);
       // Before the headers the endpoint never answered; after them a stream broke.
-      settle(streaming ? { ...f, cause: 'stream_cut', message: `the stream broke: ${f.message}` } : f);
+      if (streaming) return settle({ ...f, cause: 'stream_cut', message: `the stream broke: ${f.message}` });
+      settle(silentClose(name, opts.endpoint.dialect, error) ?? f);
     },
   };
 

@@ -7,6 +7,7 @@ export {
   isLoopbackHost,
   LoopbackOnlyError,
 } from './guard.ts';
+export { upstreamAuthHeaders } from './auth.ts';
 export { SseDecoder } from './sse.ts';
 export type { SseEvent } from './sse.ts';
 export { UpstreamPools } from './pools.ts';

@@ -22,6 +22,7 @@ export type FailureCause =
   | 'stream_error'
   | 'malformed_chunk'
   | 'empty_answer'
+  | 'closed_without_answer'
   | 'queue_full'
   | 'circuit_open'
   | 'cancelled';
@@ -44,11 +45,18 @@ export function isRecoverable(cause: FailureCause): boolean {
   return cause !== 'invalid_request' && cause !== 'context_length' && cause !== 'cancelled';
 }
 
-/** Causes that say something about the endpoint's health (feed the breaker and the passive view). */
+/**
+ * Causes that say something about the endpoint's health (feed the breaker and the passive view).
+ * A 401/403 (the gateway's upstream key is wrong) and a 404 (this server does not serve the model)
+ * are answers: the server is up, and it is a configuration fault of the endpoint, not an outage.
+ */
 export function countsAgainstEndpoint(cause: FailureCause): boolean {
   return ![
     'invalid_request',
     'context_length',
+    'upstream_auth',
+    'model_not_found',
+    'closed_without_answer',
     'cancelled',
     'queue_full',
     'circuit_open',
@@ -197,6 +205,25 @@ export function classifyNetworkError(endpoint: string, error: unknown): Upstream
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
     return { cause: 'connect_timeout', endpoint, message: `connect timeout (${message})` };
   return { cause: 'connection_reset', endpoint, message: `${code ? `${code}: ` : ''}${message}` };
+}
+
+/**
+ * mlx_lm's refusal: it validates the request in the handler thread and raises outside any try
+ * block, so the socket closes cleanly (FIN) after the body was read, with no response byte. Undici
+ * reports that as UND_ERR_SOCKET "other side closed"; a reset (RST) is ECONNRESET and stays a reset.
+ * Only an mlx endpoint, only before any header: a crash shows on the next connection as refused.
+ */
+export function silentClose(endpoint: string, dialect: string, error: unknown): UpstreamFailure | undefined {
+  const e = error as { code?: string; message?: string } | undefined;
+  if (dialect !== 'mlx' || e?.code !== 'UND_ERR_SOCKET' || !/other side closed/i.test(e.message ?? ''))
+    return undefined;
+  return {
+    cause: 'closed_without_answer',
+    endpoint,
+    message:
+      'closed the connection without an answer, as mlx_lm does when it refuses a value in the request ' +
+      '(validate_model_parameters raises); not counted against the endpoint',
+  };
 }
 
 /** The OpenAI error type a client expects for an HTTP status. */

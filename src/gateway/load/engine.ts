@@ -8,6 +8,7 @@
 // scrape never reads as an idle server (engine figures only ever raise the ledger's, never lower them).
 import type { Endpoint } from '../../fleet/index.ts';
 import { Agent, request, type Dispatcher } from 'undici';
+import { upstreamAuthHeaders } from '../../upstream/auth.ts';
 import { guardedConnector } from '../../upstream/guard.ts';
 
 /** The scraper's own connections (loopback guard included), apart from the request pools. */
@@ -97,6 +98,8 @@ async function get(pools: Dispatcher, endpoint: Endpoint, path: string, timeoutM
   const prefix = base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
   const res = await request(`${base.origin}${prefix}${path}`, {
     method: 'GET',
+    // llama.cpp guards /metrics and /props with its --api-key.
+    headers: upstreamAuthHeaders(endpoint),
     dispatcher: pools,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
