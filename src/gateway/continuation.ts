@@ -73,7 +73,7 @@ function versionAtLeast(version: string, minimum: string): boolean {
  * How `endpoint` hands back a continuation that starts inside the reasoning: 'split' when its
  * parser separates reasoning from content by itself, 'inline' when everything arrives as content
  * with the literal `</think>` in it. llama.cpp continues with thinking off (inline); vLLM's qwen3
- * parser is inline before PR #34779 (≈ v0.17.0, 2026-02-18), every other parser splits.
+ * parser is inline before PR #34779 (main 2026-02-21; v0.17.0 taken as its first release), every other parser splits.
  */
 export function reasoningSplit(endpoint: Endpoint): 'split' | 'inline' {
   if (endpoint.dialect === 'llamacpp') return 'inline';

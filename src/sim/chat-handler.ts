@@ -56,7 +56,7 @@ interface ChatJob {
   readonly nPredict: number;
 }
 
-/** mlx_lm learned stream_options.include_usage in mlx-examples PR #913 (2024-07-25, ≈ 0.17.0). */
+/** mlx_lm learned stream_options.include_usage in PR #913 (2024-07-26, while at 0.16.0; 0.17.0 is the next version, 2024-08-16). */
 const MLX_STREAM_USAGE_SINCE = '0.17.0';
 
 type Body = Record<string, unknown>;

@@ -109,7 +109,11 @@ export interface ContextOverflow {
   readonly embeddings?: boolean;
 }
 
-/** vLLM from this version words overflows as its renderer does (`vllm/renderers/params.py`). */
+/**
+ * vLLM from this version words overflows as its renderer does (`vllm/renderers/params.py`). Not
+ * verified at a tag: a public vLLM log dated 2026-06-19 (before v0.24.0, 2026-07-01) already shows
+ * it, so the real first release is probably earlier; the gateway recognises every wording anyway.
+ */
 export const VLLM_RENDERER_WORDING = '0.25.0';
 /** vLLM before this worded them "you requested N tokens (P in the messages, C in the completion)". */
 export const VLLM_REQUEST_HAS_WORDING = '0.10.0';

@@ -7,7 +7,7 @@
 //   chat_template_kwargs.enable_thinking=false) it throws "Assistant response prefill is
 //   incompatible with enable_thinking." (HTTP 400 invalid_request_error); with thinking off it sets
 //   reasoning_format none, so everything comes back as `content`, the generated `</think>` included.
-// - vLLM --reasoning-parser qwen3 before PR #34779 (merged 2026-02-18, ≈ v0.17.0): without a
+// - vLLM --reasoning-parser qwen3 before PR #34779 (on main 2026-02-21; first release taken as v0.17.0, see README): without a
 //   generated `<think>` the streaming parser returns every delta as content (`</think>` included).
 //   From it on, text before a `</think>` is reasoning, and a prompt that already ended the
 //   reasoning (prompt_is_reasoning_end) routes everything to content.
@@ -19,7 +19,11 @@ import { atLeast } from './version.ts';
 
 export type VllmReasoningParser = 'qwen3' | 'deepseek_r1';
 
-/** vLLM release taken to carry PR #34779 (qwen3 parser rewrite, prompt check on every path). */
+/**
+ * vLLM release taken to carry PR #34779 (qwen3 parser rewrite, prompt check on every path). Not
+ * verified at a tag: the commit reached main on 2026-02-21; v0.16.0 was out by early March 2026
+ * and may or may not have it; v0.17.x (March 2026) is the first release certain to.
+ */
 export const VLLM_PROMPT_AWARE_PARSERS = '0.17.0';
 
 export const LLAMACPP_PREFILL_THINKING_ERROR =
