@@ -169,7 +169,9 @@ export function demoLogger(
     if (!state) return;
     const primary = routeHead(fleet, r);
     if (primary === undefined || primary === r.endpoint || state.state(primary) !== 'down') return;
-    const incident = [...state.incidents()].reverse().find((i) => i.endpoint === primary);
+    const incident = [...state.incidents()]
+      .reverse()
+      .find((i) => i.endpoint === primary && i.replica === undefined);
     const cause = incident
       ? `, ${incident.cause} since ${new Date(incident.startedAtMs).toISOString().slice(11, 19)}`
       : '';

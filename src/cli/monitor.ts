@@ -73,12 +73,19 @@ Exit codes: 0 ok (--once: every routable endpoint up) · 1 --once found one down
         ...(options.interval !== undefined ? { intervalMs: options.interval } : {}),
       });
       const offState = monitor.state.subscribe((c) =>
-        say({ event: 'state', ...c }, `${c.endpoint}: ${c.from} → ${c.to}${c.cause ? ` (${c.cause})` : ''}`),
+        say(
+          { event: 'state', ...c },
+          `${serverName(c)}: ${c.from} → ${c.to}${c.cause ? ` (${c.cause})` : ''}`,
+        ),
       );
       const offIncident = monitor.state.onIncident((i) => {
-        const recoveryMs = fleet.endpoints.find((e) => e.name === i.endpoint)?.slo.recoveryMs;
+        // A replica's incident is not the endpoint's: its recovery objective does not judge it.
+        const recoveryMs =
+          i.replica === undefined
+            ? fleet.endpoints.find((e) => e.name === i.endpoint)?.slo.recoveryMs
+            : undefined;
         if (i.endedAtMs === undefined)
-          say({ event: 'incident-open', ...i }, `incident opened on ${i.endpoint}: ${i.cause}`);
+          say({ event: 'incident-open', ...i }, `incident opened on ${serverName(i)}: ${i.cause}`);
         else {
           const took = i.endedAtMs - i.startedAtMs;
           const judged =
@@ -89,7 +96,7 @@ Exit codes: 0 ok (--once: every routable endpoint up) · 1 --once found one down
                 : `, within ${formatDuration(recoveryMs)}`;
           say(
             { event: 'incident-closed', ...i, durationMs: took },
-            `incident on ${i.endpoint} closed after ${formatDuration(Math.round(took / 1000) * 1000)}${judged}`,
+            `incident on ${serverName(i)} closed after ${formatDuration(Math.round(took / 1000) * 1000)}${judged}`,
           );
         }
       });
@@ -166,3 +173,8 @@ Exit codes: 0 ok (--once: every routable endpoint up) · 1 --once found one down
     });
   program.addCommand(command);
 };
+
+/** `coder` for an endpoint, `coder replica 1` for one server of its pool. */
+function serverName(about: { readonly endpoint: string; readonly replica?: string }): string {
+  return about.replica === undefined ? about.endpoint : `${about.endpoint} replica ${about.replica}`;
+}

@@ -512,7 +512,7 @@ export class Views {
   async #incidents(range: { fromMs: number; toMs: number }): Promise<Incident[]> {
     const stored = (await this.#deps.store?.incidents?.(range)) ?? [];
     const live = this.#deps.health?.incidents() ?? [];
-    const key = (i: Incident): string => `${i.endpoint}@${i.startedAtMs}`;
+    const key = (i: Incident): string => `${i.endpoint}#${i.replica ?? ''}@${i.startedAtMs}`;
     const merged = new Map<string, Incident>(stored.map((i) => [key(i), i]));
     for (const i of live) merged.set(key(i), i);
     return [...merged.values()].sort((a, b) => a.startedAtMs - b.startedAtMs);
@@ -574,7 +574,7 @@ export class Views {
     const live = health?.state(endpoint.name) ?? 'unknown';
     const open = health
       ?.incidents()
-      .findLast((i) => i.endpoint === endpoint.name && i.endedAtMs === undefined);
+      .findLast((i) => i.endpoint === endpoint.name && i.replica === undefined && i.endedAtMs === undefined);
     let state: CardState;
     if (endpoint.status === 'planned') state = 'planned';
     else if (live === 'up' && health?.degradedHosts().includes(endpoint.host)) state = 'degraded';

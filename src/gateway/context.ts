@@ -117,16 +117,19 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
   const metrics = createMetrics(fleet, { defaultMetrics: deps.processMetrics });
   registerStateMetrics(metrics.registry, state);
   const random = deps.random ?? Math.random;
+  const health = deps.health ?? createHealthState(fleet, { clock: deps.now });
+  const probed = deps.health;
   const replicaDeps: ReplicaDeps = {
     ledger: view.ledger,
     breaker: (key) => state.breaker(key),
     now,
     random,
+    ...(probed ? { replicaDown: (e: string, id: string) => probed.replicaStates(e).get(id) === 'down' } : {}),
   };
   return {
     fleet,
     pools: new UpstreamPools(deps.env ?? process.env),
-    health: deps.health ?? createHealthState(fleet, { clock: deps.now }),
+    health,
     routeByHealth: deps.health !== undefined,
     metrics,
     sink: deps.sink,

@@ -132,9 +132,10 @@ export async function acquire(
       failedHere.add(replica.id);
       trace.failedReplicas.set(endpoint.name, failedHere);
     }
+    const server = replica ? { replica: replica.id } : {};
     if (!failure) {
       admission.finish('success');
-      ctx.health.observe({ endpoint: endpoint.name, ok: true, atMs, source: 'traffic' });
+      ctx.health.observe({ endpoint: endpoint.name, ...server, ok: true, atMs, source: 'traffic' });
       if (!ctx.routeByHealth) ctx.metrics.setUp(endpoint.name, endpoint.host, true);
       return;
     }
@@ -145,17 +146,13 @@ export async function acquire(
       admission.finish('none', pauseMs);
       return;
     }
-    if (
-      countsAgainstEndpoint(failure.cause) &&
-      replica &&
-      otherReplicaAvailable(ctx.replicas, endpoint, failedHere)
-    ) {
-      // One replica failing is the replica's (its breaker); the endpoint is up while another serves.
-      admission.finish('failure', pauseMs);
-    } else if (countsAgainstEndpoint(failure.cause)) {
+    if (countsAgainstEndpoint(failure.cause)) {
+      // On a pool the failure is the replica's (its breaker, its health); the endpoint is down only
+      // once every replica is.
       admission.finish('failure', pauseMs);
       ctx.health.observe({
         endpoint: endpoint.name,
+        ...server,
         ok: false,
         atMs,
         source: 'traffic',

@@ -15,6 +15,11 @@ export interface ReplicaDeps {
   breaker(key: string): BreakerView;
   readonly now: () => number;
   readonly random: () => number;
+  /**
+   * Whether the probes found a replica down (only with a probe-backed health view: one fed by
+   * traffic alone would never see it come back). A down replica is tried after the others.
+   */
+  readonly replicaDown?: (endpoint: string, replica: string) => boolean;
 }
 
 export interface ReplicaPlan {
@@ -50,7 +55,10 @@ export function planReplicas(
         id: r.id,
         inFlight: deps.ledger.counts(loadKey(endpoint.name, r.id)).inFlight,
         available:
-          !failedHere.has(r.id) && breaker.snapshot(nowMs).state !== 'open' && breaker.waitMs(nowMs) === 0,
+          !failedHere.has(r.id) &&
+          deps.replicaDown?.(endpoint.name, r.id) !== true &&
+          breaker.snapshot(nowMs).state !== 'open' &&
+          breaker.waitMs(nowMs) === 0,
       };
     }),
     { key, loadFactor: affinity ? affinity.loadFactor : 1, random: deps.random() },
@@ -116,7 +124,7 @@ export function registerReplicaMetrics(registry: Registry, fleet: Fleet, deps: R
   });
   new Gauge({
     name: 'llm_fleet_replica_up',
-    help: "1 while the replica's breaker lets traffic through, 0 while it is open",
+    help: "1 while the replica's breaker lets traffic through and the probes find it up, 0 while either says no",
     labelNames: ['endpoint', 'replica', 'url'],
     registers: [registry],
     collect() {
@@ -125,7 +133,10 @@ export function registerReplicaMetrics(registry: Registry, fleet: Fleet, deps: R
       for (const [e, r] of pools())
         this.set(
           { endpoint: e.name, replica: r.id, url: r.url },
-          deps.breaker(loadKey(e.name, r.id)).snapshot(nowMs).state === 'open' ? 0 : 1,
+          deps.breaker(loadKey(e.name, r.id)).snapshot(nowMs).state === 'open' ||
+            deps.replicaDown?.(e.name, r.id) === true
+            ? 0
+            : 1,
         );
     },
   });

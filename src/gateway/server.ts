@@ -5,7 +5,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Fleet } from '../fleet/index.ts';
+import { replicasOf, type Endpoint, type Fleet } from '../fleet/index.ts';
 import type { Operation, RequestOutcome } from '../measure/record.ts';
 import type { GatewayContext, GatewayDeps } from './context.ts';
 import { createContext } from './context.ts';
@@ -15,6 +15,7 @@ import { HttpError, readBody, sendError, sendJson } from './http.ts';
 import { rateClientFor, settleUsage } from './rate-limit.ts';
 import { explainRoute } from './load/explain.ts';
 import { PRIORITY_HEADER } from './load/place.ts';
+import { loadKey } from './load/ledger.ts';
 import { priorityOf, ROUTE_NAMES, TASK_HEADER } from './route-request.ts';
 import { RequestTrace } from './trace.ts';
 import { parseJsonBody } from './validate.ts';
@@ -104,8 +105,31 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         inFlight: usage[e.name]?.inFlight ?? ctx.limit(e).inFlight,
         queued: usage[e.name]?.queued ?? ctx.limit(e).queued,
         replica: ctx.limit(e),
+        ...poolHealth(e, now),
       })),
     });
+  }
+
+  /**
+   * A pool's servers, each with its own probe state and breaker: the endpoint stays up while any
+   * serves, and says it is degraded while some are down.
+   */
+  function poolHealth(e: Endpoint, now: number): Record<string, unknown> {
+    const pool = replicasOf(e);
+    if (pool.length < 2) return {};
+    const states = ctx.health.replicaStates(e.name);
+    const replicas = pool.map((r) => {
+      const circuit = ctx.breaker(loadKey(e.name, r.id)).snapshot(now);
+      return {
+        id: r.id,
+        url: r.url,
+        state: states.get(r.id) ?? 'unknown',
+        circuit,
+        inFlight: ctx.replicas.ledger.counts(loadKey(e.name, r.id)).inFlight,
+      };
+    });
+    const down = replicas.filter((r) => r.state === 'down' || r.circuit.state === 'open');
+    return { degraded: down.length > 0 && down.length < replicas.length, replicas };
   }
 
   function gatewayHealth(): string {

@@ -88,6 +88,7 @@ export class RequestTrace {
       route: this.route,
       task: this.task,
       endpoint: args.endpoint,
+      replica: this.attempts.findLast((a) => a.endpoint === args.endpoint)?.replica,
       host: args.host,
       model: args.model,
       startedAtMs: this.startedAtMs,

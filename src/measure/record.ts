@@ -40,6 +40,8 @@ export interface RequestRecord {
   readonly task?: string;
   /** Endpoint that produced the final answer (or the last one tried). */
   readonly endpoint: string;
+  /** The replica of the endpoint's pool that served it (its last attempt there); absent for one server. */
+  readonly replica?: string;
   /** The endpoint's host (degraded-mode adjustments apply per host). */
   readonly host?: string;
   /** Served by llm-fleet's simulator (`llm-fleet demo`): the report says its figures are not hardware's. */

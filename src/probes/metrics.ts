@@ -9,6 +9,8 @@ export interface MonitorMetrics {
   readonly up: Gauge;
   readonly downSeconds: Gauge;
   readonly probes: Counter;
+  /** Each replica's own probes (a pool's verdict is counted in `probes`). */
+  readonly replicaProbes: Counter;
   readonly sloEvents: Counter;
   readonly recoveryEpisodes: Counter;
 }
@@ -39,6 +41,12 @@ export function monitorMetrics(registry: Registry): MonitorMetrics {
       'kind',
       'result',
     ]),
+    replicaProbes: counter(
+      registry,
+      'llm_fleet_replica_probes_total',
+      "Active probes of each replica of a pool, by kind and result (the pool's verdict is in llm_fleet_probes_total)",
+      ['endpoint', 'replica', 'kind', 'result'],
+    ),
     sloEvents: counter(
       registry,
       METRICS.sloEvents,

@@ -6,7 +6,7 @@
 import { Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { Endpoint, Fleet } from '../fleet/index.ts';
-import { routableEndpoints } from '../fleet/index.ts';
+import { replicasOf, routableEndpoints } from '../fleet/index.ts';
 import { probeEvents } from '../slo/events.ts';
 import type { FleetStore } from '../store/types.ts';
 import { observeFingerprint } from './fingerprint.ts';
@@ -62,6 +62,53 @@ export interface MonitorOptions {
    * is load, not an outage: it marks nothing down and opens no incident.
    */
   readonly saturated?: (endpoint: string) => boolean;
+}
+
+/** What one health check goes to: an endpoint's server, or one replica of its pool. */
+interface Target {
+  readonly endpoint: Endpoint;
+  /** The endpoint as this server is reached (a replica's URL in place of the first's). */
+  readonly server: Endpoint;
+  readonly replica?: string;
+  /** Key of the per-server probe memory (`endpoint` or `endpoint#replica`). */
+  readonly key: string;
+}
+
+function targetsOf(endpoint: Endpoint): Target[] {
+  const pool = replicasOf(endpoint);
+  if (pool.length < 2) return [{ endpoint, server: endpoint, key: endpoint.name }];
+  return pool.map((r) => ({
+    endpoint,
+    server: { ...endpoint, url: r.url },
+    replica: r.id,
+    key: `${endpoint.name}#${r.id}`,
+  }));
+}
+
+function withReplica(result: ProbeResult, target: Target): ProbeResult {
+  return target.replica === undefined ? result : { ...result, replica: target.replica };
+}
+
+/** A pool's health, from its replicas' checks of one round: ok while any of them answered. */
+export function poolVerdict(endpoint: Endpoint, checks: readonly ProbeResult[]): ProbeResult {
+  const ok = checks.filter((c) => c.ok);
+  const first = ok[0] ?? checks[0];
+  const atMs = Math.min(...checks.map((c) => c.atMs));
+  const failed = checks.filter((c) => !c.ok).map((c) => `replica ${c.replica}: ${c.cause ?? c.detail}`);
+  return {
+    endpoint: endpoint.name,
+    kind: 'health',
+    atMs,
+    ok: ok.length > 0,
+    latencyMs:
+      ok.length > 0 ? Math.min(...ok.map((c) => c.latencyMs)) : Math.max(...checks.map((c) => c.latencyMs)),
+    ...(first?.status !== undefined ? { status: first.status } : {}),
+    ...(ok.length === 0 && first?.cause !== undefined ? { cause: first.cause } : {}),
+    detail:
+      ok.length === checks.length
+        ? `${checks.length} of ${checks.length} replicas up`
+        : `${ok.length} of ${checks.length} replicas up (${failed.join('; ')})`,
+  };
 }
 
 export interface Monitor {
@@ -127,7 +174,8 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
   let incidentWrites: Promise<void> = Promise.resolve();
   const unsubscribeIncidents = state.onIncident((incident) => {
     const endpoint = byName.get(incident.endpoint);
-    const recoveryMs = endpoint?.slo.recoveryMs;
+    // A replica's incident is its own record; the endpoint's recovery objective judges only its own.
+    const recoveryMs = incident.replica === undefined ? endpoint?.slo.recoveryMs : undefined;
     if (store) {
       const stored = { ...incident, ...(recoveryMs !== undefined ? { recoveryMs } : {}) };
       incidentWrites = incidentWrites
@@ -138,13 +186,24 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
           ),
         );
     }
-    if (incident.endedAtMs !== undefined) {
+    if (incident.endedAtMs !== undefined && incident.replica === undefined) {
       const late = recoveryMs !== undefined && incident.endedAtMs - incident.startedAtMs > recoveryMs;
       metrics.recoveryEpisodes.inc({ endpoint: incident.endpoint, outcome: late ? 'exceeded' : 'within' });
     }
   });
 
   function record(result: ProbeResult): void {
+    if (result.replica !== undefined) {
+      // One server of a pool: its own up/down and incidents; the pool's verdict is what counts.
+      metrics.replicaProbes.inc({
+        endpoint: result.endpoint,
+        replica: result.replica,
+        kind: result.kind,
+        result: result.ok ? 'ok' : 'fail',
+      });
+      options.onProbe?.(result);
+      return;
+    }
     store?.writeProbe(result);
     metrics.probes.inc({ endpoint: result.endpoint, kind: result.kind, result: result.ok ? 'ok' : 'fail' });
     for (const e of probeEvents(fleet, result))
@@ -173,6 +232,7 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
     const cause = ok ? undefined : (failure ?? result).cause;
     const observation = {
       endpoint: result.endpoint,
+      ...(result.replica !== undefined ? { replica: result.replica } : {}),
       ok,
       atMs: result.atMs,
       ...(cause !== undefined ? { cause } : {}),
@@ -190,15 +250,19 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
   /** A lease outlives two rounds, so a slow round never hands the endpoint to another replica. */
   const leaseMs = 2 * intervalMs + timeoutMs;
 
-  async function requestRound(endpoint: Endpoint): Promise<ProbeResult[]> {
-    const probe = await probeRequest(endpoint, {
-      // A reasoning model may think for a while before it answers; bounded so a hung server
-      // cannot hold the probe for the endpoint's whole request timeout.
-      timeoutMs: Math.max(timeoutMs, Math.min(endpoint.timeouts.totalTimeoutMs, REQUEST_PROBE_MAX_MS)),
-      dispatcher,
-      clock,
-      ...(options.requestMaxTokens !== undefined ? { maxTokens: options.requestMaxTokens } : {}),
-    });
+  async function requestRound(target: Target): Promise<ProbeResult[]> {
+    const { endpoint } = target;
+    const probe = withReplica(
+      await probeRequest(target.server, {
+        // A reasoning model may think for a while before it answers; bounded so a hung server
+        // cannot hold the probe for the endpoint's whole request timeout.
+        timeoutMs: Math.max(timeoutMs, Math.min(endpoint.timeouts.totalTimeoutMs, REQUEST_PROBE_MAX_MS)),
+        dispatcher,
+        clock,
+        ...(options.requestMaxTokens !== undefined ? { maxTokens: options.requestMaxTokens } : {}),
+      }),
+      target,
+    );
     if (!probe.ok && probe.cause === 'timeout' && options.saturated?.(endpoint.name)) {
       record({
         ...probe,
@@ -208,10 +272,49 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
       return [probe];
     }
     record(probe);
-    if (probe.ok) requestFailure.delete(endpoint.name);
-    else requestFailure.set(endpoint.name, probe);
+    if (probe.ok) requestFailure.delete(target.key);
+    else requestFailure.set(target.key, probe);
     observe(probe, probe.ok);
     return [probe];
+  }
+
+  /** The state of what a target probes: the endpoint, or one replica of its pool. */
+  function stateOf(target: Target): string {
+    return target.replica === undefined
+      ? state.state(target.endpoint.name)
+      : (state.replicaStates(target.endpoint.name).get(target.replica) ?? 'unknown');
+  }
+
+  /** One server's health check, and its real request when one is due (still running when returned). */
+  async function serverRound(
+    target: Target,
+    withRequest: boolean,
+    withFingerprint: boolean,
+  ): Promise<{ health: ProbeResult; request?: Promise<ProbeResult[]> }> {
+    const health = withReplica(await checkHealth(target.server, { timeoutMs, dispatcher, clock }), target);
+    record(health);
+    const failure = requestFailure.get(target.key);
+    const wasDown = stateOf(target) === 'down';
+    observe(health, health.ok && !failure, health.ok ? failure : undefined);
+    // Back after a failed check or a down spell: a restart may have brought another model or build,
+    // so what the server says about itself is read at once, not at the next scheduled read.
+    const cameBack =
+      health.ok && (lastHealthFailed.get(target.key) === true || (wasDown && stateOf(target) === 'up'));
+    lastHealthFailed.set(target.key, !health.ok);
+    // A pool's fingerprint is its first server's (the one host:port names).
+    const fingerprinted =
+      target.replica === undefined || target.replica === replicasOf(target.endpoint)[0]?.id;
+    if (health.ok && fingerprinted && (withFingerprint || cameBack)) await recordFingerprint(target.endpoint);
+    // A real request runs beside the health rounds (a reasoning model may take tens of seconds),
+    // due every `requestProbeEvery` rounds and every round while the last one failed.
+    if (health.ok && (withRequest || failure) && !busyRequest.has(target.key)) {
+      const request = requestRound(target)
+        .catch((): ProbeResult[] => [])
+        .finally(() => busyRequest.delete(target.key));
+      busyRequest.set(target.key, request);
+      return { health, request };
+    }
+    return { health };
   }
 
   async function healthRound(
@@ -219,28 +322,14 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
     withRequest: boolean,
     withFingerprint: boolean,
   ): Promise<ProbeResult[]> {
-    const health = await checkHealth(endpoint, { timeoutMs, dispatcher, clock });
-    record(health);
-    const failure = requestFailure.get(endpoint.name);
-    const wasDown = state.state(endpoint.name) === 'down';
-    observe(health, health.ok && !failure, health.ok ? failure : undefined);
-    // Back after a failed check or a down spell: a restart may have brought another model or build,
-    // so what the server says about itself is read at once, not at the next scheduled read.
-    const cameBack =
-      health.ok &&
-      (lastHealthFailed.get(endpoint.name) === true || (wasDown && state.state(endpoint.name) === 'up'));
-    lastHealthFailed.set(endpoint.name, !health.ok);
-    if (health.ok && (withFingerprint || cameBack)) await recordFingerprint(endpoint);
-    // A real request runs beside the health rounds (a reasoning model may take tens of seconds),
-    // due every `requestProbeEvery` rounds and every round while the last one failed.
-    if (health.ok && (withRequest || failure) && !busyRequest.has(endpoint.name)) {
-      const request = requestRound(endpoint)
-        .catch((): ProbeResult[] => [])
-        .finally(() => busyRequest.delete(endpoint.name));
-      busyRequest.set(endpoint.name, request);
-      return [health, ...(await request)];
-    }
-    return [health];
+    const targets = targetsOf(endpoint);
+    const rounds = await Promise.all(targets.map((t) => serverRound(t, withRequest, withFingerprint)));
+    const healths = rounds.map((r) => r.health);
+    // A pool's probe, as its availability objective counts it: up while any replica answers.
+    const verdict = targets.length > 1 ? poolVerdict(endpoint, healths) : undefined;
+    if (verdict) record(verdict);
+    const requests = await Promise.all(rounds.map((r) => r.request ?? Promise.resolve([])));
+    return [...(verdict ? [verdict] : []), ...healths, ...requests.flat()];
   }
 
   function updateGauges(): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadFleet } from '../fleet/index.ts';
+import { readFileSync } from 'node:fs';
+import { loadFleet, parseFleet } from '../fleet/index.ts';
 import { createHealthState } from './state.ts';
 import type { HealthChange } from './types.ts';
 
@@ -94,5 +95,86 @@ describe('createHealthState', () => {
     });
     feed(state, 'coder', '+--');
     expect(state.state('coder')).toBe('down');
+  });
+});
+
+describe('createHealthState on a replica pool', () => {
+  const text = readFileSync('examples/onex.fleet.yaml', 'utf8').replace(
+    '    port: 8001\n',
+    '    port: 8001\n    replicas: [http://192.168.86.202:8001]\n',
+  );
+  const pool = parseFleet(text, 'pool.fleet.yaml', { env: {} });
+  const see = (
+    state: ReturnType<typeof createHealthState>,
+    replica: string | undefined,
+    pattern: string,
+    startMs: number,
+  ) =>
+    [...pattern].forEach((c, i) =>
+      state.observe({
+        endpoint: 'coder-fast',
+        ...(replica !== undefined ? { replica } : {}),
+        ok: c === '+',
+        atMs: startMs + i * 15_000,
+        source: 'probe',
+        cause: c === '-' ? 'connect_refused' : undefined,
+      }),
+    );
+
+  it('one replica down is its own incident; the endpoint stays up', () => {
+    const state = createHealthState(pool);
+    const changes: HealthChange[] = [];
+    state.subscribe((c) => changes.push(c));
+    see(state, '0', '++++', 0);
+    see(state, '1', '+--+', 0);
+    expect(state.state('coder-fast')).toBe('up');
+    expect(Object.fromEntries(state.replicaStates('coder-fast'))).toEqual({ '0': 'up', '1': 'down' });
+    expect(state.incidents()).toEqual([
+      { endpoint: 'coder-fast', replica: '1', startedAtMs: 15_000, cause: 'connect_refused' },
+    ]);
+    expect(state.openIncident('coder-fast')).toBeUndefined();
+    expect(state.degradedHosts()).toEqual([]);
+    expect(changes.filter((c) => c.replica === undefined).map((c) => c.to)).toEqual(['up']);
+    expect(changes.filter((c) => c.replica === '1').map((c) => c.to)).toEqual(['up', 'down']);
+    // An endpoint of one server has no replica states.
+    expect(state.replicaStates('coder').size).toBe(0);
+  });
+
+  it('the pool down: the endpoint incident runs from when the last replica failed to when the first came back', () => {
+    const state = createHealthState(pool, { downAfter: 2, upAfter: 2 });
+    see(state, '0', '+---------', 0); // fails from 15 s
+    see(state, '1', '+++-----++', 0); // fails from 45 s, back at 120 s (up after its second success)
+    expect(state.incidents()).toEqual([
+      { endpoint: 'coder-fast', replica: '0', startedAtMs: 15_000, cause: 'connect_refused' },
+      {
+        endpoint: 'coder-fast',
+        replica: '1',
+        startedAtMs: 45_000,
+        endedAtMs: 120_000,
+        cause: 'connect_refused',
+      },
+      { endpoint: 'coder-fast', startedAtMs: 45_000, endedAtMs: 120_000, cause: 'connect_refused' },
+    ]);
+    expect(state.state('coder-fast')).toBe('up');
+  });
+
+  it('an observation naming no replica counts for each; a restored pool outage needs each replica back on its own', () => {
+    const state = createHealthState(pool);
+    see(state, undefined, '+--', 0);
+    expect(Object.fromEntries(state.replicaStates('coder-fast'))).toEqual({ '0': 'down', '1': 'down' });
+    expect(state.state('coder-fast')).toBe('down');
+
+    const restored = createHealthState(pool, {
+      restore: [{ endpoint: 'coder-fast', startedAtMs: 5_000, cause: 'timeout' }],
+    });
+    expect(restored.state('coder-fast')).toBe('down');
+    see(restored, '0', '+', 60_000);
+    expect(restored.state('coder-fast')).toBe('down');
+    see(restored, '0', '+', 75_000);
+    expect(restored.state('coder-fast')).toBe('up');
+    expect(restored.incidents()).toEqual([
+      { endpoint: 'coder-fast', startedAtMs: 5_000, endedAtMs: 60_000, cause: 'timeout' },
+    ]);
+    expect(restored.replicaStates('coder-fast').get('1')).toBe('down');
   });
 });

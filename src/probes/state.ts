@@ -1,8 +1,10 @@
 // The fleet's shared up/down state machine. Active probes and the gateway's passive view (errors on
 // real traffic) feed the same counters, so the router, the monitor and the dashboard agree on one
 // answer. Debounced on purpose: N consecutive failures mark an endpoint down and M consecutive
-// successes mark it up again, so one lost probe never flaps the state.
-import type { Fleet } from '../fleet/index.ts';
+// successes mark it up again, so one lost probe never flaps the state. A replica pool keeps that
+// machine per replica, and the endpoint is derived from them: up while any replica is up (degraded
+// when some are down), down — with an incident of its own — only once every replica is down.
+import { replicasOf, type Fleet } from '../fleet/index.ts';
 import type { EndpointState, FleetHealthState, HealthChange, HealthObservation, Incident } from './types.ts';
 
 export interface HealthStateOptions {
@@ -27,6 +29,9 @@ export interface HealthStateMachine extends FleetHealthState {
 }
 
 interface Tracker {
+  readonly endpoint: string;
+  /** Set on a pool's replica trackers. */
+  readonly replica?: string;
   state: EndpointState;
   failures: number;
   successes: number;
@@ -38,6 +43,9 @@ interface Tracker {
   incidentIndex?: number;
 }
 
+const trackerKey = (endpoint: string, replica?: string): string =>
+  replica === undefined ? endpoint : `${endpoint}#${replica}`;
+
 export function createHealthState(fleet: Fleet, options: HealthStateOptions = {}): HealthStateMachine {
   const downAfter = Math.max(1, options.downAfter ?? 2);
   const upAfter = Math.max(1, options.upAfter ?? 2);
@@ -47,13 +55,31 @@ export function createHealthState(fleet: Fleet, options: HealthStateOptions = {}
   const routable = new Set(fleet.endpoints.filter((e) => e.status === 'running').map((e) => e.name));
   const hostOf = new Map(fleet.endpoints.map((e) => [e.name, e.host]));
   const trackers = new Map<string, Tracker>();
-  for (const e of fleet.endpoints) trackers.set(e.name, { state: 'unknown', failures: 0, successes: 0 });
+  /** Replica ids of each pool (endpoints of two or more servers). */
+  const pools = new Map<string, readonly string[]>();
+  for (const e of fleet.endpoints) {
+    trackers.set(e.name, { endpoint: e.name, state: 'unknown', failures: 0, successes: 0 });
+    const ids = replicasOf(e).map((r) => r.id);
+    if (ids.length < 2) continue;
+    pools.set(e.name, ids);
+    for (const id of ids)
+      trackers.set(trackerKey(e.name, id), {
+        endpoint: e.name,
+        replica: id,
+        state: 'unknown',
+        failures: 0,
+        successes: 0,
+      });
+  }
+  const replicaTrackers = (endpoint: string): Tracker[] =>
+    (pools.get(endpoint) ?? []).map((id) => trackers.get(trackerKey(endpoint, id)) as Tracker);
   const incidents: Incident[] = [];
   const listeners = new Set<(change: HealthChange) => void>();
   const incidentListeners = new Set<(incident: Incident) => void>();
 
+  const resumed: Tracker[] = [];
   for (const incident of options.restore ?? []) {
-    const t = trackers.get(incident.endpoint);
+    const t = trackers.get(trackerKey(incident.endpoint, incident.replica));
     if (!t) continue;
     incidents.push(incident);
     if (incident.endedAtMs === undefined && routable.has(incident.endpoint)) {
@@ -62,16 +88,28 @@ export function createHealthState(fleet: Fleet, options: HealthStateOptions = {}
       t.failures = downAfter;
       t.firstFailureAtMs = incident.startedAtMs;
       t.firstFailureCause = incident.cause;
-      t.incidentIndex = incidents.length - 1;
+      resumed.push(t);
     }
   }
   incidents.sort((a, b) => a.startedAtMs - b.startedAtMs);
-  for (const t of trackers.values()) {
-    if (t.incidentIndex === undefined) continue;
-    const open = incidents.findIndex(
-      (i) => i.endedAtMs === undefined && i.startedAtMs === t.firstFailureAtMs,
+  for (const t of resumed)
+    t.incidentIndex = incidents.findIndex(
+      (i) =>
+        i.endedAtMs === undefined &&
+        i.endpoint === t.endpoint &&
+        i.replica === t.replica &&
+        i.startedAtMs === t.firstFailureAtMs,
     );
-    t.incidentIndex = open;
+  // A pool down as a whole was down on every replica: each must come back on its own probes.
+  for (const t of resumed) {
+    if (t.replica !== undefined) continue;
+    for (const r of replicaTrackers(t.endpoint)) {
+      if (r.state === 'down') continue;
+      r.state = 'down';
+      r.failures = downAfter;
+      r.firstFailureAtMs = t.firstFailureAtMs;
+      r.firstFailureCause = t.firstFailureCause;
+    }
   }
 
   function emit(change: HealthChange): void {
@@ -94,33 +132,54 @@ export function createHealthState(fleet: Fleet, options: HealthStateOptions = {}
     }
   }
 
-  function transition(name: string, t: Tracker, to: EndpointState, atMs: number, cause?: string): void {
+  function transition(t: Tracker, to: EndpointState, atMs: number, cause?: string): void {
     const from = t.state;
     t.state = to;
-    emit({ endpoint: name, from, to, atMs, ...(cause !== undefined ? { cause } : {}) });
+    emit({
+      endpoint: t.endpoint,
+      ...(t.replica !== undefined ? { replica: t.replica } : {}),
+      from,
+      to,
+      atMs,
+      ...(cause !== undefined ? { cause } : {}),
+    });
   }
 
-  function observe(o: HealthObservation): void {
-    const t = trackers.get(o.endpoint);
-    if (!t || !routable.has(o.endpoint)) return;
+  function openIncident(t: Tracker, startedAtMs: number, cause: string): Incident {
+    const incident: Incident = {
+      endpoint: t.endpoint,
+      ...(t.replica !== undefined ? { replica: t.replica } : {}),
+      startedAtMs,
+      cause,
+    };
+    incidents.push(incident);
+    t.incidentIndex = incidents.length - 1;
+    emitIncident(incident);
+    return incident;
+  }
+
+  function closeIncident(t: Tracker, endedAtMs: number): void {
+    if (t.incidentIndex !== undefined && t.incidentIndex >= 0) {
+      const closed: Incident = { ...(incidents[t.incidentIndex] as Incident), endedAtMs };
+      incidents[t.incidentIndex] = closed;
+      emitIncident(closed);
+    }
+    t.incidentIndex = undefined;
+    t.firstFailureAtMs = undefined;
+    t.firstFailureCause = undefined;
+  }
+
+  /** One server's debounced machine (an endpoint of one server, or one replica of a pool). */
+  function step(t: Tracker, o: HealthObservation): void {
     if (o.ok) {
       if (t.successes === 0) t.firstSuccessAtMs = o.atMs;
       t.successes += 1;
       t.failures = 0;
       // From unknown there is nothing to flap from: the first success is enough.
-      if (t.state === 'unknown') transition(o.endpoint, t, 'up', o.atMs);
+      if (t.state === 'unknown') transition(t, 'up', o.atMs);
       else if (t.state === 'down' && t.successes >= upAfter) {
-        const endedAtMs = t.firstSuccessAtMs ?? o.atMs;
-        if (t.incidentIndex !== undefined && t.incidentIndex >= 0) {
-          const open = incidents[t.incidentIndex] as Incident;
-          const closed: Incident = { ...open, endedAtMs };
-          incidents[t.incidentIndex] = closed;
-          emitIncident(closed);
-        }
-        t.incidentIndex = undefined;
-        t.firstFailureAtMs = undefined;
-        t.firstFailureCause = undefined;
-        transition(o.endpoint, t, 'up', o.atMs);
+        closeIncident(t, t.firstSuccessAtMs ?? o.atMs);
+        transition(t, 'up', o.atMs);
       }
       return;
     }
@@ -132,21 +191,56 @@ export function createHealthState(fleet: Fleet, options: HealthStateOptions = {}
     t.successes = 0;
     t.firstSuccessAtMs = undefined;
     if (t.state !== 'down' && t.failures >= downAfter) {
-      const incident: Incident = {
-        endpoint: o.endpoint,
-        startedAtMs: t.firstFailureAtMs ?? o.atMs,
-        cause: t.firstFailureCause ?? o.cause ?? 'failure',
-      };
-      incidents.push(incident);
-      t.incidentIndex = incidents.length - 1;
-      emitIncident(incident);
-      transition(o.endpoint, t, 'down', o.atMs, incident.cause);
+      const incident = openIncident(
+        t,
+        t.firstFailureAtMs ?? o.atMs,
+        t.firstFailureCause ?? o.cause ?? 'failure',
+      );
+      transition(t, 'down', o.atMs, incident.cause);
     }
   }
 
+  /** A pool's own state, from its replicas': its incident spans the time no replica served. */
+  function derive(t: Tracker, atMs: number): void {
+    const replicas = replicaTrackers(t.endpoint);
+    const up = replicas.filter((r) => r.state === 'up');
+    const to: EndpointState =
+      up.length > 0 ? 'up' : replicas.every((r) => r.state === 'down') ? 'down' : 'unknown';
+    if (to === t.state) return;
+    if (to === 'down') {
+      // Down since the last replica began failing: until then another one served.
+      const last = replicas.reduce((a, r) =>
+        (r.firstFailureAtMs ?? atMs) > (a.firstFailureAtMs ?? atMs) ? r : a,
+      );
+      t.firstFailureAtMs = last.firstFailureAtMs ?? atMs;
+      t.firstFailureCause = last.firstFailureCause ?? 'failure';
+      const incident = openIncident(t, t.firstFailureAtMs, t.firstFailureCause);
+      transition(t, 'down', atMs, incident.cause);
+      return;
+    }
+    if (t.state === 'down') closeIncident(t, Math.min(...up.map((r) => r.firstSuccessAtMs ?? atMs)));
+    transition(t, to, atMs);
+  }
+
+  function observe(o: HealthObservation): void {
+    const t = trackers.get(o.endpoint);
+    if (!t || !routable.has(o.endpoint)) return;
+    const ids = pools.get(o.endpoint);
+    if (!ids) return step(t, o);
+    // An observation of the whole pool (no replica named) counts for each of its servers.
+    for (const id of o.replica === undefined ? ids : ids.filter((x) => x === o.replica))
+      step(trackers.get(trackerKey(o.endpoint, id)) as Tracker, o);
+    derive(t, o.atMs);
+  }
+
+  const endpointTrackers = (): Array<[string, Tracker]> =>
+    fleet.endpoints.map((e) => [e.name, trackers.get(e.name) as Tracker]);
+
   return {
     state: (endpoint) => trackers.get(endpoint)?.state ?? 'unknown',
-    states: () => new Map([...trackers].map(([name, t]) => [name, t.state])),
+    states: () => new Map(endpointTrackers().map(([name, t]) => [name, t.state])),
+    replicaStates: (endpoint) =>
+      new Map(replicaTrackers(endpoint).map((r) => [r.replica as string, r.state])),
     observe,
     subscribe(listener) {
       listeners.add(listener);
@@ -159,7 +253,7 @@ export function createHealthState(fleet: Fleet, options: HealthStateOptions = {}
     incidents: () => [...incidents],
     degradedHosts() {
       const hosts = new Set<string>();
-      for (const [name, t] of trackers) if (t.state === 'down') hosts.add(hostOf.get(name) ?? name);
+      for (const [name, t] of endpointTrackers()) if (t.state === 'down') hosts.add(hostOf.get(name) ?? name);
       return [...hosts];
     },
     downForMs(endpoint, nowMs = clock()) {

@@ -4,6 +4,8 @@ export type ProbeKind = 'health' | 'request';
 
 export interface ProbeResult {
   readonly endpoint: string;
+  /** The server of the endpoint's replica pool probed (absent for a single server or the pool's verdict). */
+  readonly replica?: string;
   readonly kind: ProbeKind;
   readonly atMs: number;
   readonly ok: boolean;
@@ -19,6 +21,11 @@ export type EndpointState = 'up' | 'down' | 'unknown';
 
 export interface Incident {
   readonly endpoint: string;
+  /**
+   * The replica of a pool that was down (the endpoint stayed up while another served). Absent for
+   * the endpoint's own incidents — the only ones its recovery and availability objectives judge.
+   */
+  readonly replica?: string;
   readonly startedAtMs: number;
   /** Undefined while the incident is open. */
   readonly endedAtMs?: number;
@@ -28,6 +35,8 @@ export interface Incident {
 /** One thing learned about an endpoint's health, from an active probe or from real traffic. */
 export interface HealthObservation {
   readonly endpoint: string;
+  /** Which server of a pool was seen; absent on a pool's endpoint, it counts for every replica. */
+  readonly replica?: string;
   readonly ok: boolean;
   readonly atMs: number;
   readonly source: 'probe' | 'traffic';
@@ -37,6 +46,8 @@ export interface HealthObservation {
 
 export interface HealthChange {
   readonly endpoint: string;
+  /** Set when one replica of a pool changed state (the endpoint's own changes have none). */
+  readonly replica?: string;
   readonly from: EndpointState;
   readonly to: EndpointState;
   readonly atMs: number;
@@ -48,8 +59,11 @@ export interface HealthChange {
  * reads it. Implemented in `state.ts` (N consecutive failures → down, M successes → up).
  */
 export interface FleetHealthState {
+  /** An endpoint's state; a pool is up while any replica is up and down once all are. */
   state(endpoint: string): EndpointState;
   states(): ReadonlyMap<string, EndpointState>;
+  /** Each replica's own state, by replica id (empty for an endpoint of one server). */
+  replicaStates(endpoint: string): ReadonlyMap<string, EndpointState>;
   observe(observation: HealthObservation): void;
   /** Called on every state change; returns an unsubscribe function. */
   subscribe(listener: (change: HealthChange) => void): () => void;

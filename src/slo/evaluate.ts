@@ -325,7 +325,10 @@ function outageShare(fleet: Fleet, objective: Objective, index: BucketIndex, dat
   const related = outageNeighbours(fleet, objective);
   const incidents = data.incidents.filter(
     (i) =>
-      related.has(i.endpoint) && i.startedAtMs <= data.nowMs && (i.endedAtMs ?? data.nowMs) >= data.sinceMs,
+      related.has(i.endpoint) &&
+      i.replica === undefined &&
+      i.startedAtMs <= data.nowMs &&
+      (i.endedAtMs ?? data.nowMs) >= data.sinceMs,
   );
   if (incidents.length === 0) return '';
   // The minutes an incident touched, first and last whole (the store cuts its sums there too).

@@ -37,6 +37,8 @@ export function judgeRecovery(
     .filter(
       (i) =>
         i.endpoint === endpoint.name &&
+        // One replica of a pool down while another served is the replica's incident, not the endpoint's.
+        i.replica === undefined &&
         i.startedAtMs <= range.nowMs &&
         (i.endedAtMs ?? range.nowMs) >= range.sinceMs,
     )

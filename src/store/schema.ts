@@ -196,6 +196,27 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX store_batches_by_time ON store_batches (at_ms)',
     ],
   },
+  {
+    version: 7,
+    why: "replica pools: an incident may be one replica's (the endpoint up while another served), so the key takes the replica ('' for the endpoint's own); a request record names the replica that served it",
+    statements: [
+      `CREATE TABLE incidents_v7 (
+        endpoint TEXT NOT NULL,
+        replica TEXT NOT NULL DEFAULT '',
+        started_at_ms BIGINT NOT NULL,
+        ended_at_ms BIGINT,
+        cause TEXT NOT NULL,
+        recovery_ms BIGINT,
+        PRIMARY KEY (endpoint, replica, started_at_ms)
+      )`,
+      `INSERT INTO incidents_v7 (endpoint, replica, started_at_ms, ended_at_ms, cause, recovery_ms)
+       SELECT endpoint, '', started_at_ms, ended_at_ms, cause, recovery_ms FROM incidents`,
+      'DROP TABLE incidents',
+      'ALTER TABLE incidents_v7 RENAME TO incidents',
+      'CREATE INDEX incidents_by_end ON incidents (ended_at_ms)',
+      'ALTER TABLE request_records ADD COLUMN replica TEXT',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -478,14 +478,15 @@ export class SqlStore implements FleetStore {
     for (const part of chunks(unique, ROWS_PER_INSERT)) {
       const rows = await tx.all(
         insertSql(
-          'INSERT INTO request_records (id, endpoint, started_at_ms, outcome, status, ttft_ms, total_ms, decode_tokens_per_second, body)',
-          9,
+          'INSERT INTO request_records (id, endpoint, replica, started_at_ms, outcome, status, ttft_ms, total_ms, decode_tokens_per_second, body)',
+          10,
           part.length,
           'ON CONFLICT (id) DO NOTHING RETURNING id',
         ),
         part.flatMap((r) => [
           r.id,
           r.endpoint,
+          r.replica ?? null,
           r.startedAtMs,
           r.outcome,
           r.status,
@@ -584,11 +585,12 @@ export class SqlStore implements FleetStore {
 
   async saveIncident(incident: StoredIncident): Promise<void> {
     await this.#db.run(
-      `INSERT INTO incidents (endpoint, started_at_ms, ended_at_ms, cause, recovery_ms) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint, started_at_ms) DO UPDATE SET ended_at_ms = excluded.ended_at_ms, cause = excluded.cause,
-         recovery_ms = excluded.recovery_ms`,
+      `INSERT INTO incidents (endpoint, replica, started_at_ms, ended_at_ms, cause, recovery_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint, replica, started_at_ms) DO UPDATE SET ended_at_ms = excluded.ended_at_ms,
+         cause = excluded.cause, recovery_ms = excluded.recovery_ms`,
       [
         incident.endpoint,
+        incident.replica ?? '',
         incident.startedAtMs,
         incident.endedAtMs ?? null,
         incident.cause,
@@ -600,8 +602,10 @@ export class SqlStore implements FleetStore {
   #incident(row: Row): StoredIncident {
     const endedAtMs = optNum(row.ended_at_ms);
     const recoveryMs = optNum(row.recovery_ms);
+    const replica = row.replica === null || row.replica === undefined ? '' : String(row.replica);
     return {
       endpoint: String(row.endpoint),
+      ...(replica !== '' ? { replica } : {}),
       startedAtMs: num(row.started_at_ms),
       ...(endedAtMs !== undefined ? { endedAtMs } : {}),
       cause: String(row.cause),
@@ -612,7 +616,7 @@ export class SqlStore implements FleetStore {
   async incidents(range: TimeRange, endpoint?: string): Promise<StoredIncident[]> {
     const rows = await this.#db.all(
       `SELECT * FROM incidents WHERE started_at_ms < ? AND (ended_at_ms IS NULL OR ended_at_ms >= ?)
-         AND (CAST(? AS TEXT) IS NULL OR endpoint = ?) ORDER BY started_at_ms, endpoint`,
+         AND (CAST(? AS TEXT) IS NULL OR endpoint = ?) ORDER BY started_at_ms, endpoint, replica`,
       [range.toMs, range.fromMs, endpoint ?? null, endpoint ?? null],
     );
     return rows.map((r) => this.#incident(r));
@@ -620,7 +624,7 @@ export class SqlStore implements FleetStore {
 
   async openIncidents(): Promise<StoredIncident[]> {
     const rows = await this.#db.all(
-      'SELECT * FROM incidents WHERE ended_at_ms IS NULL ORDER BY started_at_ms, endpoint',
+      'SELECT * FROM incidents WHERE ended_at_ms IS NULL ORDER BY started_at_ms, endpoint, replica',
     );
     return rows.map((r) => this.#incident(r));
   }

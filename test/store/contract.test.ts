@@ -145,16 +145,38 @@ for (const backend of [sqlite, postgres]) {
       a.write(record(2, 900));
       await a.close();
       // Rewind the database to version 1 as an older llm-fleet left it: everything later migrations
-      // created goes, indexes first (some are on version-1 tables).
-      const created = MIGRATIONS.filter((m) => m.version > 1)
-        .flatMap((m) => m.statements)
-        .flatMap((sql) => {
-          const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql);
-          return m ? [{ kind: m[1] === 'INDEX' ? 'INDEX' : 'TABLE', name: m[2] ?? '' }] : [];
-        });
+      // created goes, indexes first (some are on version-1 tables); a table a later migration rebuilt
+      // (created anew, then renamed to the old name) goes back to its version-1 shape.
+      const later = MIGRATIONS.filter((m) => m.version > 1).flatMap((m) => m.statements);
+      const rebuilt = new Map(
+        later.flatMap((sql) => {
+          const m = /^ALTER TABLE (\w+) RENAME TO (\w+)/.exec(sql);
+          return m ? [[m[1] ?? '', m[2] ?? '']] : [];
+        }),
+      );
+      const created = later.flatMap((sql) => {
+        const m = /^CREATE (TABLE|INDEX) (\w+)/.exec(sql);
+        return m && !rebuilt.has(m[2] ?? '')
+          ? [{ kind: m[1] === 'INDEX' ? 'INDEX' : 'TABLE', name: m[2] ?? '' }]
+          : [];
+      });
       for (const kind of ['INDEX', 'TABLE'])
-        for (const c of created.filter((c) => c.kind === kind))
-          await backend.exec(location, `DROP ${kind} ${c.name}`);
+        for (const name of new Set(created.filter((c) => c.kind === kind).map((c) => c.name)))
+          await backend.exec(location, `DROP ${kind} ${name}`);
+      for (const table of rebuilt.values()) {
+        await backend.exec(location, `DROP TABLE ${table}`);
+        const v1 = MIGRATIONS[0]?.statements.find((sql) => sql.startsWith(`CREATE TABLE ${table} (`));
+        await backend.exec(location, v1 ?? '');
+      }
+      for (const sql of later) {
+        const m = /^ALTER TABLE (\w+) ADD COLUMN (\w+)/.exec(sql);
+        if (m) await backend.exec(location, `ALTER TABLE ${m[1]} DROP COLUMN ${m[2]}`);
+      }
+      expect([...rebuilt.values()]).toEqual(['incidents']);
+      await backend.exec(
+        location,
+        "INSERT INTO incidents (endpoint, started_at_ms, cause) VALUES ('coder', 7, 'connect_refused')",
+      );
       expect(created.map((c) => c.name)).toEqual(
         expect.arrayContaining(['endpoint_hours', 'slo_days', 'store_batches']),
       );
@@ -167,6 +189,10 @@ for (const backend of [sqlite, postgres]) {
       const { store: b } = await open(location);
       expect(await b.schemaVersion()).toBe(SCHEMA_VERSION);
       expect(await b.marks()).toEqual([{ endpoint: 'coder', atMs: 1, note: 'kept' }]);
+      // Incidents came through the rebuild as the endpoint's own (no replica).
+      expect(await b.openIncidents()).toEqual([
+        { endpoint: 'coder', startedAtMs: 7, cause: 'connect_refused' },
+      ]);
       // The hour rollup was rebuilt from the stored minutes.
       expect(
         await b.series('coder-fast', { fromMs: T0, toMs: T0 + 3_600_000, stepMs: 3_600_000 }),
@@ -427,6 +453,49 @@ for (const backend of [sqlite, postgres]) {
         latencyMs: 3,
         detail: '',
       });
+      await store.close();
+    });
+
+    it("keeps a replica's incident apart from its endpoint's, and the replica that served a record", async () => {
+      const { store } = await open();
+      // The same start: one replica failed first probe in the round the pool's last one did.
+      await store.saveIncident({
+        endpoint: 'coder-fast',
+        replica: '1',
+        startedAtMs: T0,
+        cause: 'connect_refused',
+      });
+      await store.saveIncident({
+        endpoint: 'coder-fast',
+        startedAtMs: T0,
+        cause: 'timeout',
+        recoveryMs: 300_000,
+      });
+      await store.saveIncident({
+        endpoint: 'coder-fast',
+        replica: '1',
+        startedAtMs: T0,
+        endedAtMs: T0 + 60_000,
+        cause: 'connect_refused',
+      });
+      expect(await store.openIncidents()).toEqual([
+        { endpoint: 'coder-fast', startedAtMs: T0, cause: 'timeout', recoveryMs: 300_000 },
+      ]);
+      expect(await store.incidents({ fromMs: T0 - 60_000, toMs: T0 + 120_000 }, 'coder-fast')).toEqual([
+        { endpoint: 'coder-fast', startedAtMs: T0, cause: 'timeout', recoveryMs: 300_000 },
+        {
+          endpoint: 'coder-fast',
+          replica: '1',
+          startedAtMs: T0,
+          endedAtMs: T0 + 60_000,
+          cause: 'connect_refused',
+        },
+      ]);
+      store.write({ ...record(1, 400), replica: '1' });
+      store.write(record(2, 400));
+      await store.flush();
+      const records = await store.records({ fromMs: T0 - 60_000, toMs: T0 + 600_000 });
+      expect(records.map((r) => r.replica)).toEqual(['1', undefined]);
       await store.close();
     });
 
