@@ -31,7 +31,10 @@ interface GatewayExplanation {
     predictedP99Ms: number;
     targetP95Ms: number | null;
     targetP99Ms: number | null;
+    predictedDecodeTokensPerSecond: number | null;
+    sustainedTokensPerSecond: number | null;
     headroom: number;
+    limiting: string;
   }[];
   decision: { action: string; endpoint: string | null; reason: string };
   admission: { mode: string; queued: number; maxQueue: number };
@@ -110,6 +113,8 @@ async function explainAtGateway(
         'target P95',
         'pred P99',
         'target P99',
+        'pred decode',
+        'floor',
         'headroom',
         'state',
       ],
@@ -121,7 +126,9 @@ async function explainAtGateway(
         c.targetP95Ms === null ? '—' : `${c.targetP95Ms}ms`,
         `${c.predictedP99Ms}ms`,
         c.targetP99Ms === null ? '—' : `${c.targetP99Ms}ms`,
-        `${Math.round(c.headroom * 100)}%`,
+        c.predictedDecodeTokensPerSecond === null ? '—' : `${c.predictedDecodeTokensPerSecond} tok/s`,
+        c.sustainedTokensPerSecond === null ? '—' : `${c.sustainedTokensPerSecond} tok/s`,
+        `${Math.round(c.headroom * 100)}% (${c.limiting})`,
         [c.down ? 'down' : '', c.saturated ? 'saturated' : '', c.engineStale ? 'engine stale' : '']
           .filter(Boolean)
           .join(', ') || 'ok',

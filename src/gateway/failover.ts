@@ -65,7 +65,9 @@ export async function acquire(
   const charge = pendingCharge(trace);
   // Counted in the load ledger now, at dispatch, before any await: the next request to decide sees it.
   const before = trace.loadDispatch ? ctx.load.view.load(endpoint) : undefined;
-  const ticket = trace.loadDispatch ? ctx.load.view.dispatch(endpoint, trace.loadDispatch) : undefined;
+  const ticket = trace.loadDispatch
+    ? ctx.load.view.dispatch(endpoint, trace.loadDispatch, trace.id)
+    : undefined;
   // A replica pool: the bounded-load pick first, counted in the ledger under its own key at once too.
   const failedHere = trace.failedReplicas.get(endpoint.name) ?? new Set<string>();
   const plan = planReplicas(ctx.replicas, endpoint, trace.affinityPrompt, failedHere);

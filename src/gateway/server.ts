@@ -225,6 +225,7 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     });
     const final = record;
     ctx.metrics.observe(final, gapsMs);
+    ctx.load.view.observeRecord(final);
     settleUsage(ctx, trace, final);
     try {
       ctx.sink?.write(final);

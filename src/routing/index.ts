@@ -8,7 +8,22 @@ export {
   BEYOND_THE_MATRIX,
 } from './select.ts';
 export { decideUnderLoad, score, describe, NEAR_EQUAL } from './load-aware.ts';
-export type { LoadCandidate, LoadDecision, LoadDecisionInput, Scored } from './load-aware.ts';
+export type {
+  LoadCandidate,
+  LoadDecision,
+  LoadDecisionInput,
+  Scored,
+  DecodeFloors,
+  Limiting,
+} from './load-aware.ts';
+export {
+  predictDecode,
+  priorDecodeModel,
+  updateDecodeModel,
+  PRIOR_DECODE_SIGMA,
+  PRIOR_DECODE_SLOWDOWN_PER_SEQUENCE,
+} from './decode.ts';
+export type { DecodeModel, DecodePrediction, DecodeObservation } from './decode.ts';
 export {
   predictTtft,
   priorTtftModel,

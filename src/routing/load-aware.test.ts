@@ -14,6 +14,14 @@ const cand = (endpoint: string, p95Ms: number, extra: Partial<LoadCandidate> = {
   saturated: false,
   ...extra,
 });
+// Decode predictions: median m tok/s, fast 5% at 2 × m; floors 60 sustained / 120 burst.
+const rate = (m: number) => ({
+  medianTokensPerSecond: m,
+  p05TokensPerSecond: m / 2,
+  p95TokensPerSecond: 2 * m,
+});
+const floors = { sustainedTokensPerSecond: 60, burstTokensPerSecond: 120 };
+const decoding = (m: number, idle = 80) => ({ decode: { prediction: rate(m), idle: rate(idle), floors } });
 const input = (candidates: LoadCandidate[], extra: Partial<LoadDecisionInput> = {}): LoadDecisionInput => ({
   policy: 'slo',
   candidates,
@@ -101,6 +109,69 @@ describe('decideUnderLoad', () => {
       'dispatch',
       'b',
     ],
+    [
+      'decode counts too: the preferred one decoding under its floor overflows',
+      input([cand('a', 300, decoding(62)), cand('b', 400, decoding(80))]),
+      'dispatch',
+      'b',
+    ],
+    [
+      'decode with headroom (62 × 0.9 ≥ 55) keeps the preferred',
+      input([
+        cand('a', 300, { decode: { ...decoding(62).decode, floors: { sustainedTokensPerSecond: 55 } } }),
+        cand('b', 400, decoding(80)),
+      ]),
+      'dispatch',
+      'a',
+    ],
+    [
+      'the burst figure counts: fast 5% at 2 × 70 × 0.9 < 130',
+      input([
+        cand('a', 300, { decode: { ...decoding(70).decode, floors: { burstTokensPerSecond: 130 } } }),
+        cand('b', 400, decoding(80)),
+      ]),
+      'dispatch',
+      'b',
+    ],
+    [
+      'an overflow target needs decode headroom too',
+      input([cand('a', 300, decoding(50)), cand('b', 100, decoding(60)), cand('c', 700, decoding(90))]),
+      'dispatch',
+      'c',
+    ],
+    [
+      'every candidate decoding under its floor but in time: the least short now, never the queue',
+      input([cand('a', 300, decoding(50)), cand('b', 100, decoding(58))]),
+      'dispatch',
+      'b',
+    ],
+    [
+      'near-equal decode shortfalls keep the matrix order',
+      input([cand('a', 300, decoding(58)), cand('b', 100, decoding(59))]),
+      'dispatch',
+      'a',
+    ],
+    [
+      'short of decode and late everywhere with load in flight: admission',
+      input([cand('a', 900, decoding(50)), cand('b', 1200, decoding(55))]),
+      'no-headroom',
+      undefined,
+    ],
+    [
+      'a floor missed even alone is not load: the preferred keeps it (and its estimate gets corrected)',
+      input([cand('a', 300, decoding(40, 40)), cand('b', 200, decoding(80))]),
+      'dispatch',
+      'a',
+    ],
+    [
+      'decode floors alone (no TTFT target) are objectives too',
+      input([
+        cand('a', 0, { target: undefined, ...decoding(50) }),
+        cand('b', 0, { target: undefined, ...decoding(90) }),
+      ]),
+      'dispatch',
+      'b',
+    ],
   ];
   it.each(table)('%s', (_name, given, action, first) => {
     const d = decideUnderLoad(given);
@@ -116,7 +187,14 @@ describe('decideUnderLoad', () => {
     const d = decideUnderLoad(input([cand('a', 900), cand('b', 400)]));
     expect(d.action === 'dispatch' && d.overflow).toBe(true);
     expect(d.reason).toMatch(
-      /^overflow from a \(predicted P95 900ms of 800ms, headroom -2\d%\); b predicted P95 400ms of 800ms, headroom 40%/,
+      /^overflow from a \(predicted P95 900ms of 800ms, headroom -2\d% \(ttft-p95\)\); b predicted P95 400ms of 800ms, headroom 40% \(ttft-p95\)/,
+    );
+  });
+
+  it('names the decode prediction and the limiting objective', () => {
+    const d = decideUnderLoad(input([cand('a', 300, decoding(62)), cand('b', 400, decoding(80))]));
+    expect(d.action === 'dispatch' && d.reason).toMatch(
+      /^overflow from a \(predicted P95 300ms of 800ms, decode 62 tok\/s \(floor 60\), headroom -7% \(sustained\)\); b .*decode 80 tok\/s \(floor 60\), headroom 20% \(sustained\)/,
     );
   });
 

@@ -2,14 +2,28 @@
 // which one takes this request now, given each one's load and predicted TTFT against its targets.
 // Pure: loads, predictions and a tie-break draw are values. The matrix stays the policy; load only
 // decides among what it allows:
-//   - `slo`: the preferred endpoint while its predicted P95 and P99 leave headroom under its
-//     targets; otherwise the next candidate with headroom (overflow); when none has headroom and
+//   - `slo`: the preferred endpoint while every objective of it the request is judged by leaves
+//     headroom — predicted TTFT P95 and P99 under their targets, predicted decode rate (median for
+//     the sustained floor, the fast 5% for the burst figure) over its floors; otherwise the next candidate with headroom (overflow); when none has headroom and
 //     something is in flight to wait for, the admission policy (queue or shed); when none has
 //     headroom at idle, the preferred endpoint anyway (waiting would free nothing).
 //   - `least-busy`: fewest in flight, random among equals (LiteLLM's least-busy), a baseline.
 //   - `static`: the matrix's order unchanged.
 import type { LatencyTarget, LoadPolicy, Priority } from '../fleet/index.ts';
+import type { DecodePrediction } from './decode.ts';
 import type { TtftPrediction } from './predict.ts';
+
+/** The endpoint's throughput floors (tokens/s) a chat request is judged by. */
+export interface DecodeFloors {
+  readonly sustainedTokensPerSecond?: number;
+  readonly burstTokensPerSecond?: number;
+}
+
+export interface Decode {
+  readonly prediction: DecodePrediction;
+  readonly idle: DecodePrediction;
+  readonly floors: DecodeFloors;
+}
 
 export interface LoadCandidate {
   readonly endpoint: string;
@@ -21,6 +35,8 @@ export interface LoadCandidate {
   readonly prediction: TtftPrediction;
   /** The same request's prediction with nothing else in flight. */
   readonly idle: TtftPrediction;
+  /** Predicted decode rate at this load and alone, with the floors it is judged against (chat only). */
+  readonly decode?: Decode;
   readonly inFlight: number;
   /** The engine reports queueing or the ledger is at the endpoint's slots. */
   readonly saturated: boolean;
@@ -38,13 +54,23 @@ export interface LoadDecisionInput {
   readonly tieBreak: number;
 }
 
+/** The objective whose headroom is the smallest. */
+export type Limiting = 'ttft-p95' | 'ttft-p99' | 'sustained' | 'burst' | 'queueing';
+
 export interface Scored {
   readonly endpoint: string;
-  /** (allowed − predicted) / target at the tighter of P95 and P99; ≥ 0 means headroom. */
+  /**
+   * The smallest headroom over the objectives: (allowed − predicted) / target for TTFT P95 and
+   * P99, (predicted × (1 − margin) − floor) / floor for the decode floors; ≥ 0 means headroom.
+   */
   readonly headroom: number;
+  readonly limiting: Limiting;
   readonly predictedP95Ms: number;
   readonly predictedP99Ms: number;
   readonly targetP95Ms?: number;
+  /** Predicted median decode rate and the sustained floor (chat endpoints with one). */
+  readonly predictedDecodeTokensPerSecond?: number;
+  readonly sustainedTokensPerSecond?: number;
 }
 
 export type LoadDecision =
@@ -69,21 +95,39 @@ export const NEAR_EQUAL = 0.05;
 
 export function score(c: LoadCandidate, margin: number): Scored {
   const p = c.prediction;
-  let headroom: number;
+  const heads: [Limiting, number][] = [];
   if (c.target) {
-    const h95 = (c.target.p95Ms * (1 - margin) - p.p95Ms) / c.target.p95Ms;
-    const h99 = (c.target.p99Ms * (1 - margin) - p.p99Ms) / c.target.p99Ms;
-    headroom = Math.min(h95, h99);
-  } else {
-    // No TTFT target: nothing to keep headroom under; only whether it queues.
-    headroom = c.saturated ? -1 : 0;
+    heads.push(['ttft-p95', (c.target.p95Ms * (1 - margin) - p.p95Ms) / c.target.p95Ms]);
+    heads.push(['ttft-p99', (c.target.p99Ms * (1 - margin) - p.p99Ms) / c.target.p99Ms]);
   }
+  const d = c.decode;
+  const sustained = d?.floors.sustainedTokensPerSecond;
+  const burst = d?.floors.burstTokensPerSecond;
+  // A floor the endpoint is predicted to miss even alone is not load's doing: moving the request
+  // cannot help it, and keeping traffic there is how the estimate gets corrected. Only a floor met
+  // alone and lost to load limits the choice.
+  const counts = (floor: number | undefined, rate: (p: DecodePrediction) => number): floor is number =>
+    floor !== undefined && floor > 0 && d !== undefined && rate(d.idle) * (1 - margin) >= floor;
+  if (counts(sustained, (x) => x.medianTokensPerSecond))
+    heads.push([
+      'sustained',
+      ((d as Decode).prediction.medianTokensPerSecond * (1 - margin) - sustained) / sustained,
+    ]);
+  if (counts(burst, (x) => x.p95TokensPerSecond))
+    heads.push(['burst', ((d as Decode).prediction.p95TokensPerSecond * (1 - margin) - burst) / burst]);
+  // No target at all: nothing to keep headroom under; only whether it queues.
+  if (heads.length === 0) heads.push(['queueing', c.saturated ? -1 : 0]);
+  let [limiting, headroom] = heads[0] as [Limiting, number];
+  for (const [k, h] of heads) if (h < headroom) [limiting, headroom] = [k, h];
   return {
     endpoint: c.endpoint,
     headroom,
+    limiting,
     predictedP95Ms: p.p95Ms,
     predictedP99Ms: p.p99Ms,
     targetP95Ms: c.target?.p95Ms,
+    predictedDecodeTokensPerSecond: d?.prediction.medianTokensPerSecond,
+    sustainedTokensPerSecond: sustained,
   };
 }
 
@@ -93,7 +137,26 @@ function ms(x: number): string {
 
 export function describe(s: Scored): string {
   const target = s.targetP95Ms !== undefined ? ` of ${ms(s.targetP95Ms)}` : '';
-  return `predicted P95 ${ms(s.predictedP95Ms)}${target}, headroom ${Math.round(s.headroom * 100)}%`;
+  const decode =
+    s.predictedDecodeTokensPerSecond !== undefined
+      ? `, decode ${Math.round(s.predictedDecodeTokensPerSecond)} tok/s${s.sustainedTokensPerSecond !== undefined ? ` (floor ${s.sustainedTokensPerSecond})` : ''}`
+      : '';
+  return `predicted P95 ${ms(s.predictedP95Ms)}${target}${decode}, headroom ${Math.round(s.headroom * 100)}% (${s.limiting})`;
+}
+
+function hasObjective(c: LoadCandidate | undefined): boolean {
+  if (!c) return false;
+  const f = c.decode?.floors;
+  return (
+    c.target !== undefined ||
+    f?.sustainedTokensPerSecond !== undefined ||
+    f?.burstTokensPerSecond !== undefined
+  );
+}
+
+/** The same candidate with nothing else in flight. */
+function atIdle(c: LoadCandidate): LoadCandidate {
+  return { ...c, prediction: c.idle, decode: c.decode && { ...c.decode, prediction: c.decode.idle } };
 }
 
 function withFirst(order: readonly string[], first: string): string[] {
@@ -138,7 +201,7 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
   let pick: Scored | undefined = matrixFit >= 0 ? scored[matrixFit] : undefined;
   if (!pick) {
     const beyond = scored.filter(
-      (s, i) => up[i]?.tier === 'beyond' && up[i]?.target !== undefined && s.headroom >= 0,
+      (s, i) => up[i]?.tier === 'beyond' && hasObjective(up[i]) && s.headroom >= 0,
     );
     if (beyond.length > 0) {
       const best = Math.max(...beyond.map((s) => s.headroom));
@@ -155,11 +218,9 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
       reason: `overflow from ${preferred.endpoint} (${describe(preferred)})${batchNote}; ${pick.endpoint} ${describe(pick)}`,
     };
   }
-  // Too large for every candidate's target even at idle: waiting cannot help, the fastest does.
-  const meetable = up.some(
-    (c) => c.target !== undefined && score({ ...c, prediction: c.idle }, margin).headroom >= 0,
-  );
-  if (!meetable && up.some((c) => c.target !== undefined)) {
+  // No candidate meets its objectives even at idle: waiting cannot help, the fastest does.
+  const meetable = up.some((c) => hasObjective(c) && score(atIdle(c), margin).headroom >= 0);
+  if (!meetable && up.some((c) => hasObjective(c))) {
     let best = 0;
     for (let i = 1; i < up.length; i++)
       if (
@@ -173,7 +234,7 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
       order: withFirst(names, fastest.endpoint),
       overflow: best !== 0,
       chosen: fastest,
-      reason: `no candidate meets its target at this size even idle; fastest predicted: ${fastest.endpoint} ${describe(fastest)}`,
+      reason: `no candidate meets its objectives at this size even idle; fastest predicted: ${fastest.endpoint} ${describe(fastest)}`,
     };
   }
   if (up.length === 1) {
@@ -185,6 +246,25 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
       overflow: false,
       chosen: preferred,
       reason: `only candidate, ${describe(preferred)}; its own queue decides`,
+    };
+  }
+  // Only the decode rate lacks headroom (some candidate's first token would still be in time):
+  // waiting in the gateway's queue would cost the TTFT and free little decode capacity, so the
+  // request goes now where it is least short of its objectives, among those in time.
+  const inTime = up
+    .map((c, i) => ({ i, ttft: score({ ...c, decode: undefined }, margin) }))
+    .filter(({ i, ttft }) => ttft.headroom >= 0 && (up[i] as LoadCandidate).target !== undefined);
+  if (inTime.length > 0) {
+    let best = inTime[0] as { i: number };
+    for (const x of inTime)
+      if ((scored[x.i] as Scored).headroom > (scored[best.i] as Scored).headroom + NEAR_EQUAL) best = x;
+    const pick = scored[best.i] as Scored;
+    return {
+      action: 'dispatch',
+      order: withFirst(names, pick.endpoint),
+      overflow: best.i !== 0,
+      chosen: pick,
+      reason: `no candidate has decode headroom${batchNote}, ${pick.endpoint} least short and in time: ${describe(pick)}`,
     };
   }
   const busy = up.some((c) => c.inFlight > 0);

@@ -53,7 +53,7 @@ describe('overflow', () => {
     expect(where.filter((w) => w === 'coder')).toHaveLength(3);
     const overflowed = answers.find((a) => a.headers.get('x-llm-fleet-endpoint') === 'coder');
     expect(overflowed?.headers.get('x-llm-fleet-reason')).toMatch(
-      /^load: overflow from coder-fast \(predicted P95 \d+ms of 800ms, headroom -\d+%\); coder predicted P95 \d+ms of 2000ms, headroom \d+%/,
+      /^load: overflow from coder-fast \(predicted P95 \d+ms of 800ms, decode \d+ tok\/s \(floor 60\), headroom -\d+% \(ttft-p9[59]\)\); coder predicted P95 \d+ms of 2000ms, decode \d+ tok\/s \(floor 80\), headroom \d+% \(\w[\w-]*\)/,
     );
     const allow = allowed(h, 'classification', 10, 150);
     for (const w of where) expect(allow).toContain(w);
@@ -211,6 +211,37 @@ describe('the load view', () => {
     );
   });
 
+  it('each answered request teaches the decode-rate model of the endpoint that served it', async () => {
+    h = await startHarness({ latency });
+    const before = h.gateway.context.load.view.decodeModel('coder-fast');
+    for (const i of [0, 1, 2, 3]) await ask(h, 'classification', { content: `d${i}`, maxTokens: 40 });
+    const load = (await (await fetch(`${h.url}/fleet/load`)).json()) as {
+      endpoints: {
+        name: string;
+        prediction: { decodeTokensPerSecond: number; sustainedTokensPerSecond: number };
+        decodeModel: { source: string; observations: number };
+        predictorError: { decodeSamples: number };
+      }[];
+    };
+    const fast = load.endpoints.find((e) => e.name === 'coder-fast');
+    expect(before?.observations).toBe(0);
+    expect(fast?.decodeModel).toMatchObject({ source: 'fleet-file', observations: 4 });
+    expect(fast?.predictorError.decodeSamples).toBe(4);
+    expect(fast?.prediction.sustainedTokensPerSecond).toBe(60);
+    // The prior (floor × safety margin: 120 tok/s) moved to what the records measured (the simulator
+    // at latency scale 0.2 decodes ~5 × faster than its unscaled figures).
+    const rates = h.records
+      .filter((r) => r.endpoint === 'coder-fast')
+      .map((r) => r.decodeTokensPerSecond as number)
+      .sort((a, b) => a - b);
+    expect(rates).toHaveLength(4);
+    const measured = ((rates[1] as number) + (rates[2] as number)) / 2;
+    const predicted = fast?.prediction.decodeTokensPerSecond as number;
+    expect(measured).toBeGreaterThan(2 * 120);
+    expect(predicted / measured).toBeGreaterThan(0.67);
+    expect(predicted / measured).toBeLessThan(1.5);
+  });
+
   it('a failed scrape is never an idle server: the endpoint is marked stale and judged by the ledger', async () => {
     h = await startHarness({ latency, load: { scrapeIntervalMs: 50, staleAfterMs: 200 } });
     await h.sims['coder-fast']?.close();
@@ -234,7 +265,9 @@ describe('the load view', () => {
     });
     expect(idle.code).toBe(0);
     expect(idle.out).toMatch(/^coder-fast\n {2}policy {4}slo \(interactive\)/);
-    expect(idle.out).toMatch(/reason {4}preferred, predicted P95 \d+ms of 800ms, headroom \d+%/);
+    expect(idle.out).toMatch(
+      /reason {4}preferred, predicted P95 \d+ms of 800ms, decode \d+ tok\/s \(floor 60\), headroom \d+% \(\w[\w-]*\)/,
+    );
     const busy = ask(h, 'classification', { maxTokens: 250 });
     await new Promise((r) => setTimeout(r, 100));
     const loaded = await runCli(

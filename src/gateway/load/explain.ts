@@ -81,7 +81,13 @@ export function explainRoute(ctx: GatewayContext, params: URLSearchParams): unkn
         predictedP99Ms: Math.round(s.predictedP99Ms),
         targetP95Ms: c.target?.p95Ms ?? null,
         targetP99Ms: c.target?.p99Ms ?? null,
+        predictedDecodeTokensPerSecond:
+          s.predictedDecodeTokensPerSecond === undefined
+            ? null
+            : Math.round(s.predictedDecodeTokensPerSecond),
+        sustainedTokensPerSecond: s.sustainedTokensPerSecond ?? null,
         headroom: Math.round(s.headroom * 100) / 100,
+        limiting: s.limiting,
       };
     }),
     decision:

@@ -10,6 +10,14 @@ import {
   type LoadFigures,
   type TtftModel,
 } from '../../routing/predict.ts';
+import {
+  predictDecode,
+  priorDecodeModel,
+  updateDecodeModel,
+  type DecodeModel,
+  type DecodePrediction,
+} from '../../routing/decode.ts';
+import type { RequestRecord } from '../../measure/record.ts';
 import type { Agent, Dispatcher } from 'undici';
 import { scrapeDispatcher, scrapeEngine, scrapes, type EngineReading, type EngineState } from './engine.ts';
 import { InProcessLedger, loadKey, type DispatchInfo, type LedgerCounts, type LoadLedger } from './ledger.ts';
@@ -40,7 +48,25 @@ interface Recent {
   withinP95: number;
   withinP99: number;
   absLogErrorSum: number;
+  /** Recent log(observed / predicted median) of TTFTs and of decode rates, for their medians. */
+  ttftLogRatios: number[];
+  decodeLogRatios: number[];
+  /** Decode rates at or above the predicted slow end (P05 of rates): ideal 0.95. */
+  decodePredicted: number;
+  decodeAboveP05: number;
 }
+
+/** Decode rates whose record has not arrived yet: the prediction at dispatch and the load while it decoded. */
+interface PendingDecode {
+  readonly endpoint: string;
+  readonly prediction: DecodePrediction;
+  inFlightSum: number;
+  inFlightSamples: number;
+}
+
+/** Bounds on what the view remembers per endpoint / in total. */
+const RATIO_WINDOW = 4096;
+const PENDING_LIMIT = 10_000;
 
 /** How well the predictor did on an endpoint's requests so far (GET /fleet/load, the benchmark). */
 export interface PredictorError {
@@ -50,6 +76,26 @@ export interface PredictorError {
   readonly withinP99: number | null;
   /** Median-prediction error, as the geometric mean factor − 1 (0.2 = off by 20% on average). */
   readonly meanFactorError: number | null;
+  /** Median of observed TTFT / predicted median (ideal 1), over the last 4096 requests. */
+  readonly medianRatio: number | null;
+  /** The decode-rate prediction: requests (with a rate) it was checked on, the share decoding at or
+   *  above the predicted slow end (P05; ideal 0.95), and the median of observed / predicted median. */
+  readonly decodeSamples: number;
+  readonly decodeAboveP05: number | null;
+  readonly decodeMedianRatio: number | null;
+}
+
+function medianOf(logs: readonly number[]): number | null {
+  if (logs.length === 0) return null;
+  const s = [...logs].sort((a, b) => a - b);
+  const mid = s.length / 2;
+  const m = s.length % 2 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return Math.exp(m);
+}
+
+function pushBounded(list: number[], x: number): void {
+  list.push(x);
+  if (list.length > RATIO_WINDOW) list.splice(0, list.length - RATIO_WINDOW);
 }
 
 const KV_SATURATED = 0.95;
@@ -68,6 +114,8 @@ export class LoadView {
   private readonly now: () => number;
   private readonly engines = new Map<string, EngineState>();
   private readonly models = new Map<string, TtftModel>();
+  private readonly decodeModels = new Map<string, DecodeModel>();
+  private readonly pendingDecode = new Map<string, PendingDecode>();
   private readonly recent = new Map<string, Recent>();
   /** Wall time of each endpoint's latest first token: the engine is making progress. */
   private readonly progressMs = new Map<string, number>();
@@ -83,6 +131,8 @@ export class LoadView {
     this.now = options.now ?? Date.now;
     for (const e of fleet.endpoints) {
       this.models.set(e.name, priorTtftModel(fleet, e, options.calibrations?.get(e.name)));
+      if (e.kind === 'chat')
+        this.decodeModels.set(e.name, priorDecodeModel(fleet, e, options.calibrations?.get(e.name)));
       this.recent.set(e.name, {
         ttftSamples: 0,
         promptTokens: fleet.calibration.promptTokens,
@@ -90,12 +140,26 @@ export class LoadView {
         withinP95: 0,
         withinP99: 0,
         absLogErrorSum: 0,
+        ttftLogRatios: [],
+        decodeLogRatios: [],
+        decodePredicted: 0,
+        decodeAboveP05: 0,
       });
     }
   }
 
   model(endpoint: string): TtftModel | undefined {
     return this.models.get(endpoint);
+  }
+
+  decodeModel(endpoint: string): DecodeModel | undefined {
+    return this.decodeModels.get(endpoint);
+  }
+
+  /** The decode rate a chat request dispatched now would get (undefined for embeddings). */
+  predictDecode(endpoint: Endpoint, load = this.load(endpoint)): DecodePrediction | undefined {
+    const model = this.decodeModels.get(endpoint.name);
+    return model && predictDecode(model, load.inFlight);
   }
 
   load(endpoint: Endpoint, nowMs = this.now()): EndpointLoad {
@@ -145,8 +209,12 @@ export class LoadView {
     return predictTtft(model, load, promptTokens);
   }
 
-  /** Count a request at the moment it is dispatched; the ticket releases it. */
-  dispatch(endpoint: Endpoint, info: DispatchInfo): LoadTicket {
+  /**
+   * Count a request at the moment it is dispatched; the ticket releases it. With `requestId`, the
+   * load it decodes under is remembered until its record arrives (observeRecord), which teaches
+   * the decode-rate model.
+   */
+  dispatch(endpoint: Endpoint, info: DispatchInfo, requestId?: string): LoadTicket {
     const at = this.load(endpoint);
     const figures: LoadFigures = {
       inFlight: at.inFlight,
@@ -154,6 +222,18 @@ export class LoadView {
       slots: at.slots,
     };
     const prediction = endpoint.kind === 'chat' ? this.predict(endpoint, info.promptTokens, at) : undefined;
+    const decodePrediction = requestId !== undefined ? this.predictDecode(endpoint, at) : undefined;
+    const pending: PendingDecode | undefined = decodePrediction && {
+      endpoint: endpoint.name,
+      prediction: decodePrediction,
+      inFlightSum: 0,
+      inFlightSamples: 0,
+    };
+    const sampleLoad = (): void => {
+      if (!pending) return;
+      pending.inFlightSum += this.ledger.counts(loadKey(endpoint.name)).inFlight;
+      pending.inFlightSamples += 1;
+    };
     const ticket = this.ledger.dispatch(loadKey(endpoint.name), info);
     const startedMs = performance.now();
     let ttft: number | undefined;
@@ -162,17 +242,30 @@ export class LoadView {
         if (ttft !== undefined) return;
         ttft = ttftMs;
         ticket.firstToken();
+        sampleLoad();
         const r = this.recent.get(endpoint.name);
         if (prediction && r && ttftMs > 0) {
           r.predicted += 1;
           if (ttftMs <= prediction.p95Ms) r.withinP95 += 1;
           if (ttftMs <= prediction.p99Ms) r.withinP99 += 1;
-          r.absLogErrorSum += Math.abs(Math.log(ttftMs / prediction.medianMs));
+          const logRatio = Math.log(ttftMs / prediction.medianMs);
+          r.absLogErrorSum += Math.abs(logRatio);
+          pushBounded(r.ttftLogRatios, logRatio);
         }
         this.progressMs.set(endpoint.name, this.now());
         this.learn(endpoint, info.promptTokens, figures, ttftMs);
       },
       end: () => {
+        if (ttft !== undefined && pending && requestId !== undefined) {
+          // Sampled before this request leaves the ledger, as at its first token: it was decoding too.
+          sampleLoad();
+          this.pendingDecode.delete(requestId);
+          this.pendingDecode.set(requestId, pending);
+          if (this.pendingDecode.size > PENDING_LIMIT) {
+            const oldest = this.pendingDecode.keys().next().value;
+            if (oldest !== undefined) this.pendingDecode.delete(oldest);
+          }
+        }
         ticket.end();
         if (ttft !== undefined) {
           const model = this.models.get(endpoint.name);
@@ -186,6 +279,29 @@ export class LoadView {
         }
       },
     };
+  }
+
+  /**
+   * A request's record, once its rates are known: its decode rate (the measure's one definition)
+   * against the mean load while it decoded teaches the decode model of the endpoint that served it.
+   */
+  observeRecord(record: RequestRecord): void {
+    const pending = this.pendingDecode.get(record.id);
+    if (!pending) return;
+    this.pendingDecode.delete(record.id);
+    const rate = record.decodeTokensPerSecond;
+    if (record.outcome !== 'ok' || record.endpoint !== pending.endpoint || rate === undefined || !(rate > 0))
+      return;
+    const model = this.decodeModels.get(pending.endpoint);
+    if (!model || pending.inFlightSamples === 0) return;
+    const inFlight = pending.inFlightSum / pending.inFlightSamples;
+    this.decodeModels.set(pending.endpoint, updateDecodeModel(model, { tokensPerSecond: rate, inFlight }));
+    const r = this.recent.get(pending.endpoint);
+    if (r) {
+      r.decodePredicted += 1;
+      if (rate >= pending.prediction.p05TokensPerSecond) r.decodeAboveP05 += 1;
+      pushBounded(r.decodeLogRatios, Math.log(rate / pending.prediction.medianTokensPerSecond));
+    }
   }
 
   private learn(endpoint: Endpoint, promptTokens: number, figures: LoadFigures, ttftMs: number): void {
@@ -282,6 +398,10 @@ export class LoadView {
       withinP95: r && n ? r.withinP95 / n : null,
       withinP99: r && n ? r.withinP99 / n : null,
       meanFactorError: r && n ? Math.exp(r.absLogErrorSum / n) - 1 : null,
+      medianRatio: r ? medianOf(r.ttftLogRatios) : null,
+      decodeSamples: r?.decodePredicted ?? 0,
+      decodeAboveP05: r && r.decodePredicted ? r.decodeAboveP05 / r.decodePredicted : null,
+      decodeMedianRatio: r ? medianOf(r.decodeLogRatios) : null,
     };
   }
 
@@ -308,6 +428,8 @@ export class LoadView {
           const model = this.models.get(e.name);
           const p = this.predict(e, this.fleet.calibration.promptTokens, load);
           const recent = this.recent.get(e.name);
+          const decodeModel = this.decodeModels.get(e.name);
+          const decode = this.predictDecode(e, load);
           return {
             name: e.name,
             kind: e.kind,
@@ -335,6 +457,8 @@ export class LoadView {
               p99Ms: Math.round(p.p99Ms),
               targetP95Ms: e.slo.ttft?.p95Ms ?? null,
               targetP99Ms: e.slo.ttft?.p99Ms ?? null,
+              decodeTokensPerSecond: decode ? round(decode.medianTokensPerSecond) : null,
+              sustainedTokensPerSecond: e.slo.throughput.sustainedTokensPerSecond ?? null,
             },
             model: model
               ? {
@@ -346,6 +470,15 @@ export class LoadView {
                   slowdownPerSequence: round(model.slowdownPerSequence, 4),
                   serviceMs: round(model.serviceMs),
                   observations: model.observations,
+                }
+              : null,
+            decodeModel: decodeModel
+              ? {
+                  source: decodeModel.source,
+                  baseGapMs: round(decodeModel.baseGapMs, 2),
+                  gapPerSequenceMs: round(decodeModel.gapPerSequenceMs, 3),
+                  sigma: round(decodeModel.sigma, 3),
+                  observations: decodeModel.observations,
                 }
               : null,
           };

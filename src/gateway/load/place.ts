@@ -49,11 +49,26 @@ export function candidatesUnderLoad(
       down: deps.downNames.has(e.name),
       target: e.slo.ttft,
       prediction: deps.view.predict(e, promptTokens, load),
-      idle: deps.view.predict(e, promptTokens, { ...load, inFlight: 0, prefillWaitingTokens: 0 }),
+      idle: deps.view.predict(e, promptTokens, alone(load)),
+      decode: decodeOf(deps.view, e, load),
       inFlight: load.inFlight,
       saturated: load.saturated,
     };
   });
+}
+
+/** The same endpoint with nothing else in flight. */
+function alone<T extends { inFlight: number; prefillWaitingTokens: number }>(load: T): T {
+  return { ...load, inFlight: 0, prefillWaitingTokens: 0 };
+}
+
+/** The decode-rate prediction and the floors a chat request on `e` is judged by. */
+function decodeOf(view: LoadView, e: Endpoint, load: ReturnType<LoadView['load']>): LoadCandidate['decode'] {
+  const prediction = view.predictDecode(e, load);
+  const idle = view.predictDecode(e, alone(load));
+  if (!prediction || !idle) return undefined;
+  const { sustainedTokensPerSecond, burstTokensPerSecond } = e.slo.throughput;
+  return { prediction, idle, floors: { sustainedTokensPerSecond, burstTokensPerSecond } };
 }
 
 function reorder(candidates: readonly Endpoint[], order: readonly string[]): Endpoint[] {
@@ -140,12 +155,7 @@ export async function placeRequest(
             0,
             ...args.candidates.map((e) =>
               e.slo.ttft
-                ? e.slo.ttft.p99Ms -
-                  deps.view.predict(e, args.promptTokens, {
-                    ...deps.view.load(e),
-                    inFlight: 0,
-                    prefillWaitingTokens: 0,
-                  }).p95Ms
+                ? e.slo.ttft.p99Ms - deps.view.predict(e, args.promptTokens, alone(deps.view.load(e))).p95Ms
                 : settings.admission.ttlMs,
             ),
           ),
