@@ -137,10 +137,7 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
         env: options.env,
         // With replicas, one probes each endpoint and all route on what it found.
         ...(state.mode !== 'memory' ? { coordination: state } : {}),
-        saturated: (name) => {
-          const e = fleet.endpoints.find((x) => x.name === name);
-          return e !== undefined && gateway.context.load.view.load(e).saturated;
-        },
+        saturated: saturatedBy(gateway),
       })
     : undefined;
   return {
@@ -168,6 +165,18 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
           ),
         );
     },
+  };
+}
+
+/**
+ * The monitor's `saturated` hook as `serve` wires it: the gateway's load view says the endpoint is
+ * queueing (its engine reports waiting requests, the ledger is at its slots, or the KV cache is full).
+ */
+export function saturatedBy(gateway: Gateway): (endpoint: string) => boolean {
+  const { fleet, load } = gateway.context;
+  return (name) => {
+    const e = fleet.endpoints.find((x) => x.name === name);
+    return e !== undefined && load.view.load(e).saturated;
   };
 }
 

@@ -36,11 +36,12 @@ export function monitorMetrics(registry: Registry): MonitorMetrics {
       'Seconds the endpoint has been down in the current streak (0 when up)',
       ['endpoint'],
     ),
-    probes: counter(registry, METRICS.probes, 'Active probes by endpoint, kind and result', [
-      'endpoint',
-      'kind',
-      'result',
-    ]),
+    probes: counter(
+      registry,
+      METRICS.probes,
+      'Active probes by endpoint, kind and result (ok, fail, or saturated: a busy engine, not an outage)',
+      ['endpoint', 'kind', 'result'],
+    ),
     replicaProbes: counter(
       registry,
       'llm_fleet_replica_probes_total',

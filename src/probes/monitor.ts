@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import { replicasOf, routableEndpoints } from '../fleet/index.ts';
-import { probeEvents } from '../slo/events.ts';
+import { probeEvents, SATURATED_CAUSE } from '../slo/events.ts';
 import type { FleetStore } from '../store/types.ts';
 import { observeFingerprint } from './fingerprint.ts';
 import { checkHealth, createProbeDispatcher } from './health.ts';
@@ -205,7 +205,11 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
       return;
     }
     store?.writeProbe(result);
-    metrics.probes.inc({ endpoint: result.endpoint, kind: result.kind, result: result.ok ? 'ok' : 'fail' });
+    metrics.probes.inc({
+      endpoint: result.endpoint,
+      kind: result.kind,
+      result: result.ok ? 'ok' : result.cause === SATURATED_CAUSE ? 'saturated' : 'fail',
+    });
     for (const e of probeEvents(fleet, result))
       metrics.sloEvents.inc({ slo: e.objectiveId, endpoint: e.endpoint, outcome: e.outcome });
     options.onProbe?.(result);
@@ -266,7 +270,7 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
     if (!probe.ok && probe.cause === 'timeout' && options.saturated?.(endpoint.name)) {
       record({
         ...probe,
-        cause: 'saturated',
+        cause: SATURATED_CAUSE,
         detail: `${probe.detail}; the engine reports queueing (load, not an outage)`,
       });
       return [probe];

@@ -63,7 +63,19 @@ export function requestEvents(fleet: Fleet, record: RequestRecord): SloEvent[] {
  * when the probe's minute lies outside the objective's window (business hours) — outside the
  * window there are no valid events, so the SLO neither gains nor loses.
  */
+/**
+ * Whether a probe says anything about availability: a real request that timed out on an engine
+ * answering /health while it reported queueing (cause `saturated`) is load, not an outage.
+ */
+export function countsForAvailability(probe: ProbeResult): boolean {
+  return probe.cause !== SATURATED_CAUSE;
+}
+
+/** The cause the monitor gives a request probe that timed out on a saturated, healthy engine. */
+export const SATURATED_CAUSE = 'saturated';
+
 export function probeEvents(fleet: Fleet, probe: ProbeResult): SloEvent[] {
+  if (!countsForAvailability(probe)) return [];
   const out: SloEvent[] = [];
   for (const objective of objectivesOf(fleet, probe.endpoint)) {
     if (objective.kind !== 'availability') continue;

@@ -14,7 +14,7 @@ import type { Fleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import { BucketAccumulator } from '../slo/buckets.ts';
-import { probeEvents, requestEvents } from '../slo/events.ts';
+import { countsForAvailability, probeEvents, requestEvents } from '../slo/events.ts';
 import { reportedObjectivesFor } from '../slo/objectives.ts';
 import type { Objective } from '../slo/objectives.ts';
 import { MinuteHistogram } from './minute-histogram.ts';
@@ -540,6 +540,8 @@ export class SqlStore implements FleetStore {
       buckets.add(requestEvents(this.#fleet, r), r.startedAtMs);
     }
     for (const p of batch.probes) {
+      // Kept raw (the dashboard lists it), but a saturated engine's timeout is load, not downtime.
+      if (!countsForAvailability(p)) continue;
       const a = aggregate(p.endpoint, p.atMs);
       a.probes += 1;
       if (p.ok) a.probesOk += 1;
