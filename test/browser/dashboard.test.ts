@@ -10,7 +10,7 @@ import { main } from '../../src/cli/main.ts';
 import type { EndpointDetail, Overview } from '../../src/dashboard/index.ts';
 import { CHROMIUM_MISSING, HAVE_CHROMIUM, launchChromium } from './chromium.ts';
 import type { DemoFleet } from './demo-fleet.ts';
-import { FLEET_FILE, startDemoFleet } from './demo-fleet.ts';
+import { startDemoFleet } from './demo-fleet.ts';
 
 const ARTIFACTS = 'test-artifacts';
 const HAVE_CHECK = existsSync('src/cli/check.ts');
@@ -330,7 +330,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
       const expected = (await cli(demo, [
         'route',
         '-f',
-        FLEET_FILE,
+        demo.fleetFile,
         '--task',
         task,
         '--tokens',
@@ -361,7 +361,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
       // Past the dashboard's verdict cache for the 1 h window (1 s), so both read the frozen data.
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const overview = (await (await fetch(`${demo.url}/api/overview?window=1h`)).json()) as Overview;
-      const check = (await cli(demo, ['check', '-f', FLEET_FILE, '--since', '1h', '--json'])) as {
+      const check = (await cli(demo, ['check', '-f', demo.fleetFile, '--since', '1h', '--json'])) as {
         endpoints: {
           endpoint: string;
           objectives: {

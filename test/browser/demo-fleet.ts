@@ -2,7 +2,7 @@
 // uses), the fleet file pointed at it through its env vars, the sqlite store, the monitor probing every
 // half second, the gateway with the dashboard mounted, and a trickle of real traffic through it.
 // Everything listens on 127.0.0.1 with ephemeral ports.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/dashboard/index.ts';
@@ -20,12 +20,45 @@ import type { SqlStore } from '../../src/store/index.ts';
 
 export const FLEET_FILE = 'examples/onex.fleet.yaml';
 
+/**
+ * The example fleet's `business-hours` window (09:00–18:00 America/Los_Angeles, weekdays) is open
+ * or closed depending on when the tests run, and what the dashboard shows depends on it. The demo
+ * fleet therefore rewrites that window, every day of the week, 06:00–18:00 in a fixed-offset zone
+ * chosen so that the local time now is about noon ('open') or about midnight ('closed'). Everything
+ * else is the example fleet file as written.
+ */
+export function fleetTextWithBusinessHours(
+  text: string,
+  state: 'open' | 'closed',
+  nowMs = Date.now(),
+): string {
+  const utcHour = new Date(nowMs).getUTCHours();
+  // Offset from UTC that puts local now at 12:xx (open) or 00:xx (closed), kept within -11..+12.
+  let offset = (state === 'open' ? 12 : 0) - utcHour;
+  if (offset < -11) offset += 24;
+  if (offset > 12) offset -= 24;
+  // IANA's Etc/GMT zones have the sign inverted: Etc/GMT-5 is UTC+5.
+  const zone = offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+  const window = [
+    '  business-hours:',
+    '    days: [mon, tue, wed, thu, fri, sat, sun]',
+    "    start: '06:00'",
+    "    end: '18:00'",
+    `    timezone: ${zone}`,
+  ].join('\n');
+  const replaced = text.replace(/^ {2}business-hours:\n(?: {4}.*\n)+/m, `${window}\n`);
+  if (replaced === text) throw new Error(`${FLEET_FILE}: no business-hours window to rewrite`);
+  return replaced;
+}
+
 export interface DemoFleet {
   readonly url: string;
   readonly fleet: Fleet;
   /** The env overrides that point the fleet file at the simulators (for CLI runs). */
   readonly env: Record<string, string>;
   readonly storePath: string;
+  /** The fleet file the demo runs (the example with its business-hours window fixed, see above). */
+  readonly fleetFile: string;
   readonly sims: ReadonlyMap<string, SimServer>;
   readonly monitor: Monitor;
   readonly store: SqlStore;
@@ -37,11 +70,18 @@ export interface DemoFleet {
   close(): Promise<void>;
 }
 
-export async function startDemoFleet(): Promise<DemoFleet> {
+export async function startDemoFleet(
+  options: { readonly businessHours?: 'open' | 'closed' } = {},
+): Promise<DemoFleet> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-fleet-browser-'));
+  const fleetFile = join(dir, 'fleet.yaml');
+  writeFileSync(
+    fleetFile,
+    fleetTextWithBusinessHours(readFileSync(FLEET_FILE, 'utf8'), options.businessHours ?? 'open'),
+  );
   // The demo's simulated fleet: latencies derived from each endpoint's targets. The planned
   // endpoint stays planned (not simulated), as on a real fleet with a port still TBD.
-  const simFleet = await startSimFleet(loadFleet(FLEET_FILE, { env: {}, environment: 'development' }), {
+  const simFleet = await startSimFleet(loadFleet(fleetFile, { env: {}, environment: 'development' }), {
     seed: 1,
   });
   const { fleet, env } = simFleet;
@@ -107,6 +147,7 @@ export async function startDemoFleet(): Promise<DemoFleet> {
     fleet,
     env,
     storePath,
+    fleetFile,
     sims,
     monitor,
     store,
