@@ -172,11 +172,16 @@ export async function startStack(fleet: Fleet, io: CliIo, options: StackOptions)
  * The monitor's `saturated` hook as `serve` wires it: the gateway's load view says the endpoint is
  * queueing (its engine reports waiting requests, the ledger is at its slots, or the KV cache is full).
  */
-export function saturatedBy(gateway: Gateway): (endpoint: string) => boolean {
+export function saturatedBy(gateway: Gateway): (endpoint: string, replica?: string) => boolean {
   const { fleet, load } = gateway.context;
-  return (name) => {
+  return (name, replica) => {
     const e = fleet.endpoints.find((x) => x.name === name);
-    return e !== undefined && load.view.load(e).saturated;
+    if (e === undefined) return false;
+    const now = load.view.load(e);
+    // One server of a pool is judged by its own queue, not by the pool's.
+    return replica === undefined || now.replicas === undefined
+      ? now.saturated
+      : now.replicas.find((r) => r.id === replica)?.saturated === true;
   };
 }
 

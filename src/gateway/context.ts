@@ -124,6 +124,10 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     breaker: (key) => state.breaker(key),
     now,
     random,
+    replicaLoads: (e) => {
+      const pool = view.load(e).replicas;
+      return pool ? new Map(pool.map((r) => [r.id, r.inFlight])) : undefined;
+    },
     ...(probed ? { replicaDown: (e: string, id: string) => probed.replicaStates(e).get(id) === 'down' } : {}),
   };
   return {

@@ -20,6 +20,11 @@ export interface ReplicaDeps {
    * traffic alone would never see it come back). A down replica is tried after the others.
    */
   readonly replicaDown?: (endpoint: string, replica: string) => boolean;
+  /**
+   * Requests in flight per replica as the load view sees them (the ledger raised by each server's
+   * own engine metrics while fresh: other clients' requests count too). Default: the ledger alone.
+   */
+  readonly replicaLoads?: (endpoint: Endpoint) => ReadonlyMap<string, number> | undefined;
 }
 
 export interface ReplicaPlan {
@@ -48,12 +53,13 @@ export function planReplicas(
     affinity === false || affinity === undefined || endpoint.kind !== 'chat'
       ? undefined
       : prefixKey(prompt, affinity.prefixChars);
+  const loads = deps.replicaLoads?.(endpoint);
   const choice = pickReplica(
     replicas.map((r) => {
       const breaker = deps.breaker(loadKey(endpoint.name, r.id));
       return {
         id: r.id,
-        inFlight: deps.ledger.counts(loadKey(endpoint.name, r.id)).inFlight,
+        inFlight: loads?.get(r.id) ?? deps.ledger.counts(loadKey(endpoint.name, r.id)).inFlight,
         available:
           !failedHere.has(r.id) &&
           deps.replicaDown?.(endpoint.name, r.id) !== true &&
@@ -110,7 +116,7 @@ export function registerReplicaMetrics(registry: Registry, fleet: Fleet, deps: R
   });
   new Gauge({
     name: 'llm_fleet_replica_in_flight',
-    help: 'Requests in flight per replica (the gateway ledger, counted at dispatch)',
+    help: "Requests in flight per replica (the gateway ledger, counted at dispatch, raised by the replica's own engine metrics while fresh)",
     labelNames: ['endpoint', 'replica', 'url'],
     registers: [registry],
     collect() {
@@ -118,7 +124,7 @@ export function registerReplicaMetrics(registry: Registry, fleet: Fleet, deps: R
       for (const [e, r] of pools())
         this.set(
           { endpoint: e.name, replica: r.id, url: r.url },
-          deps.ledger.counts(loadKey(e.name, r.id)).inFlight,
+          deps.replicaLoads?.(e)?.get(r.id) ?? deps.ledger.counts(loadKey(e.name, r.id)).inFlight,
         );
     },
   });

@@ -61,7 +61,7 @@ export interface MonitorOptions {
    * the ledger is full). A real request that times out on a saturated endpoint that answers /health
    * is load, not an outage: it marks nothing down and opens no incident.
    */
-  readonly saturated?: (endpoint: string) => boolean;
+  readonly saturated?: (endpoint: string, replica?: string) => boolean;
 }
 
 /** What one health check goes to: an endpoint's server, or one replica of its pool. */
@@ -267,7 +267,7 @@ export async function startMonitor(fleet: Fleet, options: MonitorOptions = {}): 
       }),
       target,
     );
-    if (!probe.ok && probe.cause === 'timeout' && options.saturated?.(endpoint.name)) {
+    if (!probe.ok && probe.cause === 'timeout' && options.saturated?.(endpoint.name, target.replica)) {
       record({
         ...probe,
         cause: SATURATED_CAUSE,

@@ -33,6 +33,7 @@ function poolText(affinity = ''): string {
 async function start(
   text: string,
   latencyScale = 0.2,
+  load: Partial<Fleet['routing']['load']> = {},
 ): Promise<{ url: string; fleet: Fleet; pool: SimServer[] }> {
   const template = parseFleet(text, 'pool.fleet.yaml', { env: {} });
   sim = await startSimFleet(template, { only: ['coder', 'coder-fast'], latencyScale, seed: 3 });
@@ -41,6 +42,7 @@ async function start(
   const fleet: Fleet = {
     ...loaded,
     endpoints: loaded.endpoints.map((e) => ({ ...e, timeouts: TEST_TIMEOUTS })),
+    routing: { ...loaded.routing, load: { ...loaded.routing.load, ...load } },
   };
   gateway = buildGateway(fleet, {
     env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
@@ -170,5 +172,70 @@ describe('a replica pool behind the gateway (simulated vLLM 0.11, two servers of
     ).toBeGreaterThan(0);
     const health = (await (await fetch(`${url}/fleet/health`)).json()) as unknown;
     expect(JSON.stringify(health)).not.toMatch(/"coder-fast"[^}]*"down"/);
+  });
+
+  it("each replica's engine is scraped on its own: /fleet/load shows them, and the pick sees other clients' load", async () => {
+    const { url, fleet, pool } = await start(poolText('    affinity: false\n'), 0.2, {
+      scrapeIntervalMs: 40,
+      staleAfterMs: 1_000,
+    });
+    const model = fleet.endpoints.find((e) => e.name === 'coder-fast')?.servedModel;
+    // Other clients hold three long requests on replica 1, straight to its engine.
+    const release = new AbortController();
+    for (let i = 0; i < 3; i++)
+      void fetch(`${pool[1]?.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model,
+          messages: [{ role: 'user', content: `another client ${i}` }],
+          max_tokens: 4000,
+          ignore_eos: true,
+        }),
+        signal: release.signal,
+      })
+        .then((r) => r.text())
+        .catch(() => undefined);
+    interface View {
+      name: string;
+      inFlight: number;
+      engine: { running: number | null } | null;
+      replicas?: {
+        id: string;
+        url: string;
+        inFlight: number;
+        engine: { running: number | null; stale: boolean };
+      }[];
+    }
+    const view = async (): Promise<View | undefined> =>
+      ((await (await fetch(`${url}/fleet/load`)).json()) as { endpoints: View[] }).endpoints.find(
+        (e) => e.name === 'coder-fast',
+      );
+    let seen = await view();
+    for (let i = 0; i < 200 && seen?.replicas?.[1]?.engine.running !== 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      seen = await view();
+    }
+    try {
+      expect(seen?.replicas?.map((r) => [r.id, r.url, r.engine.running, r.inFlight])).toEqual([
+        ['0', pool[0]?.url, 0, 0],
+        ['1', pool[1]?.url, 3, 3],
+      ]);
+      expect(seen?.engine?.running).toBe(3);
+      expect(seen?.inFlight).toBe(3);
+      // Load-only balancing reads each replica's engine: the gateway's own ledger is empty on both,
+      // yet every request goes to the idle replica (by the ledger alone, ties would split at random).
+      for (let i = 0; i < 8; i++) {
+        const a = await ask(url, `while replica 1 is busy ${i}`, false, 10);
+        expect(a.status).toBe(200);
+        if (a.headers.get('x-llm-fleet-endpoint') === 'coder-fast')
+          expect(a.headers.get('x-llm-fleet-replica')).toBe('0');
+      }
+      // Nothing the gateway sent finished on replica 1 (the held requests are still running there).
+      expect(served(pool[1])).toBe(0);
+      expect(await metric(url, /^llm_fleet_replica_in_flight\{endpoint="coder-fast",replica="1"/)).toBe(3);
+    } finally {
+      release.abort();
+    }
   });
 });

@@ -20,7 +20,14 @@ import {
 import type { RequestRecord } from '../../measure/record.ts';
 import type { Agent, Dispatcher } from 'undici';
 import { scrapeDispatcher, scrapeEngine, scrapes, type EngineReading, type EngineState } from './engine.ts';
-import { InProcessLedger, loadKey, type DispatchInfo, type LedgerCounts, type LoadLedger } from './ledger.ts';
+import {
+  InProcessLedger,
+  loadKey,
+  type DispatchInfo,
+  type LedgerCounts,
+  type LoadKey,
+  type LoadLedger,
+} from './ledger.ts';
 
 /** An endpoint's load as the decision sees it. */
 export interface EndpointLoad extends LoadFigures {
@@ -30,6 +37,19 @@ export interface EndpointLoad extends LoadFigures {
   readonly engineStale: boolean;
   /** Queueing: the engine reports waiting requests, or the ledger is at the slots, or KV ≥ 95%. */
   readonly saturated: boolean;
+  /** A replica pool's servers, each judged on its own reading and ledger (absent for one server). */
+  readonly replicas?: readonly (EndpointLoad & { readonly id: string })[];
+}
+
+/** What the scraper reads: each server of an endpoint, keyed as the ledger keys it. */
+function serversOf(endpoint: Endpoint): { id: string; key: LoadKey; server: Endpoint }[] {
+  const pool = replicasOf(endpoint);
+  if (pool.length < 2) return [{ id: '0', key: loadKey(endpoint.name), server: endpoint }];
+  return pool.map((r) => ({
+    id: r.id,
+    key: loadKey(endpoint.name, r.id),
+    server: { ...endpoint, url: r.url },
+  }));
 }
 
 /** What a dispatched attempt reports back. */
@@ -163,8 +183,47 @@ export class LoadView {
   }
 
   load(endpoint: Endpoint, nowMs = this.now()): EndpointLoad {
+    const servers = serversOf(endpoint);
+    if (servers.length === 1) return this.serverLoad(endpoint, loadKey(endpoint.name), nowMs);
+    // A pool: each replica judged on its own reading and ledger, then summed. The pool is saturated
+    // only when every replica is (the replica pick sends the next request to one that is not), and
+    // its engine figures are stale when any replica's are (a failed scrape is never an idle server).
+    const replicas = servers.map((r) => ({ id: r.id, ...this.serverLoad(endpoint, r.key, nowMs) }));
     const ledger = this.ledger.counts(loadKey(endpoint.name));
-    const state = this.engines.get(endpoint.name);
+    const fresh = replicas.filter((r) => !r.engineStale && r.engine !== undefined);
+    const sum = (f: (r: (typeof replicas)[number]) => number): number =>
+      replicas.reduce((n, r) => n + f(r), 0);
+    const kv = fresh.map((r) => r.engine?.kvCacheUsage).filter((x): x is number => x !== undefined);
+    return {
+      inFlight: Math.max(
+        ledger.inFlight,
+        sum((r) => r.inFlight),
+      ),
+      prefillWaitingTokens: Math.max(
+        ledger.prefillWaitingTokens,
+        sum((r) => r.prefillWaitingTokens),
+      ),
+      slots: sum((r) => r.slots ?? 0),
+      ledger,
+      engine:
+        fresh.length > 0
+          ? {
+              running: fresh.reduce((n, r) => n + (r.engine?.running ?? 0), 0),
+              waiting: fresh.reduce((n, r) => n + (r.engine?.waiting ?? 0), 0),
+              ...(kv.length > 0 ? { kvCacheUsage: Math.max(...kv) } : {}),
+              atMs: Math.min(...fresh.map((r) => r.engine?.atMs ?? nowMs)),
+            }
+          : undefined,
+      engineStale: replicas.some((r) => r.engineStale),
+      saturated: replicas.every((r) => r.saturated),
+      replicas,
+    };
+  }
+
+  /** One server's load: its own ledger, raised by its own engine reading while that is fresh. */
+  private serverLoad(endpoint: Endpoint, key: LoadKey, nowMs: number): EndpointLoad {
+    const ledger = this.ledger.counts(key);
+    const state = this.engines.get(key);
     const reading = state?.reading;
     const fresh =
       reading !== undefined &&
@@ -184,11 +243,8 @@ export class LoadView {
       prefillWaitingTokens = Math.max(prefillWaitingTokens, reading.waiting * promptTokens);
     }
     const engineSlots = reading?.slots;
-    // A replica pool runs that many servers: the endpoint's ledger counts all of them, so do its slots.
-    const servers = Math.max(1, replicasOf(endpoint).length);
     const slots =
-      servers *
-      (engineSlots !== undefined ? Math.min(engineSlots, endpoint.maxConcurrency) : endpoint.maxConcurrency);
+      engineSlots !== undefined ? Math.min(engineSlots, endpoint.maxConcurrency) : endpoint.maxConcurrency;
     const saturated =
       engineWaiting > 0 ||
       inFlight >= slots ||
@@ -330,7 +386,8 @@ export class LoadView {
     const tick = (): void => {
       if (this.scraping) return;
       this.scraping = true;
-      void Promise.all(targets.map((e) => this.scrapeOne(pools, e, intervalMs))).finally(() => {
+      const servers = targets.flatMap((e) => serversOf(e));
+      void Promise.all(servers.map((t) => this.scrapeOne(pools, t.key, t.server, intervalMs))).finally(() => {
         this.scraping = false;
       });
     };
@@ -346,19 +403,24 @@ export class LoadView {
     this.dispatcher = undefined;
   }
 
-  private async scrapeOne(pools: Dispatcher, endpoint: Endpoint, intervalMs: number): Promise<void> {
-    const before = this.engines.get(endpoint.name);
+  private async scrapeOne(
+    pools: Dispatcher,
+    key: LoadKey,
+    server: Endpoint,
+    intervalMs: number,
+  ): Promise<void> {
+    const before = this.engines.get(key);
     const lastAttemptMs = this.now();
     try {
       const reading = await scrapeEngine(
         pools,
-        endpoint,
+        server,
         this.now,
         before?.reading?.slots,
         Math.max(250, intervalMs),
       );
-      const c = this.ledger.counts(loadKey(endpoint.name));
-      this.engines.set(endpoint.name, {
+      const c = this.ledger.counts(key);
+      this.engines.set(key, {
         reading,
         lastAttemptMs,
         consecutiveFailures: 0,
@@ -366,7 +428,7 @@ export class LoadView {
       });
       this.onScrape?.();
     } catch (error) {
-      this.engines.set(endpoint.name, {
+      this.engines.set(key, {
         reading: before?.reading,
         endedAtReading: before?.endedAtReading,
         lastAttemptMs,
@@ -409,6 +471,17 @@ export class LoadView {
     return this.engines.get(endpoint);
   }
 
+  /** The scrape's standing for an endpoint; a pool's is its worst replica's. */
+  private scrapeState(endpoint: Endpoint): EngineState | undefined {
+    const states = serversOf(endpoint).map((server) => this.engines.get(server.key));
+    if (states.length === 1) return states[0];
+    const failing = states.filter((x) => (x?.consecutiveFailures ?? 0) > 0);
+    return {
+      consecutiveFailures: Math.max(0, ...failing.map((x) => x?.consecutiveFailures ?? 0)),
+      ...(failing[0]?.lastError !== undefined ? { lastError: failing[0].lastError } : {}),
+    };
+  }
+
   /** GET /fleet/load. */
   snapshot(): unknown {
     const nowMs = this.now();
@@ -424,7 +497,7 @@ export class LoadView {
         .filter((e) => e.status === 'running' && e.url !== undefined)
         .map((e) => {
           const load = this.load(e, nowMs);
-          const state = this.engines.get(e.name);
+          const state = this.scrapeState(e);
           const model = this.models.get(e.name);
           const p = this.predict(e, this.fleet.calibration.promptTokens, load);
           const recent = this.recent.get(e.name);
@@ -438,17 +511,24 @@ export class LoadView {
             slots: load.slots ?? null,
             saturated: load.saturated,
             ledger: { ...load.ledger },
-            engine: scrapes(e)
+            engine: scrapes(e) ? engineFigures(load, state, nowMs) : null,
+            ...(load.replicas
               ? {
-                  stale: load.engineStale,
-                  ageMs: state?.reading ? nowMs - state.reading.atMs : null,
-                  running: state?.reading?.running ?? null,
-                  waiting: state?.reading?.waiting ?? null,
-                  kvCacheUsage: state?.reading?.kvCacheUsage ?? null,
-                  consecutiveFailures: state?.consecutiveFailures ?? 0,
-                  lastError: state?.lastError ?? null,
+                  replicas: serversOf(e).map((server, i) => {
+                    const r = load.replicas?.[i] as EndpointLoad;
+                    return {
+                      id: server.id,
+                      url: server.server.url,
+                      inFlight: r.inFlight,
+                      prefillWaitingTokens: r.prefillWaitingTokens,
+                      slots: r.slots ?? null,
+                      saturated: r.saturated,
+                      ledger: { ...r.ledger },
+                      engine: scrapes(e) ? engineFigures(r, this.engines.get(server.key), nowMs) : null,
+                    };
+                  }),
                 }
-              : null,
+              : {}),
             recent: { ttftMs: recent?.ttftMs ?? null, samples: recent?.ttftSamples ?? 0 },
             predictorError: this.predictorError(e.name),
             prediction: {
@@ -485,6 +565,19 @@ export class LoadView {
         }),
     };
   }
+}
+
+function engineFigures(load: EndpointLoad, state: EngineState | undefined, nowMs: number) {
+  const reading = load.engine;
+  return {
+    stale: load.engineStale,
+    ageMs: reading ? nowMs - reading.atMs : null,
+    running: reading?.running ?? null,
+    waiting: reading?.waiting ?? null,
+    kvCacheUsage: reading?.kvCacheUsage ?? null,
+    consecutiveFailures: state?.consecutiveFailures ?? 0,
+    lastError: state?.lastError ?? null,
+  };
 }
 
 function round(x: number, digits = 1): number {
