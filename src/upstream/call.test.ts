@@ -17,7 +17,7 @@ afterEach(async () => {
   pools = undefined;
 });
 
-async function open(maxTokens: number) {
+async function open(maxTokens: number, deadlines: Partial<Endpoint['timeouts']> = {}) {
   const endpoint = {
     name: 'sim',
     url: sim!.url,
@@ -26,6 +26,7 @@ async function open(maxTokens: number) {
       ttftTimeoutMs: 10_000,
       idleTimeoutMs: 10_000,
       totalTimeoutMs: 60_000,
+      ...deadlines,
     },
   } as Endpoint;
   pools = new UpstreamPools(env);
@@ -113,5 +114,67 @@ describe('openStream', () => {
     expect(error).toBeInstanceOf(UpstreamFailureError);
     expect((error as UpstreamFailureError).failure.cause).toBe('stream_cut');
     expect(tokens(seen)).toBe(5);
+  });
+});
+
+// The attempt's deadlines share one timer: each must still fire at its own time, whichever of the
+// others is far off. Ten minutes stands for "never" here: a deadline that waited for another would
+// hang the test past its timeout instead of failing quietly.
+describe('openStream deadlines', () => {
+  const NEVER = 600_000;
+  async function failureOf(call: Awaited<ReturnType<typeof open>>, seen: StreamEvent[]) {
+    call.attach((ev) => {
+      seen.push(ev);
+    });
+    const error = await call.ended.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(UpstreamFailureError);
+    return (error as UpstreamFailureError).failure;
+  }
+
+  it('idle: a stream that stalls after its first tokens ends at the idle deadline, not the TTFT one', async () => {
+    sim = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: { prefillOverheadMs: 1, decodeTokensPerSecond: 2_000, ttftJitterP99Ratio: 1 },
+      faults: [{ kind: 'stall', afterTokens: 3 }],
+    });
+    const call = await open(50, { ttftTimeoutMs: NEVER, idleTimeoutMs: 300, totalTimeoutMs: NEVER });
+    const seen: StreamEvent[] = [];
+    const failure = await failureOf(call, seen);
+    expect(failure.cause).toBe('idle_timeout');
+    expect(tokens(seen)).toBe(3);
+    // Never early: the silence after the last token lasted the whole idle deadline.
+    const lastTokenMs = seen.filter((e) => e.chunk.kind === 'delta' && e.chunk.hasToken).at(-1)!.atMs;
+    expect(performance.now() - lastTokenMs).toBeGreaterThanOrEqual(300);
+  });
+
+  it('total: a stream still flowing ends at the total deadline', async () => {
+    sim = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: { prefillOverheadMs: 1, decodeTokensPerSecond: 50, ttftJitterP99Ratio: 1 },
+    });
+    const call = await open(10_000, { ttftTimeoutMs: NEVER, idleTimeoutMs: NEVER, totalTimeoutMs: 400 });
+    const failure = await failureOf(call, []);
+    expect(failure.cause).toBe('total_timeout');
+    expect(performance.now() - call.startedAtMs).toBeGreaterThanOrEqual(400);
+  });
+
+  it('ttft: a stream that never sends a token ends at the TTFT deadline', async () => {
+    sim = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency: { prefillOverheadMs: 1, decodeTokensPerSecond: 2_000, ttftJitterP99Ratio: 1 },
+      faults: [{ kind: 'stall', afterTokens: 0 }],
+    });
+    const call = await open(50, { ttftTimeoutMs: 300, idleTimeoutMs: 100, totalTimeoutMs: NEVER });
+    const seen: StreamEvent[] = [];
+    const failure = await failureOf(call, seen);
+    expect(failure.cause).toBe('ttft_timeout');
+    expect(tokens(seen)).toBe(0);
+    expect(performance.now() - call.startedAtMs).toBeGreaterThanOrEqual(300);
   });
 });

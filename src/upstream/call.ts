@@ -82,11 +82,20 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A deadline set whose expiry aborts the attempt with a named cause. */
+/**
+ * A deadline set whose expiry aborts the attempt with a named cause: TTFT and total from the start,
+ * idle from the first token. One timer serves them all, armed for whichever falls due first and
+ * re-armed when it fires early for a deadline that moved (a token came, the upstream was held): a
+ * request costs one timer, and an event only a timestamp.
+ */
 class Deadlines {
-  private ttftTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private totalTimer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueMs = Number.POSITIVE_INFINITY;
+  private readonly startMs = performance.now();
+  private ttftDueMs: number | undefined;
+  private readonly totalDueMs: number;
+  /** Idle applies once the first token arrived; the last event's time (the caller's clock read). */
+  private idle = false;
   private lastActivityMs = 0;
   /** The gateway paused the upstream (the client reads slowly): silence is not the endpoint's. */
   private held = false;
@@ -96,38 +105,32 @@ class Deadlines {
   constructor(timeouts: EndpointTimeouts | undefined, fire: (cause: FailureCause, message: string) => void) {
     this.timeouts = timeouts;
     this.fire = fire;
+    this.totalDueMs = timeouts ? this.startMs + timeouts.totalTimeoutMs : Number.POSITIVE_INFINITY;
     if (!timeouts) return;
-    this.ttftTimer = setTimeout(
-      () => fire('ttft_timeout', `no first token within ${timeouts.ttftTimeoutMs} ms (ttftTimeoutMs)`),
-      timeouts.ttftTimeoutMs,
-    );
-    this.totalTimer = setTimeout(
-      () => fire('total_timeout', `not finished within ${timeouts.totalTimeoutMs} ms (totalTimeoutMs)`),
-      timeouts.totalTimeoutMs,
-    );
+    this.ttftDueMs = this.startMs + timeouts.ttftTimeoutMs;
+    this.arm(Math.min(timeouts.ttftTimeoutMs, timeouts.totalTimeoutMs));
   }
 
   /** For a non-streaming call the whole answer is the first token: only total applies. */
   noTtft(): void {
-    clearTimeout(this.ttftTimer);
-    this.ttftTimer = undefined;
+    this.ttftDueMs = undefined;
   }
 
   /** `atMs`: the event's arrival (performance.now), read once per event by the caller. */
   firstToken(atMs: number): void {
-    clearTimeout(this.ttftTimer);
-    this.ttftTimer = undefined;
-    const t = this.timeouts;
-    if (!t) return;
+    this.ttftDueMs = undefined;
+    if (!this.timeouts) return;
+    this.idle = true;
     this.lastActivityMs = atMs;
-    this.armIdle(t.idleTimeoutMs);
+    // Armed for the TTFT deadline: brought forward when the idle one falls due sooner.
+    const idleDueMs = atMs + this.timeouts.idleTimeoutMs;
+    if (idleDueMs < this.timerDueMs) {
+      clearTimeout(this.timer);
+      this.arm(idleDueMs - performance.now());
+    }
   }
 
-  /**
-   * An event arrived after the first token: the idle clock restarts. Only a timestamp per event
-   * (the caller's one clock read); the one idle timer, when it fires, re-arms itself for what is
-   * left of the silence.
-   */
+  /** An event arrived after the first token: the idle clock restarts (a timestamp, no timer call). */
   activity(atMs: number): void {
     this.lastActivityMs = atMs;
   }
@@ -138,23 +141,37 @@ class Deadlines {
     if (!on) this.lastActivityMs = performance.now();
   }
 
-  private armIdle(delayMs: number): void {
+  private arm(delayMs: number): void {
+    const ms = Math.max(1, delayMs);
+    this.timerDueMs = performance.now() + ms;
+    this.timer = setTimeout(() => this.check(), ms);
+  }
+
+  /** The timer fired: fire what fell due (the earliest first), or re-arm for what is next. */
+  private check(): void {
     const t = this.timeouts as EndpointTimeouts;
-    this.idleTimer = setTimeout(() => {
-      if (this.held) {
-        this.armIdle(t.idleTimeoutMs);
-        return;
-      }
-      const silentMs = performance.now() - this.lastActivityMs;
-      if (silentMs < t.idleTimeoutMs) this.armIdle(t.idleTimeoutMs - silentMs);
-      else this.fire('idle_timeout', `no token for ${t.idleTimeoutMs} ms mid-stream (idleTimeoutMs)`);
-    }, delayMs);
+    const nowMs = performance.now();
+    const ttftDue = this.ttftDueMs;
+    if (ttftDue !== undefined && ttftDue <= nowMs && ttftDue <= this.totalDueMs) {
+      this.fire('ttft_timeout', `no first token within ${t.ttftTimeoutMs} ms (ttftTimeoutMs)`);
+      return;
+    }
+    if (this.totalDueMs <= nowMs) {
+      this.fire('total_timeout', `not finished within ${t.totalTimeoutMs} ms (totalTimeoutMs)`);
+      return;
+    }
+    // Held by backpressure, the idle clock starts again from now.
+    if (this.held) this.lastActivityMs = nowMs;
+    const idleDue = this.idle ? this.lastActivityMs + t.idleTimeoutMs : Number.POSITIVE_INFINITY;
+    if (idleDue <= nowMs) {
+      this.fire('idle_timeout', `no token for ${t.idleTimeoutMs} ms mid-stream (idleTimeoutMs)`);
+      return;
+    }
+    this.arm(Math.min(ttftDue ?? Number.POSITIVE_INFINITY, this.totalDueMs, idleDue) - nowMs);
   }
 
   clear(): void {
-    clearTimeout(this.ttftTimer);
-    clearTimeout(this.idleTimer);
-    clearTimeout(this.totalTimer);
+    clearTimeout(this.timer);
   }
 }
 
@@ -176,25 +193,27 @@ async function readText(body: AsyncIterable<Buffer | Uint8Array>): Promise<strin
 
 /**
  * What every attempt shares: one abort path (the first cause wins, whether a deadline, the client
- * going away or a stream fault), the named deadlines, and their cleanup.
+ * going away or a stream fault, and goes to `onAbort` once), the named deadlines, and their
+ * cleanup. The caller checks `opts.signal.aborted` itself once it is ready to be aborted.
  */
-function startAttempt(opts: CallOptions) {
+function startAttempt(opts: CallOptions, onAbort: (failure: UpstreamFailure) => void) {
   const name = opts.endpoint.name;
-  const controller = new AbortController();
   let failure: UpstreamFailure | undefined;
   const abort = (cause: FailureCause, message: string): void => {
     if (failure) return;
     failure = { cause, endpoint: name, message };
-    controller.abort(new UpstreamFailureError(failure));
+    onAbort(failure);
   };
   const onClientAbort = (): void => abort('cancelled', 'the client went away');
-  if (opts.signal?.aborted) onClientAbort();
   opts.signal?.addEventListener('abort', onClientAbort, { once: true });
   const deadlines = new Deadlines(opts.timeouts, abort);
   return {
     name,
-    signal: controller.signal,
     abort,
+    clientGone: (): boolean => {
+      if (opts.signal?.aborted) onClientAbort();
+      return failure !== undefined;
+    },
     deadlines,
     failure: (): UpstreamFailure | undefined => failure,
     cleanup: (): void => {
@@ -226,7 +245,8 @@ function httpFailure(
  */
 export function openStream(opts: CallOptions): Promise<StreamCall> {
   const now = opts.now ?? (() => performance.now());
-  const { name, signal, abort, deadlines, failure, cleanup } = startAttempt(opts);
+  // A deadline, the client going away or a stream fault ends the attempt at once.
+  const { name, abort, clientGone, deadlines, failure, cleanup } = startAttempt(opts, (f) => settle(f));
   const startedAtMs = now();
   const decoder = new SseDecoder();
   const queue: StreamEvent[] = [];
@@ -275,9 +295,6 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     if (streaming) rejectEnded(error);
     else rejectOpen(error);
   };
-  // A deadline or the client going away aborts through the attempt's signal.
-  signal.addEventListener('abort', () => settle(failure()), { once: true });
-
   // A full client socket pauses the upstream; the idle deadline does not count that silence.
   let paused = false;
   const pause = (): void => {
@@ -294,14 +311,15 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     if (sink(ev) === false) pause();
   };
 
+  // An error event before any token may be the server's context-length refusal (llama.cpp
+  // before PR #16486 answered 200 and sent it in the stream): reroute it like the HTTP 400.
+  const streamError = (payload: string, message: string): void => {
+    const f = classifyStreamError(name, payload);
+    abort(f.cause === 'context_length' && !sawToken ? 'context_length' : 'stream_error', message);
+  };
+
   const onEvent = (ev: SseEvent): void => {
     if (settled || ev.type === 'comment') return;
-    // An error event before any token may be the server's context-length refusal (llama.cpp
-    // before PR #16486 answered 200 and sent it in the stream): reroute it like the HTTP 400.
-    const streamError = (payload: string, message: string): void => {
-      const f = classifyStreamError(name, payload);
-      abort(f.cause === 'context_length' && !sawToken ? 'context_length' : 'stream_error', message);
-    };
     if (ev.type === 'error-field') return streamError(ev.data, ev.data);
     const chunk = parseStreamChunk(ev.data);
     const atMs = now();
@@ -420,8 +438,7 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
     },
   };
 
-  if (signal.aborted) settle(failure());
-  else
+  if (!clientGone())
     opts.target.pool.dispatch(
       {
         origin: opts.target.origin,
@@ -447,7 +464,12 @@ export interface JsonCallResult {
 /** A non-streaming attempt (whole answer or an HTTP error), under the total and connect timeouts. */
 export async function callJson(opts: CallOptions): Promise<JsonCallResult> {
   const now = opts.now ?? (() => performance.now());
-  const { name, signal, deadlines, failure, cleanup } = startAttempt(opts);
+  const controller = new AbortController();
+  const { name, clientGone, deadlines, failure, cleanup } = startAttempt(opts, (f) =>
+    controller.abort(new UpstreamFailureError(f)),
+  );
+  const signal = controller.signal;
+  clientGone();
   deadlines.noTtft();
   const startedAtMs = now();
   try {
