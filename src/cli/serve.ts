@@ -42,12 +42,29 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** The operator's log: request lines and event lines on stderr, unless the format is `off`. */
+/**
+ * The operator's log: request lines and event lines on stderr, unless the format is `off`. Lines of
+ * one turn of the event loop go out as one write after it (stderr to a file or pipe is a
+ * synchronous write: one per request cost the hot path a syscall each); at exit, whatever is
+ * pending is written.
+ */
 function logging(format: LogFormat, io: { err(text: string): void }) {
   if (format === 'off') return {};
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    io.err(text);
+  };
+  const write = (line: string): void => {
+    if (pending === '') setImmediate(flush);
+    pending += `${line}\n`;
+  };
+  process.once('exit', flush);
   return {
-    onRecord: (record: Parameters<typeof requestLine>[0]) => io.err(`${requestLine(record, format)}\n`),
-    events: (event: Parameters<typeof eventLine>[0]) => io.err(`${eventLine(event, Date.now(), format)}\n`),
+    onRecord: (record: Parameters<typeof requestLine>[0]) => write(requestLine(record, format)),
+    events: (event: Parameters<typeof eventLine>[0]) => write(eventLine(event, Date.now(), format)),
   };
 }
 
