@@ -17,6 +17,8 @@ if (!upstream || !portText || (kind !== 'tcp-relay' && kind !== 'node-proxy')) {
 const target = new URL(upstream);
 assertOutboundAllowed(target.href, { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' });
 const port = Number(portText);
+// The bench stops us with SIGTERM: exit through process.exit so a --cpu-prof profile is written.
+process.on('SIGTERM', () => process.exit(0));
 
 if (kind === 'tcp-relay') {
   createTcpServer((client) => {

@@ -11,6 +11,7 @@
 // (/proc) per streamed token. Then a soak: the gateway's RSS, minute by minute, under load.
 // Run: node bench/gateway-overhead.ts [--levels 1,64,256,1000] [--seconds 6] [--rounds 3]
 //        [--paths gateway,node-proxy,tcp-relay] [--soak-seconds 300] [--workers 1]
+//        [--decode-tps 100] [--max-tokens 64] [--base-root /work/main]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -39,17 +40,26 @@ const { values: args } = parseArgs({
     paths: { type: 'string', default: 'gateway,node-proxy,tcp-relay' },
     'max-tokens': { type: 'string', default: '64' },
     'decode-tps': { type: 'string', default: '100' },
+    'base-root': { type: 'string' },
   },
 });
 const LEVELS = args.levels.split(',').map(Number);
 const LEVEL_MS = Number(args.seconds) * 1000;
 const SOAK_MS = Number(args['soak-seconds']) * 1000;
 const ROUNDS = Math.max(1, Number(args.rounds));
-type HopName = 'gateway' | 'node-proxy' | 'tcp-relay';
+// `gateway-base`: the gateway of another checkout (--base-root, e.g. the main branch's worktree),
+// run beside this one's in the same alternating rounds, so a change is measured before and after
+// under the same load.
+type HopName = 'gateway' | 'gateway-base' | 'node-proxy' | 'tcp-relay';
 type PathName = 'direct' | HopName;
-const PATHS = args.paths.split(',').filter(Boolean) as HopName[];
+const BASE_ROOT = args['base-root'];
+const PATHS = [
+  ...(args.paths.split(',').filter(Boolean) as HopName[]),
+  ...(BASE_ROOT ? (['gateway-base'] as const) : []),
+];
 for (const p of PATHS) {
-  if (!['gateway', 'node-proxy', 'tcp-relay'].includes(p)) throw new Error(`unknown path ${p}`);
+  if (!['gateway', 'gateway-base', 'node-proxy', 'tcp-relay'].includes(p))
+    throw new Error(`unknown path ${p}`);
 }
 const MAX_TOKENS = Number(args['max-tokens']);
 const env = { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
@@ -64,8 +74,13 @@ const agent = new Agent({
   bodyTimeout: 0,
 });
 
-function start(argv: string[], extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'bin/llm-fleet.js'), ...argv], {
+function start(
+  argv: string[],
+  extraEnv: Record<string, string> = {},
+  nodeArgs: string[] = [],
+  from = root,
+): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, join(from, 'bin/llm-fleet.js'), ...argv], {
     env: { ...env, ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -212,7 +227,14 @@ function emptyRun(): PathRun {
 function startBaseline(kind: 'node-proxy' | 'tcp-relay', upstream: string, port: number): ChildProcess {
   const child = spawn(
     process.execPath,
-    [join(root, 'bench/baseline-proxies.ts'), kind, upstream, String(port)],
+    [
+      // e.g. BENCH_BASELINE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR': the floor's profile beside the gateway's.
+      ...(process.env.BENCH_BASELINE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      join(root, 'bench/baseline-proxies.ts'),
+      kind,
+      upstream,
+      String(port),
+    ],
     {
       env,
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -245,7 +267,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const child =
-      path === 'gateway'
+      path === 'gateway' || path === 'gateway-base'
         ? start(
             [
               'serve',
@@ -256,11 +278,12 @@ async function main(): Promise<void> {
               '--workers',
               args.workers,
               '--store',
-              join(dir, 'bench.db'),
+              join(dir, `${path}.db`),
             ],
             { LLM_BENCH_URL: simUrl },
             // e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the gateway.
-            (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+            path === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean) : [],
+            path === 'gateway' ? root : BASE_ROOT,
           )
         : startBaseline(path as 'node-proxy' | 'tcp-relay', simUrl, port);
     if (path === 'gateway') {
@@ -331,7 +354,7 @@ async function main(): Promise<void> {
         path === 'direct' ? '' : perToken(run.hopCpuUs),
         `${perToken(run.simCpuUs)} / ${perToken(run.clientCpuUs)}`,
         `${((100 * run.machineBusy) / Math.max(1, run.machineTotal)).toFixed(0)}%`,
-        path === 'gateway' ? ownTime(run.samples) : '',
+        path.startsWith('gateway') ? ownTime(run.samples) : '',
       ]);
     }
     console.log(`  level ${c} done`);
