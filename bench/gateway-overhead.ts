@@ -390,7 +390,17 @@ async function main(): Promise<void> {
     const idleRss = rssMb(pid);
     const samples: number[] = [];
     const heapBefore = await heapUsedMb(gatewayUrl);
-    const sampler = setInterval(() => samples.push(rssMb(pid)), 1000);
+    // Each minute as it ends, so a long soak's log shows its course (and keeps it if cut off).
+    const sampler = setInterval(() => {
+      samples.push(rssMb(pid));
+      if (samples.length % 60 === 0) {
+        const minute = samples.slice(-60);
+        console.log(
+          `soak minute ${samples.length / 60}: gateway RSS ${(minute.reduce((a, b) => a + b, 0) / 60).toFixed(1)} MB ` +
+            `(load ${loadavg()[0]?.toFixed(2)})`,
+        );
+      }
+    }, 1000);
     const soak = await load(gatewayUrl, 'soak', 256, SOAK_MS);
     clearInterval(sampler);
     await drainTruth(simUrl, agent);
@@ -400,7 +410,7 @@ async function main(): Promise<void> {
     const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
     const minutes: string[] = [];
     for (let m = 0; m * 60 < samples.length; m++)
-      minutes.push(avg(samples.slice(m * 60, m * 60 + 60)).toFixed(0));
+      minutes.push(avg(samples.slice(m * 60, m * 60 + 60)).toFixed(1));
     const half = Math.floor(samples.length / 2);
     const secondHalf = samples.slice(half);
     console.log(
