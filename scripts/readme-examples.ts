@@ -56,7 +56,50 @@ const PRELUDE = [
   `llm-fleet() { ${CLI} "$@"; }`,
   'export -f npx llm-fleet 2>/dev/null',
   'export LLM_FLEET_LOOPBACK_ONLY=1',
+  // wait_for PATTERN FILE [PID]: until FILE shows PATTERN (a state, never a fixed sleep); fails if PID died.
+  'wait_for() { until grep -q -- "$1" "$2" 2>/dev/null; do',
+  '  if [ -n "$3" ] && ! kill -0 "$3" 2>/dev/null; then echo "wait_for: exited before \'$1\'" >&2; cat "$2" >&2; return 1; fi',
+  '  sleep 0.1; done; }',
+  // sim_up [sim options]: the example fleet simulated on loopback (seed 7), its LLM_*_URL exported,
+  // stopped when the example's shell exits.
+  'sim_up() {',
+  '  llm-fleet sim -f "$ROOT/examples/onex.fleet.yaml" --seed 7 --json "$@" >"$TMP/sim.json" 2>"$TMP/sim.err" & SIM_PID=$!',
+  "  trap 'kill $SIM_PID 2>/dev/null; wait $SIM_PID 2>/dev/null' EXIT",
+  '  wait_for "^}" "$TMP/sim.json" $SIM_PID || { cat "$TMP/sim.err" >&2; return 1; }',
+  `  eval "$("${process.execPath}" -e 'for (const [k, v] of Object.entries(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).env)) console.log("export " + k + "=" + v)' "$TMP/sim.json")"`,
+  '}',
 ].join('\n');
+
+/** Sorts each run of consecutive lines matching `line` (lines whose order is not the code's). */
+function sortRuns(line: RegExp): (text: string) => string {
+  return (text) => {
+    const out: string[] = [];
+    let run: string[] = [];
+    for (const l of [...text.split('\n'), '']) {
+      if (line.test(l)) {
+        run.push(l);
+        continue;
+      }
+      out.push(...run.sort(), l);
+      run = [];
+    }
+    return out.slice(0, -1).join('\n');
+  };
+}
+
+/**
+ * For measured figures (calibrate, bench): every number, and the verdicts drawn from them (and bench's
+ * list of missed objectives), which a loaded machine may move; the rows, columns, units and the words
+ * around them stay compared.
+ */
+function measured(text: string): string {
+  return text
+    .replace(/^missed objectives:\n(?: .*\n)*/m, '')
+    .replace(/\b(?:meets|misses|met|MISSED)\b/g, '<verdict>')
+    .replace(/\d+(?:[.,]\d+)*/g, '<n>')
+    .replace(/[─━]+/g, '─')
+    .replace(/ {2,}/g, ' ');
+}
 
 const toPort4000 = (t: string): string => t.replace(/127\.0\.0\.1:\d{2,5}/g, '127.0.0.1:4000');
 
@@ -118,6 +161,66 @@ export const EXAMPLES: readonly Example[] = [
           '  LLM_DEEPSEEK_R1_URL=http://127.0.0.1:4 npx llm-fleet health -f examples/onex.fleet.yaml',
       },
     ],
+  },
+  {
+    name: 'monitor',
+    steps: [
+      {
+        show: 'npx llm-fleet monitor -f examples/onex.fleet.yaml --store /tmp/readme.db --interval 1s',
+        // coder's engine dies once every endpoint is up, and comes back once the monitor saw it down.
+        run: [
+          'sim_up',
+          'llm-fleet monitor -f examples/onex.fleet.yaml --store $TMP/readme.db --interval 1s >$TMP/monitor.log 2>&1 & MON=$!',
+          'for e in coder coder-fast embeddings deepseek-r1; do wait_for "$e: unknown → up" $TMP/monitor.log $MON; done',
+          'curl -s -o /dev/null -X POST $LLM_CODER_URL/admin/faults -d dead',
+          'wait_for "coder: up → down" $TMP/monitor.log $MON',
+          "curl -s -o /dev/null -X POST $LLM_CODER_URL/admin/faults -d ''",
+          'wait_for "coder: down → up" $TMP/monitor.log $MON',
+          'kill $MON; wait $MON',
+          'cat $TMP/monitor.log',
+        ].join('\n'),
+      },
+    ],
+    present: (t) => t.replace(/\/tmp\/llm-fleet-readme-monitor-\w+\//g, '/tmp/'),
+    // The four first probes answer concurrently: their order is the network's, not the code's.
+    mask: sortRuns(/: unknown → up$/),
+  },
+  {
+    name: 'calibrate',
+    steps: [
+      {
+        show:
+          'npx llm-fleet calibrate coder-fast deepseek-r1 -f fleet.yaml --parallel-hosts --warmup 3 --iterations 20 ' +
+          '--max-tokens 32 --note "simulator, VRAM n/a" --write',
+        run:
+          'sim_up && cp examples/onex.fleet.yaml $TMP/fleet.yaml && cd $TMP && llm-fleet calibrate coder-fast deepseek-r1 ' +
+          '-f fleet.yaml --parallel-hosts --warmup 3 --iterations 20 --max-tokens 32 --note "simulator, VRAM n/a" --write',
+        timeoutMs: 110_000,
+      },
+    ],
+    // Hosts run side by side, so their progress lines interleave as they happen to; which targets the
+    // diff changes follows from the measured figures.
+    mask: (t) =>
+      measured(
+        sortRuns(/^[\w-]+: (?:(?:warmup|measured) \d+\/\d+|done)$/)(t).replace(
+          /^(?:[-+] \d+: .*\n)+/gm,
+          '<diff lines>\n',
+        ),
+      ),
+  },
+  {
+    name: 'bench',
+    steps: [
+      {
+        show: 'npx llm-fleet bench -f fleet.yaml --endpoint coder-fast --sweep 4 -n 8 --max-tokens 32 --csv sweep.csv --html sweep.html',
+        run:
+          'sim_up && cp examples/onex.fleet.yaml $TMP/fleet.yaml && cd $TMP && llm-fleet bench -f fleet.yaml --endpoint coder-fast ' +
+          '--sweep 4 -n 8 --max-tokens 32 --csv sweep.csv --html sweep.html',
+        timeoutMs: 90_000,
+      },
+    ],
+    present: toPort4000,
+    mask: measured,
   },
   {
     name: 'check',
