@@ -6,8 +6,9 @@
 // whole of it: the key's bucket, the breaker and the slot in one script, and the slot's release.
 // Per request, the path latency is the client's TTFT minus the simulator's own TTFT (joined on
 // x-request-id via GET /admin/truth); CPU is the gateway processes' (and Redis's) user+system time
-// per request from /proc. Paths alternate in rounds within each level, so a noisy neighbour
-// hits them all alike.
+// per request from /proc; round trips before dispatch are the attempts the gateway admitted with
+// a call to Redis, against those it admitted from its reserve (`llm_fleet_state_admissions_total`).
+// Paths alternate in rounds within each level, so a noisy neighbour hits them all alike.
 // Run: node bench/shared-state.ts [--levels 1,64,256] [--seconds 5] [--rounds 2]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -125,6 +126,29 @@ interface PathRun {
   errors: number;
   gatewayCpuUs: number;
   redisCpuUs: number;
+  /** Attempts admitted with a round trip to Redis / from the reserve / on local state. */
+  admissions: Record<string, number>;
+}
+
+/** The gateways' `llm_fleet_state_admissions_total` by `via`, summed. */
+async function admissions(urls: readonly string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const url of urls) {
+    const r = await request(`${url}/metrics`, { dispatcher: agent });
+    const text = await r.body.text();
+    for (const m of text.matchAll(/^llm_fleet_state_admissions_total\{via="(\w+)"\} (\d+)/gm)) {
+      out[m[1] as string] = (out[m[1] as string] ?? 0) + Number(m[2]);
+    }
+  }
+  return out;
+}
+
+/** Share of attempts that waited on Redis before dispatch ('—' for the in-process path). */
+function roundTrips(admitted: Record<string, number>): string {
+  const total = Object.values(admitted).reduce((a, b) => a + b, 0);
+  if (total === 0) return '—';
+  const local = admitted.local ? ` (${admitted.local} local)` : '';
+  return `${((admitted.backend ?? 0) / total).toFixed(3)}${local}`;
 }
 
 async function main(): Promise<void> {
@@ -194,7 +218,15 @@ async function main(): Promise<void> {
     const runs = Object.fromEntries(
       PATHS.map((p) => [
         p,
-        { pathMs: [], ownMs: [], requests: 0, errors: 0, gatewayCpuUs: 0, redisCpuUs: 0 } as PathRun,
+        {
+          pathMs: [],
+          ownMs: [],
+          requests: 0,
+          errors: 0,
+          gatewayCpuUs: 0,
+          redisCpuUs: 0,
+          admissions: {},
+        } as PathRun,
       ]),
     ) as Record<PathName, PathRun>;
     for (let round = 0; round < ROUNDS; round++) {
@@ -202,6 +234,8 @@ async function main(): Promise<void> {
         const pids = targets[p].map((t) => t.pid);
         const cpu0 = pids.reduce((s, pid) => s + cpuUs(pid), 0);
         const redis0 = cpuUs(redis.pid());
+        const urls = targets[p].map((t) => t.url);
+        const admitted0 = await admissions(urls);
         const samples = await load(
           targets[p].map((t) => t.url),
           `${p}-${level}-${round}`,
@@ -211,6 +245,9 @@ async function main(): Promise<void> {
         const run = runs[p];
         run.gatewayCpuUs += pids.reduce((s, pid) => s + cpuUs(pid), 0) - cpu0;
         run.redisCpuUs += cpuUs(redis.pid()) - redis0;
+        const admitted1 = await admissions(urls);
+        for (const [via, n] of Object.entries(admitted1))
+          run.admissions[via] = (run.admissions[via] ?? 0) + n - (admitted0[via] ?? 0);
         const t = await drainTruth(simUrl, agent);
         for (const s of samples) {
           run.requests += 1;
@@ -231,14 +268,14 @@ async function main(): Promise<void> {
     const baseOwn = pct(base.ownMs, 0.5);
     console.log(`\n${level} concurrent streams`);
     console.log(
-      'path        requests errors  path P50 ms  P99 ms   added P50 ms  P50 ratio  own P50 ms  added  gateway CPU µs/req  ratio  +redis µs/req',
+      'path        requests errors  path P50 ms  P99 ms   added P50 ms  P50 ratio  own P50 ms  added  gateway CPU µs/req  ratio  +redis µs/req  round trips/attempt',
     );
     for (const p of PATHS) {
       const r = runs[p];
       const p50 = pct(r.pathMs, 0.5);
       const cpu = r.gatewayCpuUs / Math.max(1, r.requests);
       console.log(
-        `${p.padEnd(11)} ${String(r.requests).padStart(8)} ${String(r.errors).padStart(6)}  ${p50.toFixed(2).padStart(11)}  ${pct(r.pathMs, 0.99).toFixed(2).padStart(6)}   ${(p50 - baseP50).toFixed(2).padStart(12)}  ${(p50 / baseP50).toFixed(2).padStart(9)}  ${pct(r.ownMs, 0.5).toFixed(2).padStart(10)}  ${(pct(r.ownMs, 0.5) - baseOwn).toFixed(2).padStart(5)}  ${cpu.toFixed(0).padStart(18)}  ${(cpu / baseCpu).toFixed(2).padStart(5)}  ${(r.redisCpuUs / Math.max(1, r.requests)).toFixed(0).padStart(13)}`,
+        `${p.padEnd(11)} ${String(r.requests).padStart(8)} ${String(r.errors).padStart(6)}  ${p50.toFixed(2).padStart(11)}  ${pct(r.pathMs, 0.99).toFixed(2).padStart(6)}   ${(p50 - baseP50).toFixed(2).padStart(12)}  ${(p50 / baseP50).toFixed(2).padStart(9)}  ${pct(r.ownMs, 0.5).toFixed(2).padStart(10)}  ${(pct(r.ownMs, 0.5) - baseOwn).toFixed(2).padStart(5)}  ${cpu.toFixed(0).padStart(18)}  ${(cpu / baseCpu).toFixed(2).padStart(5)}  ${(r.redisCpuUs / Math.max(1, r.requests)).toFixed(0).padStart(13)}  ${roundTrips(r.admissions).padStart(19)}`,
       );
     }
   }

@@ -273,7 +273,12 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
 /** The shared state's health on /metrics: read at scrape time, nothing on the request path. */
 export function registerStateMetrics(
   registry: Registry,
-  state: { status(): { mode: string; shared: boolean }; readonly fallbacks: number; readonly losses: number },
+  state: {
+    status(): { mode: string; shared: boolean };
+    readonly fallbacks: number;
+    readonly losses: number;
+    readonly admissions: Readonly<Record<'backend' | 'reserve' | 'local', number>>;
+  },
 ): void {
   new Gauge({
     name: METRICS.stateShared,
@@ -292,6 +297,16 @@ export function registerStateMetrics(
     collect() {
       this.reset();
       this.inc(state.fallbacks);
+    },
+  });
+  new Counter({
+    name: METRICS.stateAdmissions,
+    help: 'Attempts admitted, by where: backend (a round trip), reserve (none: reserved in advance), local (cut off or too slow)',
+    labelNames: ['via'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [via, n] of Object.entries(state.admissions)) this.inc({ via }, n);
     },
   });
   new Counter({

@@ -44,6 +44,7 @@ export const METRICS = {
   stateFallbacks: 'llm_fleet_state_fallbacks_total',
   /** Counter of times the replica went over to local state. */
   stateLosses: 'llm_fleet_state_losses_total',
+  stateAdmissions: 'llm_fleet_state_admissions_total',
   /** Counter of recovery episodes. Labels: endpoint, outcome (within|exceeded). */
   recoveryEpisodes: 'llm_slo_recovery_episodes_total',
 } as const;

@@ -11,10 +11,13 @@ import type {
   AdmitRequest,
   BackendOptions,
   BreakerSnapshotWire,
+  FinishReply,
   FinishRequest,
   HeartbeatReply,
   RateVerdict,
   ReplicaHoldings,
+  Reserve,
+  ReserveRelease,
   Settlement,
   StateBackend,
   StateEvent,
@@ -41,7 +44,7 @@ interface RateLevels {
 }
 
 type RawReply =
-  | { kind: 'granted'; probe: boolean; rate?: RateLevels }
+  | { kind: 'granted'; probe: boolean; rate?: RateLevels; reserved?: Reserve }
   | { kind: 'queued' | 'full'; rate?: RateLevels }
   | { kind: 'refused'; why: string; breaker: BreakerSnapshotWire; rate?: RateLevels }
   | { kind: 'rate_limited'; rate: RateLevels };
@@ -78,6 +81,8 @@ export class RedisBackend implements StateBackend {
   private closed = false;
   private subscribed = false;
   lastError: string | undefined;
+  /** Round trips made, per script (what the bench counts per request). */
+  readonly calls = new Map<string, number>();
 
   constructor(options: RedisBackendOptions) {
     this.options = options;
@@ -149,6 +154,7 @@ export class RedisBackend implements StateBackend {
     args: readonly string[],
   ): Promise<unknown> {
     const sha = this.shas.get(name) as string;
+    this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
     const argv = [String(keys.length), ...keys, ...args];
     try {
       return await this.client.sendCommand(['EVALSHA', sha, ...argv]);
@@ -181,6 +187,8 @@ export class RedisBackend implements StateBackend {
       String(rate?.limit.requestsPerMinute ?? 0),
       String(rate?.limit.tokensPerMinute ?? 0),
       String(Math.max(0, Math.round(rate?.tokens ?? 0))),
+      String(request.reserve?.slots ?? 0),
+      String(request.reserve?.requests ?? 0),
       ...settlements.flatMap((s) => [
         String(s.limit.requestsPerMinute ?? 0),
         String(s.limit.tokensPerMinute ?? 0),
@@ -193,7 +201,12 @@ export class RedisBackend implements StateBackend {
       case 'rate_limited':
         return { kind: 'rate_limited', rate: verdictOf(raw.rate) };
       case 'granted':
-        return { kind: 'granted', probe: raw.probe, ...withRate };
+        return {
+          kind: 'granted',
+          probe: raw.probe,
+          ...withRate,
+          ...(raw.reserved ? { reserved: raw.reserved } : {}),
+        };
       case 'refused':
         return { kind: 'refused', why: raw.why, breaker: raw.breaker, ...withRate };
       default:
@@ -201,7 +214,7 @@ export class RedisBackend implements StateBackend {
     }
   }
 
-  async finish(request: FinishRequest): Promise<BreakerSnapshotWire> {
+  async finish(request: FinishRequest): Promise<FinishReply> {
     const e = request.endpoint;
     const b = this.options.breaker;
     const out = await this.run(
@@ -219,9 +232,34 @@ export class RedisBackend implements StateBackend {
         String(b.minAttempts),
         e,
         this.channel,
+        String(request.keep?.maxConcurrency ?? 0),
       ],
     );
-    return JSON.parse(String(out)) as BreakerSnapshotWire;
+    return JSON.parse(String(out)) as FinishReply;
+  }
+
+  async release(release: ReserveRelease): Promise<void> {
+    const slots = Object.entries(release.slots).filter(([, n]) => n > 0);
+    if (slots.length === 0 && release.buckets.length === 0) return;
+    await this.run(
+      'RELEASE',
+      [
+        ...slots.flatMap(([e]) => [this.key('s', e), this.key('q', e)]),
+        ...release.buckets.map((b) => this.key('r', b.bucket)),
+      ],
+      [
+        release.replica,
+        this.channel,
+        String(slots.length),
+        ...slots.flatMap(([e, n]) => [e, String(n)]),
+        ...release.buckets.flatMap((b) => [
+          String(b.limit.requestsPerMinute ?? 0),
+          String(b.limit.tokensPerMinute ?? 0),
+          String(b.requests),
+          String(Math.round(b.tokens)),
+        ]),
+      ],
+    );
   }
 
   async leaveQueue(replica: string, endpoint: string): Promise<void> {

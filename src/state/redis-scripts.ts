@@ -77,22 +77,25 @@ end
 /**
  * KEYS: breaker, slots, queue, alive, rate bucket, then one bucket per settlement.
  * ARGV: replica, maxConcurrency, maxQueue, fromQueue, openMs, probeLeaseMs, hasRate, rpm, tpm,
- * tokens, then rpm, tpm, delta per settlement. Returns the AdmitReply as JSON (rate as levels).
+ * tokens, slots to reserve, requests to reserve, then rpm, tpm, delta per settlement. Returns the
+ * AdmitReply as JSON (rate as levels). A reservation is granted only with a slot, on a closed
+ * breaker with nobody queued, and only as far as it leaves half of each limit spare.
  */
 export const ADMIT = `${COMMON}
 local replica = ARGV[1]
 local fromQueue = ARGV[4] == '1'
 local openMs = tonumber(ARGV[5])
 for i = 1, #KEYS - 5 do
-  settle(KEYS[5 + i], tonumber(ARGV[8 + 3 * i]), tonumber(ARGV[9 + 3 * i]), tonumber(ARGV[10 + 3 * i]))
+  settle(KEYS[5 + i], tonumber(ARGV[10 + 3 * i]), tonumber(ARGV[11 + 3 * i]), tonumber(ARGV[12 + 3 * i]))
 end
 local function leave() if fromQueue then dec(KEYS[3], replica) end end
 local rate = nil
+local rpm, tpm, cost, r, k = 0, 0, 0, 0, 0
 if ARGV[7] == '1' then
-  local rpm = tonumber(ARGV[8])
-  local tpm = tonumber(ARGV[9])
-  local cost = tonumber(ARGV[10])
-  local r, k = read_bucket(KEYS[5], rpm, tpm)
+  rpm = tonumber(ARGV[8])
+  tpm = tonumber(ARGV[9])
+  cost = tonumber(ARGV[10])
+  r, k = read_bucket(KEYS[5], rpm, tpm)
   local wait = 0
   if rpm > 0 and r < 1 then wait = math.max(wait, math.ceil((1 - r) * 60000 / rpm)) end
   if tpm > 0 then
@@ -133,12 +136,39 @@ local inFlight = live_sum(KEYS[2], KEYS[4])
 local queued = live_sum(KEYS[3], KEYS[4])
 if inFlight < tonumber(ARGV[2]) and (fromQueue or queued == 0) then
   leave()
-  redis.call('HINCRBY', KEYS[2], replica, 1)
+  local reserved = nil
+  local slots = 0
+  if not probe and queued == 0 then
+    slots = math.max(0, math.min(tonumber(ARGV[11]), math.floor(tonumber(ARGV[2]) / 2) - inFlight - 1))
+    local requests = 0
+    if rate ~= nil then
+      requests = tonumber(ARGV[12])
+      if rpm > 0 then requests = math.min(requests, math.floor(r - rpm / 2)) end
+      if tpm > 0 then
+        if k < tpm / 2 then requests = 0
+        elseif cost > 0 then requests = math.min(requests, math.floor((k - tpm / 2) / cost)) end
+      end
+      requests = math.max(0, requests)
+      if requests > 0 then
+        if rpm > 0 then r = r - requests end
+        if tpm > 0 then k = k - requests * cost end
+        store_bucket(KEYS[5], r, k, rpm, tpm)
+        rate.requests = tostring(r)
+        rate.tokens = tostring(k)
+      end
+    end
+    if slots > 0 or requests > 0 then
+      local tokens = 0
+      if tpm > 0 then tokens = requests * cost end
+      reserved = { slots = slots, requests = requests, tokens = tokens }
+    end
+  end
+  redis.call('HINCRBY', KEYS[2], replica, 1 + slots)
   if probe then
     b.probeUntil = now + tonumber(ARGV[6])
     save_breaker(KEYS[1], b)
   end
-  return cjson.encode({ kind = 'granted', probe = probe, rate = rate })
+  return cjson.encode({ kind = 'granted', probe = probe, rate = rate, reserved = reserved })
 end
 if fromQueue then return cjson.encode({ kind = 'queued', rate = rate }) end
 if queued < tonumber(ARGV[3]) then
@@ -150,7 +180,9 @@ return cjson.encode({ kind = 'full', rate = rate })
 
 /**
  * KEYS: breaker, slots, queue. ARGV: replica, verdict, probe, pauseMs, openMs, consecutiveFailures,
- * failureRatio, windowSize, minAttempts, endpoint, channel. Returns the breaker as JSON.
+ * failureRatio, windowSize, minAttempts, endpoint, channel, keep (maxConcurrency; 0: free the
+ * slot). Returns the breaker as JSON, with kept = true when the slot stayed reserved (closed
+ * breaker, nobody queued, at most half of maxConcurrency in use).
  */
 export const FINISH = `${COMMON}
 local replica = ARGV[1]
@@ -159,7 +191,7 @@ local probe = ARGV[3] == '1'
 local pauseMs = tonumber(ARGV[4])
 local openMs = tonumber(ARGV[5])
 local windowSize = tonumber(ARGV[8])
-dec(KEYS[2], replica)
+local keepMax = tonumber(ARGV[12])
 local b = load_breaker(KEYS[1], openMs)
 local before = b.state
 local beforePause = b.pausedUntil
@@ -201,8 +233,48 @@ if b.state ~= before or b.pausedUntil ~= beforePause then
 end
 local waiting = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[3])) do waiting = waiting + tonumber(v) end
+if keepMax > 0 and waiting == 0 and b.state == 'closed' and b.pausedUntil <= now then
+  local inUse = 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do inUse = inUse + tonumber(v) end
+  if inUse <= math.floor(keepMax / 2) then
+    s.kept = true
+    return cjson.encode(s)
+  end
+end
+dec(KEYS[2], replica)
 if waiting > 0 then redis.call('PUBLISH', ARGV[11], cjson.encode({ type = 'slot', endpoint = ARGV[10] })) end
 return cjson.encode(s)
+`;
+
+/**
+ * KEYS: slots, queue per endpoint, then one bucket per key. ARGV: replica, channel, endpoints,
+ * then name, slots per endpoint, then rpm, tpm, requests, tokens per bucket. Gives back what a
+ * replica had reserved.
+ */
+export const RELEASE = `${COMMON}
+local replica = ARGV[1]
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local sk, qk = KEYS[2 * i - 1], KEYS[2 * i]
+  local held = tonumber(redis.call('HGET', sk, replica) or '0')
+  local give = math.min(held, tonumber(ARGV[3 + 2 * i]))
+  if give > 0 then
+    if held - give <= 0 then redis.call('HDEL', sk, replica) else redis.call('HSET', sk, replica, held - give) end
+    local waiting = 0
+    for _, v in ipairs(redis.call('HVALS', qk)) do waiting = waiting + tonumber(v) end
+    if waiting > 0 then redis.call('PUBLISH', ARGV[2], cjson.encode({ type = 'slot', endpoint = ARGV[2 + 2 * i] })) end
+  end
+end
+for j = 1, #KEYS - 2 * n do
+  local a = 3 + 2 * n + 4 * (j - 1)
+  local rpm, tpm = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local key = KEYS[2 * n + j]
+  local r, k = read_bucket(key, rpm, tpm)
+  if rpm > 0 then r = math.min(rpm, r + tonumber(ARGV[a + 3])) end
+  if tpm > 0 then k = math.min(tpm, k + tonumber(ARGV[a + 4])) end
+  store_bucket(key, r, k, rpm, tpm)
+end
+return 1
 `;
 
 /** KEYS: queue. ARGV: replica. */

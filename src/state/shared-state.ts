@@ -1,9 +1,12 @@
 // One replica's view of the shared state, and the only thing the gateway and the monitor talk to.
 // Behind it sits a backend: in-process (the default), the primary over IPC (`--workers N`) or
 // Redis (`--state redis://…`); nothing above knows which. Reads (breaker state, Retry-After
-// waits) are synchronous, from a mirror the backend keeps current by events; each attempt costs
-// one backend call (slot + breaker + the key's rate limit on the first attempt, settled token
-// corrections riding along), and its end one more, off the client's path. A call that takes
+// waits) are synchronous, from a mirror the backend keeps current by events; an attempt costs at
+// most one backend call (slot + breaker + the key's rate limit on the first attempt, settled token
+// corrections riding along), and its end one more, off the client's path. While a limit has room
+// to spare, the backend reserves a few slots and requests for the replica (types.ts `Reserve`),
+// and an attempt on a closed breaker takes one of those with no round trip at all; a reserve
+// unused for a heartbeat, or on an endpoint that got busy, is given back. A call that takes
 // longer than `timeoutMs` is served from local state; after `lostAfter` failures in a row the
 // replica runs on local state (with a share of each fleet-wide limit) until a heartbeat gets
 // through again, then restates what it holds and takes on the store's breakers.
@@ -20,6 +23,7 @@ import type {
   KeyLimit,
   RateCharge,
   RateVerdict,
+  Reserve,
   Settlement,
   SharedObservation,
   SlotLimits,
@@ -28,6 +32,37 @@ import type {
   StateMode,
 } from './types.ts';
 import { toWire } from './types.ts';
+import { reading } from './rate-bucket.ts';
+
+/** Most a replica reserves of one endpoint's slots or one key's requests. */
+const RESERVE_MAX = 64;
+
+/** Slots worth reserving on an endpoint: none below 16 (small limits stay a round trip each), one sixteenth above. */
+function slotReserveSize(maxConcurrency: number): number {
+  return Math.min(RESERVE_MAX, Math.floor(maxConcurrency / 16));
+}
+
+function requestReserveSize(limit: KeyLimit): number {
+  return limit.requestsPerMinute
+    ? Math.min(RESERVE_MAX, Math.floor(limit.requestsPerMinute / 64))
+    : RESERVE_MAX;
+}
+
+interface SlotReserve {
+  free: number;
+  /** Taken from since the last heartbeat (else it goes back). */
+  used: boolean;
+}
+
+interface BucketReserve {
+  readonly limit: KeyLimit;
+  requests: number;
+  tokens: number;
+  used: boolean;
+  /** The store's levels when last heard (for the rate-limit headers of reserved admissions). */
+  storeRequests: number;
+  storeTokens: number;
+}
 
 export interface SharedStateOptions {
   readonly breaker: BreakerOptions;
@@ -137,6 +172,12 @@ export class SharedState {
   fallbacks = 0;
   /** Times the replica went over to local state. */
   losses = 0;
+  /** Attempts admitted, by where the answer came from. */
+  readonly admissions = { backend: 0, reserve: 0, local: 0 };
+  private readonly slotReserves = new Map<string, SlotReserve>();
+  private readonly bucketReserves = new Map<string, BucketReserve>();
+  /** Counts losses: a reservation granted before one is not this replica's any more. */
+  private epoch = 0;
 
   constructor(options: SharedStateOptions) {
     this.options = options;
@@ -231,11 +272,17 @@ export class SharedState {
     this.fallbacks += 1;
     this.lastError = error instanceof Error ? error.message : String(error);
     this.failuresInRow += 1;
-    if (this.connected && this.failuresInRow >= this.lostAfter) {
-      this.connected = false;
-      this.losses += 1;
-      this.lostSinceMs = this.now();
-    }
+    if (this.connected && this.failuresInRow >= this.lostAfter) this.lose();
+  }
+
+  /** Over to local state. Reservations are dropped: the restatement on return leaves them out. */
+  private lose(): void {
+    this.connected = false;
+    this.losses += 1;
+    this.epoch += 1;
+    this.lostSinceMs = this.now();
+    this.slotReserves.clear();
+    this.bucketReserves.clear();
   }
 
   private succeeded(): void {
@@ -249,16 +296,27 @@ export class SharedState {
     if (this.remote && this.connected) {
       const settlements = this.pendingSettlements;
       this.pendingSettlements = [];
-      const call = this.remote.admit({ ...request, ...(settlements.length ? { settlements } : {}) });
+      const reserve = request.fromQueue ? undefined : this.reserveWanted(request);
+      const epoch = this.epoch;
+      const call = this.remote.admit({
+        ...request,
+        ...(settlements.length ? { settlements } : {}),
+        ...(reserve ? { reserve } : {}),
+      });
       try {
         const reply = await withTimeout(call, this.timeoutMs, 'shared state');
         this.succeeded();
+        this.admissions.backend += 1;
+        if (reply.kind === 'granted' && reply.reserved && epoch === this.epoch)
+          this.addReserve(request, reply.reserved, reply.rate);
+        else if (request.rate && reply.rate) this.noteStoreLevels(request.rate.bucket, reply.rate);
         return { reply, via: 'remote' };
       } catch (error) {
         this.pendingSettlements.push(...settlements);
         this.failed(error);
         // A late answer must not leak what it granted.
         call.then((late) => {
+          if (late.kind === 'granted' && late.reserved) this.giveBack(request, late.reserved);
           if (late.kind === 'granted')
             void this.remote
               ?.finish({
@@ -274,12 +332,152 @@ export class SharedState {
       }
     }
     const limits = this.limitsFor(slots, request.rate, true);
+    if (this.remote) this.admissions.local += 1;
     const reply = this.local.admitNow({
       ...request,
       slots: limits.slots,
       ...(limits.rate ? { rate: limits.rate } : {}),
     });
     return { reply, via: 'local' };
+  }
+
+  private reserveWanted(request: AdmitRequest): AdmitRequest['reserve'] {
+    const size = slotReserveSize(request.slots.maxConcurrency);
+    if (size === 0) return undefined;
+    const slots = Math.max(0, size - (this.slotReserves.get(request.endpoint)?.free ?? 0));
+    const rate = request.rate;
+    const requests = rate
+      ? Math.max(0, requestReserveSize(rate.limit) - (this.bucketReserves.get(rate.bucket)?.requests ?? 0))
+      : 0;
+    return slots > 0 || requests > 0 ? { slots, requests } : undefined;
+  }
+
+  private addReserve(request: AdmitRequest, reserved: Reserve, verdict: RateVerdict | undefined): void {
+    if (reserved.slots > 0) {
+      const held = this.slotReserves.get(request.endpoint) ?? { free: 0, used: true };
+      held.free += reserved.slots;
+      this.slotReserves.set(request.endpoint, held);
+    }
+    const rate = request.rate;
+    if (rate && reserved.requests > 0) {
+      const held = this.bucketReserves.get(rate.bucket) ?? {
+        limit: rate.limit,
+        requests: 0,
+        tokens: 0,
+        used: true,
+        storeRequests: 0,
+        storeTokens: 0,
+      };
+      held.requests += reserved.requests;
+      held.tokens += reserved.tokens;
+      this.bucketReserves.set(rate.bucket, held);
+    }
+    if (rate && verdict) this.noteStoreLevels(rate.bucket, verdict);
+  }
+
+  private noteStoreLevels(bucket: string, verdict: RateVerdict): void {
+    const held = this.bucketReserves.get(bucket);
+    if (!held) return;
+    held.storeRequests = verdict.requests?.remaining ?? 0;
+    held.storeTokens = verdict.tokens?.remaining ?? 0;
+  }
+
+  /** A reservation this replica will not use (granted too late): back to the store. */
+  private giveBack(request: AdmitRequest, reserved: Reserve): void {
+    const rate = request.rate;
+    void this.remote
+      ?.release?.({
+        replica: this.replica,
+        slots: { [request.endpoint]: reserved.slots },
+        buckets:
+          rate && reserved.requests > 0
+            ? [
+                {
+                  bucket: rate.bucket,
+                  limit: rate.limit,
+                  requests: reserved.requests,
+                  tokens: reserved.tokens,
+                },
+              ]
+            : [],
+      })
+      .catch(noop);
+  }
+
+  /**
+   * An attempt from this replica's reserve, with no round trip: only on a breaker the mirror sees
+   * closed and unpaused, with a reserved slot and, for a rate charge, a reserved request and its
+   * tokens.
+   */
+  private fromReserve(
+    endpoint: string,
+    slots: SlotLimits,
+    rate: RateCharge | undefined,
+  ): Admission | undefined {
+    const held = this.slotReserves.get(endpoint);
+    if (!held || held.free < 1) return undefined;
+    const nowMs = this.now();
+    const mirror = this.local.breaker(endpoint);
+    if (mirror.state(nowMs) !== 'closed' || mirror.waitMs(nowMs) > 0) return undefined;
+    let verdict: RateVerdict | undefined;
+    if (rate) {
+      verdict = this.takeReservedRequest(rate);
+      if (!verdict) return undefined;
+    }
+    held.free -= 1;
+    held.used = true;
+    this.admissions.reserve += 1;
+    return this.granted(endpoint, false, 'remote', verdict, slots.maxConcurrency);
+  }
+
+  /**
+   * The key's charge taken from this replica's reserve (no round trip), or undefined when the
+   * reserve does not cover it. Taken first even when the slot needs a round trip, so a reserve
+   * never sits idle while the store's bucket runs dry.
+   */
+  private takeReservedRequest(rate: RateCharge): RateVerdict | undefined {
+    const bucket = this.bucketReserves.get(rate.bucket);
+    const tpm = rate.limit.tokensPerMinute ?? 0;
+    const cost = tpm > 0 ? Math.min(tpm, Math.max(0, Math.round(rate.tokens))) : 0;
+    if (!bucket || bucket.requests < 1 || bucket.tokens < cost) return undefined;
+    bucket.requests -= 1;
+    bucket.tokens -= cost;
+    bucket.used = true;
+    const rpm = rate.limit.requestsPerMinute ?? 0;
+    return {
+      allowed: true,
+      retryAfterMs: 0,
+      ...(rpm > 0 ? { requests: reading(bucket.storeRequests + bucket.requests, rpm) } : {}),
+      ...(tpm > 0 ? { tokens: reading(bucket.storeTokens + bucket.tokens, tpm) } : {}),
+    };
+  }
+
+  /** Give back reserves: all of them (`all`), or those unused since the last call. */
+  private releaseReserves(all: boolean, endpoint?: string): void {
+    const slots: Record<string, number> = {};
+    for (const [name, held] of this.slotReserves) {
+      if (endpoint !== undefined && name !== endpoint) continue;
+      if ((all || !held.used) && held.free > 0) {
+        slots[name] = held.free;
+        held.free = 0;
+      }
+      held.used = false;
+    }
+    const buckets = [];
+    if (endpoint === undefined) {
+      for (const [bucket, held] of this.bucketReserves) {
+        if ((all || !held.used) && (held.requests > 0 || held.tokens > 0)) {
+          buckets.push({ bucket, limit: held.limit, requests: held.requests, tokens: held.tokens });
+          held.requests = 0;
+          held.tokens = 0;
+        }
+        held.used = false;
+      }
+    }
+    if (Object.keys(slots).length === 0 && buckets.length === 0) return;
+    void this.remote
+      ?.release?.({ replica: this.replica, slots, buckets })
+      .catch((e: unknown) => this.failed(e));
   }
 
   /**
@@ -304,8 +502,16 @@ export class SharedState {
               : 'circuit open',
         };
     }
+    if (this.remote && this.connected) {
+      const reserved = this.fromReserve(endpoint, slots, options.rate);
+      if (reserved) return reserved;
+    }
     let rate = options.rate;
     let verdict: RateVerdict | undefined;
+    if (rate && this.remote && this.connected) {
+      verdict = this.takeReservedRequest(rate);
+      if (verdict) rate = undefined;
+    }
     let fromQueue = false;
     for (;;) {
       const { reply, via } = await this.callAdmit(
@@ -328,7 +534,8 @@ export class SharedState {
         if (via === 'remote') this.adopt(endpoint, reply.breaker);
         return { kind: 'refused', why: reply.why, ...withRate };
       }
-      if (reply.kind === 'granted') return this.granted(endpoint, reply.probe, via, verdict);
+      if (reply.kind === 'granted')
+        return this.granted(endpoint, reply.probe, via, verdict, via === 'remote' ? slots.maxConcurrency : 0);
       if (!fromQueue) this.addQueued(endpoint, 1);
       fromQueue = true;
       // With a shared backend, poll even on local state: the backend may change under the waiter.
@@ -376,6 +583,8 @@ export class SharedState {
     probe: boolean,
     via: Grant['via'],
     rate: RateVerdict | undefined,
+    /** The endpoint's maxConcurrency, to keep the slot in the reserve at the end (0: free it). */
+    keepMax: number,
   ): Admission {
     const grant: Grant = { via, endpoint };
     this.grants.add(grant);
@@ -389,6 +598,9 @@ export class SharedState {
         finished = true;
         this.grants.delete(grant);
         grant.finishedVia = grant.via;
+        const size = slotReserveSize(keepMax);
+        const keep =
+          grant.via === 'remote' && size > 0 && (this.slotReserves.get(endpoint)?.free ?? 0) < size;
         const request = {
           replica: this.replica,
           endpoint,
@@ -403,10 +615,23 @@ export class SharedState {
         // The failover loop reads the pause at once; the store's answer confirms it.
         if (pauseMs !== undefined && pauseMs > 0) this.local.breaker(endpoint).pause(this.now() + pauseMs);
         // Off the client's path: the answer has gone; the mirror learns the verdict when it lands.
-        void withTimeout(this.remote!.finish(request), Math.max(this.timeoutMs, 1_000), 'finish').then(
-          (wire) => {
+        const call = this.remote!.finish({
+          ...request,
+          ...(keep ? { keep: { maxConcurrency: keepMax } } : {}),
+        });
+        const epoch = this.epoch;
+        void withTimeout(call, Math.max(this.timeoutMs, 1_000), 'finish').then(
+          (reply) => {
             this.succeeded();
+            const { kept, ...wire } = reply;
             this.adopt(endpoint, wire);
+            if (!keep || !this.connected || epoch !== this.epoch) return;
+            // Kept: back in the reserve. Freed: the endpoint is busy; the rest of the reserve goes too.
+            if (kept) {
+              const held = this.slotReserves.get(endpoint) ?? { free: 0, used: true };
+              held.free += 1;
+              this.slotReserves.set(endpoint, held);
+            } else this.releaseReserves(true, endpoint);
           },
           (error: unknown) => {
             this.failed(error);
@@ -541,6 +766,7 @@ export class SharedState {
           }
         }
       }
+      if (!restate) this.releaseReserves(false);
       if (this.pendingSettlements.length > 0) {
         const owed = this.pendingSettlements;
         this.pendingSettlements = [];
@@ -552,11 +778,7 @@ export class SharedState {
       if (!first) this.lastError = undefined;
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);
-      if (this.connected) {
-        this.connected = false;
-        this.losses += 1;
-        this.lostSinceMs = this.now();
-      }
+      if (this.connected) this.lose();
     } finally {
       this.heartbeating = false;
     }
@@ -564,6 +786,7 @@ export class SharedState {
 
   async close(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.remote && this.connected) this.releaseReserves(true);
     this.unsubscribe();
     for (const set of this.waiters.values()) for (const wake of set) wake();
     await this.remote?.close();

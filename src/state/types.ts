@@ -52,10 +52,33 @@ export interface AdmitRequest {
   readonly fromQueue?: boolean;
   /** Token corrections owed from earlier requests, sent along instead of on their own. */
   readonly settlements?: readonly Settlement[];
+  /**
+   * Reserve this much more for the replica when granted, if the limits have room to spare (see
+   * `Reserve`): slots of the endpoint, and requests of the key's bucket (with this request's token
+   * cost for each). A backend may grant less or none.
+   */
+  readonly reserve?: { readonly slots: number; readonly requests: number };
+}
+
+/**
+ * What a replica holds in advance so it can admit without a round trip: slots counted as in use
+ * in the store, and requests and tokens already taken from a key's buckets. Granted only while
+ * the limit has half its room to spare, so limits stay exact for the whole fleet.
+ */
+export interface Reserve {
+  readonly slots: number;
+  readonly requests: number;
+  readonly tokens: number;
 }
 
 export type AdmitReply =
-  | { readonly kind: 'granted'; readonly probe: boolean; readonly rate?: RateVerdict }
+  | {
+      readonly kind: 'granted';
+      readonly probe: boolean;
+      readonly rate?: RateVerdict;
+      /** Reserved beyond this request (only when asked for, and room was spare). */
+      readonly reserved?: Reserve;
+    }
   | { readonly kind: 'queued'; readonly rate?: RateVerdict }
   | { readonly kind: 'full'; readonly rate?: RateVerdict }
   | {
@@ -76,6 +99,28 @@ export interface FinishRequest {
   readonly probe: boolean;
   /** Retry-After from the server, relative. */
   readonly pauseMs?: number;
+  /**
+   * Keep the slot reserved for this replica instead of freeing it, unless the endpoint is busy
+   * (anyone queued, or over half of `maxConcurrency` in use) or the breaker is not closed.
+   */
+  readonly keep?: { readonly maxConcurrency: number };
+}
+
+export interface FinishReply extends BreakerSnapshotWire {
+  /** The slot stayed reserved for the replica (only when asked to keep it). */
+  readonly kept?: boolean;
+}
+
+/** Reservations a replica gives back (idle, or the limit got busy). */
+export interface ReserveRelease {
+  readonly replica: string;
+  readonly slots: Readonly<Record<string, number>>;
+  readonly buckets: readonly {
+    readonly bucket: string;
+    readonly limit: KeyLimit;
+    readonly requests: number;
+    readonly tokens: number;
+  }[];
 }
 
 export interface Settlement {
@@ -142,7 +187,9 @@ export interface HeartbeatReply {
 export interface StateBackend {
   readonly mode: StateMode;
   admit(request: AdmitRequest): Promise<AdmitReply>;
-  finish(request: FinishRequest): Promise<BreakerSnapshotWire>;
+  finish(request: FinishRequest): Promise<FinishReply>;
+  /** Give back reservations (backends that never grant any need not implement it). */
+  release?(release: ReserveRelease): Promise<void>;
   /** A queued request left (client gone, gave up). */
   leaveQueue(replica: string, endpoint: string): Promise<void>;
   settle(settlements: readonly Settlement[]): Promise<void>;

@@ -104,7 +104,12 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
         apiKeys: [KEY],
         keyLimits: [{ key: KEY, name: 'shared-team', requestsPerMinute: 1_000_000 }],
       },
-      patch: (e: Endpoint) => (e.name === 'coder-fast' ? { maxConcurrency: 2, maxQueue: 100 } : {}),
+      patch: (e: Endpoint) =>
+        e.name === 'coder-fast'
+          ? { maxConcurrency: 2, maxQueue: 100 }
+          : e.name === 'coder'
+            ? { maxConcurrency: 64, maxQueue: 200 }
+            : {},
     });
     replicas = [await startReplica(), await startReplica(), await startReplica()];
   }, 30_000);
@@ -175,6 +180,51 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
     const usage = await replicas[0]!.state.usage(['coder-fast']);
     expect(usage['coder-fast']).toEqual({ inFlight: 0, queued: 0 });
   }, 30_000);
+
+  it("with room to spare, attempts come from the replica's reserve with no round trip; maxConcurrency still holds; an idle reserve goes back", async () => {
+    const before = replicas.map((r) => ({ ...r.state.admissions }));
+    // One after another: the first attempt reserves slots (64 / 16) and requests of the key, and
+    // the rest are admitted from that reserve (the slot kept at each end).
+    for (const r of replicas) {
+      for (let i = 0; i < 10; i++) {
+        const res = await chat(r.url, 'coder');
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+    }
+    const delta = replicas.map((r, i) => ({
+      backend: r.state.admissions.backend - before[i]!.backend,
+      reserve: r.state.admissions.reserve - before[i]!.reserve,
+      local: r.state.admissions.local - before[i]!.local,
+    }));
+    for (const d of delta) {
+      expect(d.local).toBe(0);
+      expect(d.backend + d.reserve).toBe(10);
+      // A heartbeat gives an idle reserve back; a request slower than one (a stalled machine)
+      // costs a round trip again, so allow a few.
+      expect(d.reserve).toBeGreaterThanOrEqual(6);
+    }
+    // Reserves never stretch the limit: 120 at once over three replicas, 64 at most in flight.
+    h.sims.coder?.clearGroundTruth();
+    h.setFaults('coder', [{ kind: 'slow-first-token', delayMs: 150 }]);
+    const answers = await Promise.all(
+      replicas.flatMap((r) => new Array(40).fill(0).map(() => chat(r.url, 'coder'))),
+    );
+    h.setFaults('coder', []);
+    await Promise.all(answers.map((a) => a.text()));
+    expect(answers.map((r) => r.status)).toEqual(new Array(120).fill(200));
+    expect(seen(h, 'coder')).toBe(120);
+    expect(peakConcurrency(h, 'coder')).toBeLessThanOrEqual(64);
+    // Unused for a heartbeat, every reserve goes back to the store.
+    await until(
+      'no slot of coder held or reserved',
+      async () => {
+        const usage = await replicas[0]!.state.usage(['coder']);
+        return usage.coder?.inFlight === 0 && usage.coder.queued === 0;
+      },
+      HEARTBEAT_MS * 10,
+    );
+  }, 60_000);
 
   it('a per-key limit holds exactly across replicas under concurrent load', async () => {
     const limited = {
