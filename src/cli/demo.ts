@@ -4,7 +4,7 @@
 // be watched. Everything binds to 127.0.0.1 and nothing is sent anywhere else.
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadFleet, type Fleet } from '../fleet/index.ts';
+import { loadFleet, replicasOf, type Fleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { FleetHealthState } from '../probes/types.ts';
 import { selectEndpoint } from '../routing/index.ts';
@@ -16,6 +16,12 @@ import type { Stack } from './stack.ts';
 import { startStack, untilSignal } from './stack.ts';
 
 const EXAMPLE_FLEET = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
+/**
+ * The example fleet's heavy coder runs as a replica pool of two simulated servers in the demo (each
+ * with its own engine and prefix cache), so pools show in /fleet/load, /fleet/health and /metrics.
+ * A fleet file given with --fleet is simulated as written.
+ */
+export const DEMO_POOLS: Readonly<Record<string, number>> = { coder: 2 };
 /** The demo keeps its own store, so `llm-fleet check/report --store .llm-fleet/demo.db` read what it saw. */
 const DEMO_STORE = '.llm-fleet/demo.db';
 
@@ -105,6 +111,9 @@ function howToCall(url: string, fleet: Fleet): string {
   const models = fleet.endpoints
     .filter((e) => e.status === 'running')
     .map((e) => `${e.name} (${e.servedModel})`);
+  const pools = fleet.endpoints
+    .filter((e) => replicasOf(e).length > 1)
+    .map((e) => `${e.name}: ${replicasOf(e).length} simulated servers, each one's load in ${url}/fleet/load`);
   return `
 llm-fleet demo: the '${fleet.name}' fleet, simulated on loopback, behind one OpenAI-compatible URL.
 
@@ -112,7 +121,7 @@ llm-fleet demo: the '${fleet.name}' fleet, simulated on loopback, behind one Ope
   Dashboard   ${url}/
   Metrics     ${url}/metrics
   Health      ${url}/fleet/health
-  Endpoints   ${models.join(', ')}
+  Endpoints   ${models.join(', ')}${pools.map((p) => `\n  Pool        ${p}`).join('')}
 
 Try it:
 
@@ -222,7 +231,12 @@ Exit codes: 0 stopped with Ctrl-C · 2 usage error or the port is taken.`,
       // The demo never talks to anything but its own simulators.
       const env = { ...io.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
       const source = loadFleet(options.fleet ?? EXAMPLE_FLEET, { env: {} });
-      const sims: SimFleet = await startSimFleet(source, { includePlanned: true, seed: options.seed });
+      const pools = options.fleet === undefined ? DEMO_POOLS : {};
+      const sims: SimFleet = await startSimFleet(source, {
+        includePlanned: true,
+        seed: options.seed,
+        replicas: pools,
+      });
       const fleet = sims.fleet;
       let stack: Stack | undefined;
       const log = demoLogger(io, fleet, () => stack?.health);

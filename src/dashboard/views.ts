@@ -83,6 +83,8 @@ export interface EndpointCard {
   /** Effective URL, when an env var overrides host:port (the demo's simulators, a moved server). */
   readonly url?: string;
   readonly urlFromEnv: boolean;
+  /** A replica pool's servers with each one's probe state (absent for an endpoint of one server). */
+  readonly replicas?: readonly { readonly id: string; readonly url: string; readonly state: string }[];
   readonly model: string;
   readonly kind: string;
   readonly dialect: string;
@@ -575,9 +577,16 @@ export class Views {
     const open = health
       ?.incidents()
       .findLast((i) => i.endpoint === endpoint.name && i.replica === undefined && i.endedAtMs === undefined);
+    const pool = endpoint.replicas ?? [];
+    const replicaStates = health?.replicaStates(endpoint.name);
+    const replicas =
+      pool.length > 1
+        ? pool.map((r) => ({ id: r.id, url: r.url, state: replicaStates?.get(r.id) ?? 'unknown' }))
+        : undefined;
     let state: CardState;
     if (endpoint.status === 'planned') state = 'planned';
     else if (live === 'up' && health?.degradedHosts().includes(endpoint.host)) state = 'degraded';
+    else if (live === 'up' && replicas?.some((r) => r.state === 'down')) state = 'degraded';
     else state = live;
     const whole = store
       ? await store.series(endpoint.name, { ...range, stepMs: range.toMs - range.fromMs })
@@ -592,6 +601,7 @@ export class Views {
       ...optional('port', endpoint.port),
       ...optional('url', endpoint.url),
       urlFromEnv: endpoint.urlFromEnv,
+      ...optional('replicas', replicas),
       model: endpoint.model,
       kind: endpoint.kind,
       dialect: endpoint.dialect,

@@ -312,6 +312,28 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     }
   });
 
+  it("shows a replica pool's servers on its card, each with its own state; one down makes the card degraded", async () => {
+    await page.goto(`${demo.url}/`);
+    const card = page.locator('[aria-labelledby="card-title-coder"]');
+    const badges = card.locator('[data-role="replicas"] [data-replica]');
+    const pool = demo.pools.get('coder') ?? [];
+    expect(pool).toHaveLength(2);
+    await expect.poll(() => badges.allTextContents(), { timeout: 20_000 }).toEqual(['up', 'up']);
+    expect(await card.locator('[data-role="replicas"] code').allTextContents()).toEqual(
+      pool.map((s) => s.url),
+    );
+    pool[1]?.setFaults([{ kind: 'down' }]);
+    try {
+      await expect.poll(() => badges.allTextContents(), { timeout: 20_000 }).toEqual(['up', 'down']);
+      await expect
+        .poll(() => card.locator('[data-role="status"]').textContent(), { timeout: 20_000 })
+        .toBe('degraded (1 of 2 replicas down)');
+    } finally {
+      pool[1]?.setFaults([]);
+    }
+    await expect.poll(() => badges.allTextContents(), { timeout: 20_000 }).toEqual(['up', 'up']);
+  });
+
   it('answers the routing form exactly as `llm-fleet route` does', async () => {
     await page.getByRole('link', { name: 'Routing' }).click();
     await expect

@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_POOLS } from '../../src/cli/demo.ts';
 import { createDashboard } from '../../src/dashboard/index.ts';
 import type { Dashboard } from '../../src/dashboard/index.ts';
 import type { Fleet } from '../../src/fleet/index.ts';
@@ -60,6 +61,8 @@ export interface DemoFleet {
   /** The fleet file the demo runs (the example with its business-hours window fixed, see above). */
   readonly fleetFile: string;
   readonly sims: ReadonlyMap<string, SimServer>;
+  /** Every simulated server per endpoint (the demo's coder is a pool of two). */
+  readonly pools: ReadonlyMap<string, readonly SimServer[]>;
   readonly monitor: Monitor;
   readonly store: SqlStore;
   readonly gateway: Gateway;
@@ -83,6 +86,7 @@ export async function startDemoFleet(
   // endpoint stays planned (not simulated), as on a real fleet with a port still TBD.
   const simFleet = await startSimFleet(loadFleet(fleetFile, { env: {}, environment: 'development' }), {
     seed: 1,
+    replicas: DEMO_POOLS,
   });
   const { fleet, env } = simFleet;
   const sims = simFleet.endpoints;
@@ -149,6 +153,7 @@ export async function startDemoFleet(
     storePath,
     fleetFile,
     sims,
+    pools: simFleet.replicas,
     monitor,
     store,
     gateway,

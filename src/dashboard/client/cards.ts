@@ -21,7 +21,9 @@ export function statusText(card: EndpointCard, nowMs: number): string {
         ? 'down'
         : `down since ${when(card.sinceMs, nowMs)} (${duration(nowMs - card.sinceMs)})`;
     case 'degraded':
-      return 'degraded (host has an endpoint down)';
+      return card.replicas?.some((r) => r.state === 'down')
+        ? `degraded (${card.replicas.filter((r) => r.state === 'down').length} of ${card.replicas.length} replicas down)`
+        : 'degraded (host has an endpoint down)';
     case 'planned':
       return 'planned — not routable';
     case 'unknown':
@@ -69,6 +71,21 @@ export function endpointCard(card: EndpointCard, nowMs: number, linked: boolean)
         card.url ? h('code', {}, card.url) : 'port TBD',
         card.urlFromEnv ? ` (from ${card.env})` : '',
       ),
+      ...(card.replicas
+        ? [
+            h('dt', {}, 'Replicas'),
+            h(
+              'dd',
+              { 'data-role': 'replicas' },
+              ...card.replicas.flatMap((r, i) => [
+                i > 0 ? ' · ' : '',
+                h('code', {}, r.url),
+                ' ',
+                h('span', { class: `badge state-${r.state}`, 'data-replica': r.id }, r.state),
+              ]),
+            ),
+          ]
+        : []),
       h('dt', {}, 'Host'),
       h(
         'dd',
