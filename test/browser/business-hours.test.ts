@@ -4,12 +4,11 @@
 // window held no minute of the range says "outside business hours" — not "no probes yet" — while the
 // always-on objective of embeddings counts the probes the monitor really made in those minutes.
 import { mkdirSync } from 'node:fs';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Overview } from '../../src/dashboard/index.ts';
-import { CHROMIUM_MISSING, HAVE_CHROMIUM, launchChromium } from './chromium.ts';
+import { CHROMIUM_MISSING, HAVE_CHROMIUM, startDemoDashboard } from './chromium.ts';
 import type { DemoFleet } from './demo-fleet.ts';
-import { startDemoFleet } from './demo-fleet.ts';
 
 const ARTIFACTS = 'test-artifacts';
 
@@ -17,27 +16,17 @@ describe.skipIf(!HAVE_CHROMIUM)(
   `dashboard outside business hours in Chromium${CHROMIUM_MISSING}`,
   { timeout: 120_000 },
   () => {
+    let session: Awaited<ReturnType<typeof startDemoDashboard>> | undefined;
     let demo: DemoFleet;
-    let browser: { context: BrowserContext; close(): Promise<void> };
     let page: Page;
 
     beforeAll(async () => {
       mkdirSync(ARTIFACTS, { recursive: true });
-      demo = await startDemoFleet({ businessHours: 'closed' });
-      browser = await launchChromium();
-      page = await browser.context.newPage();
-      page.setDefaultTimeout(30_000);
-      page.on('pageerror', (error) => console.error(`[browser] page error: ${error.message}`));
-      await page.route(
-        (url) => url.hostname !== '127.0.0.1',
-        (route) => route.abort(),
-      );
+      session = await startDemoDashboard({ businessHours: 'closed' });
+      ({ demo, page } = session);
     }, 120_000);
 
-    afterAll(async () => {
-      await browser?.close();
-      await demo?.close();
-    });
+    afterAll(() => session?.close());
 
     it('says "outside business hours" for a business-hours objective, and counts the always-on one', async () => {
       const answers: Overview[] = [];

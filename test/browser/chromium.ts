@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { DemoFleet } from './demo-fleet.ts';
+import { startDemoFleet } from './demo-fleet.ts';
 
 export const CHROMIUM_PATH = process.env.LLM_FLEET_CHROMIUM ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
@@ -37,6 +39,40 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A new page that may load nothing but loopback (anything else is aborted), waits up to 30 s by
+ * default, and logs the page's own errors to the test output.
+ */
+export async function loopbackPage(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  page.on('pageerror', (error) => console.error(`[browser] page error: ${error.message}`));
+  await page.route(
+    (url) => url.hostname !== '127.0.0.1',
+    (route) => route.abort(),
+  );
+  return page;
+}
+
+/** The demo fleet and one loopback-only page on it, in a fresh Chromium; `close` stops both. */
+export async function startDemoDashboard(
+  options: Parameters<typeof startDemoFleet>[0] = {},
+): Promise<{ demo: DemoFleet; page: Page; close(): Promise<void> }> {
+  const demo = await startDemoFleet(options);
+  const browser = await launchChromium().catch(async (error: unknown) => {
+    await demo.close();
+    throw error;
+  });
+  return {
+    demo,
+    page: await loopbackPage(browser.context),
+    async close() {
+      await browser.close();
+      await demo.close();
     },
   };
 }

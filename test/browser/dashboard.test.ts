@@ -3,14 +3,13 @@
 // as down and then up again, the endpoint page draws its targets, the routing form agrees with
 // `llm-fleet route`, and screenshots are saved for people (test-artifacts/, docs/dashboard.png).
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import type { EndpointDetail, Overview } from '../../src/dashboard/index.ts';
-import { CHROMIUM_MISSING, HAVE_CHROMIUM, launchChromium } from './chromium.ts';
+import { CHROMIUM_MISSING, HAVE_CHROMIUM, startDemoDashboard } from './chromium.ts';
 import type { DemoFleet } from './demo-fleet.ts';
-import { startDemoFleet } from './demo-fleet.ts';
 
 const ARTIFACTS = 'test-artifacts';
 const HAVE_CHECK = existsSync('src/cli/check.ts');
@@ -45,28 +44,18 @@ async function pageJson<T>(page: Page, path: string, action: () => Promise<unkno
 }
 
 describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { timeout: 120_000 }, () => {
+  let session: Awaited<ReturnType<typeof startDemoDashboard>> | undefined;
   let demo: DemoFleet;
-  let browser: { context: BrowserContext; close(): Promise<void> };
   let page: Page;
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    demo = await startDemoFleet();
-    browser = await launchChromium();
-    page = await browser.context.newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (error) => console.error(`[browser] page error: ${error.message}`));
     // Nothing may be loaded from anywhere but the gateway.
-    await page.route(
-      (url) => url.hostname !== '127.0.0.1',
-      (route) => route.abort(),
-    );
+    session = await startDemoDashboard();
+    ({ demo, page } = session);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await demo?.close();
-  });
+  afterAll(() => session?.close());
 
   it('shows every endpoint with targets and measured values exactly as /api/overview gives them', async () => {
     await page.goto(`${demo.url}/`);
