@@ -30,6 +30,9 @@ export function defaultStorePath(flag: string | undefined, env: NodeJS.ProcessEn
   return flag ?? env.LLM_FLEET_STORE ?? DEFAULT_STORE_PATH;
 }
 
+/** How long a statement waits for another process's lock on the file before it fails. */
+const BUSY_TIMEOUT_MS = 5_000;
+
 class SqliteDriver implements SqlDriver {
   readonly location: string;
   readonly #db: DatabaseSync;
@@ -41,11 +44,12 @@ class SqliteDriver implements SqlDriver {
     this.location = path;
     this.#file = path === ':memory:' ? `:memory:${Math.random()}` : resolve(path);
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-    this.#db = new DatabaseSync(path);
+    // The busy timeout from the first statement on: switching a new file to WAL takes its lock, and
+    // two `--workers` opening one file at once failed with "database is locked" when it was set after.
+    this.#db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
     if (path !== ':memory:') this.#db.exec('PRAGMA journal_mode = WAL');
     // WAL + NORMAL: a committed batch survives a process crash; only an OS crash may lose the last one.
     this.#db.exec('PRAGMA synchronous = NORMAL');
-    this.#db.exec('PRAGMA busy_timeout = 5000');
   }
 
   #stmt(sql: string): StatementSync {
