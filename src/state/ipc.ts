@@ -4,17 +4,7 @@
 // reply; events go to every worker. A worker that exits gives back what it held.
 import type { Cluster, Worker } from 'node:cluster';
 import { MemoryBackend } from './memory-backend.ts';
-import type {
-  AdmitReply,
-  AdmitRequest,
-  BreakerSnapshotWire,
-  FinishRequest,
-  HeartbeatReply,
-  ReplicaHoldings,
-  Settlement,
-  StateBackend,
-  StateEvent,
-} from './types.ts';
+import type * as T from './types.ts';
 
 const TAG = 'llm-fleet-state';
 
@@ -39,7 +29,7 @@ interface ReplyMessage {
 interface EventMessage {
   readonly tag: typeof TAG;
   readonly kind: 'event';
-  readonly event: StateEvent;
+  readonly event: T.StateEvent;
 }
 
 type Message = CallMessage | ReplyMessage | EventMessage;
@@ -87,11 +77,11 @@ export function serveStateOverIpc(cluster: Cluster, backend: MemoryBackend): () 
 }
 
 /** In a worker: the primary's backend, one IPC message per call. */
-export class IpcBackend implements StateBackend {
+export class IpcBackend implements T.StateBackend {
   readonly mode = 'ipc' as const;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private readonly listeners = new Set<(event: StateEvent) => void>();
+  private readonly listeners = new Set<(event: T.StateEvent) => void>();
   private readonly onMessage = (message: unknown): void => {
     if (!isMessage(message)) return;
     if (message.kind === 'event') {
@@ -125,25 +115,25 @@ export class IpcBackend implements StateBackend {
     });
   }
 
-  admit(request: AdmitRequest): Promise<AdmitReply> {
+  admit(request: T.AdmitRequest): Promise<T.AdmitReply> {
     return this.call('admit', request);
   }
-  finish(request: FinishRequest): Promise<BreakerSnapshotWire> {
+  finish(request: T.FinishRequest): Promise<T.FinishReply> {
     return this.call('finish', request);
   }
   leaveQueue(replica: string, endpoint: string): Promise<void> {
     return this.call('leaveQueue', replica, endpoint);
   }
-  settle(settlements: readonly Settlement[]): Promise<void> {
+  settle(settlements: readonly T.Settlement[]): Promise<void> {
     return this.call('settle', settlements);
   }
   leases(replica: string, endpoints: readonly string[], ttlMs: number): Promise<readonly string[]> {
     return this.call('leases', replica, endpoints, ttlMs);
   }
-  publish(event: StateEvent): Promise<void> {
+  publish(event: T.StateEvent): Promise<void> {
     return this.call('publish', event);
   }
-  heartbeat(holdings: ReplicaHoldings): Promise<HeartbeatReply> {
+  heartbeat(holdings: T.ReplicaHoldings): Promise<T.HeartbeatReply> {
     return this.call('heartbeat', holdings);
   }
   usage(
@@ -151,7 +141,7 @@ export class IpcBackend implements StateBackend {
   ): Promise<Readonly<Record<string, { inFlight: number; queued: number }>>> {
     return this.call('usage', endpoints);
   }
-  subscribe(listener: (event: StateEvent) => void): () => void {
+  subscribe(listener: (event: T.StateEvent) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
   }
