@@ -190,8 +190,12 @@ export class SimEndpoint implements SimServer {
   private bound = 0;
   /** Continuous batching of chat and completion requests (undefined for TEI). */
   readonly engine: BatchEngine | undefined;
-  /** Prefix cache: message-prefix hash → token count, in insertion (LRU) order. */
-  private readonly prefixCache = new Map<number, number>();
+  /**
+   * Prefix cache: message-prefix hash → its tokens and the tokens it adds to the prefix before it,
+   * in LRU order; `prefixCacheTokens` sums what the entries add (the KV they would hold).
+   */
+  private readonly prefixCache = new Map<number, { readonly tokens: number; readonly own: number }>();
+  private prefixCacheTokens = 0;
   /** Embeddings: one batch at a time, queued requests sharing the next (TEI's batching). */
   readonly embedBatcher: EmbedBatcher;
   embeddingInputsInFlight = 0;
@@ -381,23 +385,48 @@ export class SimEndpoint implements SimServer {
     };
   }
 
-  /** Longest cached prefix of these message prefixes (block-rounded), and remembers them. */
+  /**
+   * Longest cached prefix of these message prefixes (block-rounded), and remembers them, as vLLM's
+   * automatic prefix caching does: a hit is a chain of cached blocks from the prompt's start (a
+   * prefix counts only while every shorter one is cached too); cached blocks live in the KV cache,
+   * so what it holds is bounded by the KV capacity (the engine's blocks × block size) and evicted
+   * least recently used first; a request's blocks are freed tail first, so its longer prefixes go
+   * before the shared one. Without a KV model (llama.cpp, mlx_lm) at most 10,000 prefixes are kept.
+   */
   cachedPromptTokens(prefixes: readonly { hash: number; tokens: number }[]): number {
     const block = this.latency.prefixCacheBlockTokens;
     if (block <= 0) return 0;
     let cached = 0;
     for (const p of prefixes) {
       const hit = this.prefixCache.get(p.hash);
-      if (hit !== undefined) cached = Math.max(cached, Math.floor(hit / block) * block);
+      if (hit === undefined) break;
+      cached = Math.floor(hit.tokens / block) * block;
     }
-    for (const p of prefixes) {
-      this.prefixCache.delete(p.hash);
-      this.prefixCache.set(p.hash, p.tokens);
+    let before = 0;
+    const entries = prefixes.map((p) => {
+      const own = Math.max(0, p.tokens - before);
+      before = p.tokens;
+      return { hash: p.hash, tokens: p.tokens, own };
+    });
+    for (const e of entries.reverse()) {
+      const old = this.prefixCache.get(e.hash);
+      if (old) {
+        this.prefixCache.delete(e.hash);
+        this.prefixCacheTokens -= old.own;
+      }
+      this.prefixCache.set(e.hash, { tokens: e.tokens, own: e.own });
+      this.prefixCacheTokens += e.own;
     }
-    while (this.prefixCache.size > 10_000) {
-      const oldest = this.prefixCache.keys().next().value;
+    const limits = this.engine?.limits;
+    const capacityTokens =
+      limits && Number.isFinite(limits.kvCacheBlocks)
+        ? limits.kvCacheBlocks * limits.blockSizeTokens
+        : Infinity;
+    while (this.prefixCache.size > 10_000 || this.prefixCacheTokens > capacityTokens) {
+      const oldest = this.prefixCache.entries().next().value;
       if (oldest === undefined) break;
-      this.prefixCache.delete(oldest);
+      this.prefixCache.delete(oldest[0]);
+      this.prefixCacheTokens -= oldest[1].own;
     }
     return cached;
   }

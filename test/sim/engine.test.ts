@@ -81,6 +81,47 @@ describe('prefix cache', () => {
   });
 });
 
+describe('prefix cache bounded by the KV cache (vLLM automatic prefix caching)', () => {
+  /** A system prompt of its own words; the cached tokens the server's ground truth records for it
+   *  (vLLM reports prompt_tokens_details as null unless --enable-prompt-tokens-details). */
+  const ask = async (s: SimServer, tenant: string): Promise<number> => {
+    const system = {
+      role: 'system',
+      content: Array.from({ length: 400 }, (_, i) => `${tenant}rule${i}`).join(' '),
+    };
+    await post(`${s.url}/v1/chat/completions`, {
+      messages: [system, { role: 'user', content: 'a question' }],
+      max_tokens: 1,
+    });
+    return s.groundTruth().at(-1)?.cachedPromptTokens as number;
+  };
+
+  it('keeps what the KV cache holds and evicts the least recently used prefix beyond it', async () => {
+    const latency = { scale: 0.01 };
+    // 4096 tokens of KV (256 blocks of 16): room for the prefixes of a few tenants, not of many.
+    const s = await startSimEndpoint({
+      dialect: 'vllm',
+      model: 'm',
+      latency,
+      contextWindowTokens: 4096,
+      engine: { kvCacheTokens: 4096 },
+    });
+    servers.push(s);
+    expect(await ask(s, 'a')).toBe(0);
+    expect(await ask(s, 'b')).toBe(0);
+    // Two tenants fit: a is still cached.
+    const hit = await ask(s, 'a');
+    expect(hit).toBeGreaterThan(512);
+    const prompt = s.groundTruth().at(-1)?.promptTokens as number;
+    // Enough other tenants to fill the KV cache push a out (least recently used first).
+    const tenants = Math.ceil(4096 / prompt) + 1;
+    for (let i = 0; i < tenants; i++) await ask(s, `t${i}`);
+    expect(await ask(s, 'a')).toBe(0);
+    // The most recent one is still there.
+    expect(await ask(s, `t${tenants - 1}`)).toBeGreaterThan(512);
+  });
+});
+
 describe('text completions', () => {
   it('vLLM /v1/completions through the openai client, streaming and not', async () => {
     const s = await startSimEndpoint({ dialect: 'vllm', model: 'm', seed: 2, latency: { scale: 0.01 } });
