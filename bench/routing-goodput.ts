@@ -10,7 +10,7 @@
 // and the shed rate is printed beside it. The burst objective is left out of the per-request test:
 // it is about the fastest 5% of requests and most requests miss it by design even at idle.
 //
-// Run: npx node bench/routing-goodput.ts [--rates 2,4,6,8,10,12] [--seconds 10] [--scale 0.5] [--seed 1]
+// Run: npx node bench/routing-goodput.ts [--rates 2,4,6,8,10,12,16] [--seconds 30] [--scale 0.5] [--seed 1]
 //        [--json out.json]
 // Latency scale: every simulated duration and every TTFT target is multiplied by --scale (rates and
 // throughput floors divided), so the same load shape runs faster; figures are reported unscaled.
@@ -32,8 +32,8 @@ import { requestEvents } from '../src/slo/index.ts';
 
 const { values: args } = parseArgs({
   options: {
-    rates: { type: 'string', default: '2,4,6,8,10,12' },
-    seconds: { type: 'string', default: '10' },
+    rates: { type: 'string', default: '2,4,6,8,10,12,16' },
+    seconds: { type: 'string', default: '30' },
     scale: { type: 'string', default: '0.5' },
     seed: { type: 'string', default: '1' },
     policies: { type: 'string', default: 'static,slo,least-busy' },
@@ -59,6 +59,8 @@ const MIX = [
   { name: 'embeddings', share: 0.15, task: 'embedding', promptTokens: 64, maxTokens: 0, inputs: 32 },
 ] as const;
 type Kind = (typeof MIX)[number]['name'];
+/** A task's TTFT P95 counts as a breach only over this many requests of the step. */
+const MIN_P95_SAMPLES = 20;
 
 interface Arrival {
   readonly atMs: number;
@@ -66,9 +68,12 @@ interface Arrival {
   readonly id: string;
 }
 
-/** The same arrivals for every policy: Poisson at `rate` (unscaled req/s) for STEP_S unscaled seconds. */
+/**
+ * The same arrivals for every policy: Poisson at `rate` (unscaled req/s) for STEP_S unscaled
+ * seconds, seeded by the rate (so a run of fewer rates sends the same arrivals at each of them).
+ */
 function arrivals(rate: number, step: number): Arrival[] {
-  const rand = seededRandom(SEED * 1000 + step);
+  const rand = seededRandom(SEED * 1000 + Math.round(rate * 10));
   const out: Arrival[] = [];
   let t = 0;
   for (;;) {
@@ -174,10 +179,8 @@ interface StepResult {
   /** Why requests missed: objective id (or shed / failed) → count. */
   misses: Record<string, number>;
   /** Requests served per endpoint, and mean in flight. */
-  endpoints: Record<string, { served: number; meanInFlight: number }>;
+  endpoints: Record<string, { served: number; good: number; meanInFlight: number }>;
   firstTtftBreach: string | null;
-  /** The TTFT predictor's error on each chat endpoint in this step (prediction at dispatch vs TTFT). */
-  predictor: Record<string, ReturnType<LoadView['predictorError']>>;
 }
 
 function meetsEvery(fleet: Fleet, r: RequestRecord): boolean {
@@ -186,7 +189,21 @@ function meetsEvery(fleet: Fleet, r: RequestRecord): boolean {
   return events.length > 0 && events.every((e) => e.outcome === 'good');
 }
 
-async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<StepResult> {
+/** One policy's run: the simulated fleet and one gateway, kept across the whole ramp (its load
+ *  view and predictor learn as a long-running gateway's would). */
+interface PolicyRun {
+  readonly policy: LoadPolicy;
+  readonly sims: Awaited<ReturnType<typeof startSims>>;
+  readonly fleet: Fleet;
+  readonly gateway: ReturnType<typeof buildGateway>;
+  readonly url: string;
+  readonly records: Map<string, RequestRecord>;
+}
+
+/** The predictors' error over a policy's whole ramp, per chat endpoint (prediction at dispatch vs what followed). */
+type PredictorErrors = Record<string, ReturnType<LoadView['predictorError']>>;
+
+async function startPolicy(policy: LoadPolicy): Promise<PolicyRun> {
   const sims = await startSims();
   const fleet = scaledFleet(loadFleet(FLEET_FILE, { env: sims.env }), policy);
   const records = new Map<string, RequestRecord>();
@@ -195,6 +212,22 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
     onRecord: (r) => records.set(r.id, r),
   });
   const url = await gateway.listen(0, '127.0.0.1');
+  return { policy, sims, fleet, gateway, url, records };
+}
+
+async function stopPolicy(run: PolicyRun): Promise<PredictorErrors> {
+  const predictor: PredictorErrors = {};
+  for (const e of run.fleet.endpoints)
+    if (e.status === 'running' && e.kind === 'chat')
+      predictor[e.name] = run.gateway.context.load.view.predictorError(e.name);
+  await run.gateway.close();
+  run.sims.child.kill();
+  return predictor;
+}
+
+async function runStep(run: PolicyRun, rate: number, step: number): Promise<StepResult> {
+  const { policy, fleet, gateway, url, records } = run;
+  records.clear();
   const plan = arrivals(rate, step);
   const running = fleet.endpoints.filter((e) => e.status === 'running');
   const inFlightSum = new Map<string, number>(running.map((e) => [e.name, 0]));
@@ -226,11 +259,6 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
     }),
   );
   clearInterval(sampler);
-  const predictor: StepResult['predictor'] = {};
-  for (const e of running)
-    if (e.kind === 'chat') predictor[e.name] = gateway.context.load.view.predictorError(e.name);
-  await gateway.close();
-  sims.child.kill();
 
   const misses: Record<string, number> = {};
   let good = 0;
@@ -238,13 +266,16 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
   let failed = 0;
   const ttft = new Map<string, number[]>();
   const served = new Map<string, number>();
+  const goodAt = new Map<string, number>();
   for (const a of plan) {
     const r = records.get(a.id);
     const status = statuses.get(a.id) ?? 0;
     if (status === 429) shed += 1;
     else if (status !== 200 || !r || r.outcome !== 'ok') failed += 1;
-    if (r && meetsEvery(fleet, r)) good += 1;
-    else if (status === 429) misses.shed = (misses.shed ?? 0) + 1;
+    if (r && meetsEvery(fleet, r)) {
+      good += 1;
+      goodAt.set(r.endpoint, (goodAt.get(r.endpoint) ?? 0) + 1);
+    } else if (status === 429) misses.shed = (misses.shed ?? 0) + 1;
     else if (!r || r.outcome !== 'ok') misses.failed = (misses.failed ?? 0) + 1;
     else
       for (const e of requestEvents(fleet, r))
@@ -268,7 +299,7 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
     };
   }
   // The first TTFT objective static breaches: a task's P95 over the P95 target of the endpoint
-  // its matrix rule prefers.
+  // its matrix rule prefers, over at least MIN_P95_SAMPLES requests (fewer make the P95 the maximum).
   let firstTtftBreach: string | null = null;
   for (const m of MIX) {
     if (m.name === 'embeddings') continue;
@@ -280,7 +311,14 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
     );
     const target = fleet.endpoints.find((e) => e.name === rule?.endpoint)?.slo.ttft;
     const p95 = ttftMs[m.name]?.p95;
-    if (target && p95 !== null && p95 !== undefined && p95 > target.p95Ms / SCALE) {
+    const samples = ttft.get(m.name)?.length ?? 0;
+    if (
+      target &&
+      samples >= MIN_P95_SAMPLES &&
+      p95 !== null &&
+      p95 !== undefined &&
+      p95 > target.p95Ms / SCALE
+    ) {
       firstTtftBreach = `${m.name} P95 ${p95}ms > ${target.p95Ms / SCALE}ms`;
       break;
     }
@@ -289,6 +327,7 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
   for (const e of running)
     endpoints[e.name] = {
       served: served.get(e.name) ?? 0,
+      good: goodAt.get(e.name) ?? 0,
       meanInFlight: Math.round(((inFlightSum.get(e.name) ?? 0) / Math.max(1, samples)) * 10) / 10,
     };
   return {
@@ -304,7 +343,6 @@ async function runStep(policy: LoadPolicy, rate: number, step: number): Promise<
     endpoints,
     firstTtftBreach,
     misses,
-    predictor,
   };
 }
 
@@ -314,16 +352,18 @@ process.stdout.write(
     `latency scale ${SCALE}, ${STEP_S}s per step, seed ${SEED}\n` +
     `mix: ${MIX.map((m) => `${m.name} ${Math.round(m.share * 100)}% (${m.promptTokens} prompt${m.maxTokens ? ` / ${m.maxTokens} out` : ` × ${'inputs' in m ? m.inputs : 1} inputs`})`).join(', ')}\n`,
 );
-for (const [step, rate] of RATES.entries()) {
-  for (const policy of POLICIES) {
-    const r = await runStep(policy, rate, step);
+const predictors = new Map<LoadPolicy, PredictorErrors>();
+for (const policy of POLICIES) {
+  const run = await startPolicy(policy);
+  for (const [step, rate] of RATES.entries()) {
+    const r = await runStep(run, rate, step);
     results.push(r);
     process.stdout.write(
       `${String(rate).padStart(5)} req/s  ${policy.padEnd(10)} goodput ${r.goodput.toFixed(2).padStart(6)}  shed ${(r.shedRate * 100).toFixed(1).padStart(5)}%  failed ${r.failed}  ` +
         `TTFT P95 ${MIX.filter((m) => m.name !== 'embeddings')
           .map((m) => `${m.name} ${r.ttftMs[m.name]?.p95 ?? '-'}`)
-          .join(' ')}  served ${Object.entries(r.endpoints)
-          .map(([n, e]) => `${n}:${e.served}`)
+          .join(' ')}  good/served ${Object.entries(r.endpoints)
+          .map(([n, e]) => `${n}:${e.good}/${e.served}`)
           .join(' ')}\n`,
     );
     process.stdout.write(
@@ -332,6 +372,7 @@ for (const [step, rate] of RATES.entries()) {
         .join(' ')}\n`,
     );
   }
+  predictors.set(policy, await stopPolicy(run));
 }
 
 // The targets, as ratios measured in this run.
@@ -363,9 +404,23 @@ summary.lighter = lighter;
 process.stdout.write(
   `  lighter loads, SLO-aware / static goodput: ${lighter.map((l) => `${l.rate}: ${l.ratio}×`).join(', ')} (target ≥ 1× within noise)\n`,
 );
+// The predictors' error against the simulator, over each policy's whole ramp.
+const pct = (x: number | null) => (x === null ? '-' : `${Math.round(x * 100)}%`);
+const times = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}×`);
+process.stdout.write(
+  '\npredictor error against the simulator (whole ramp; TTFT: share at or under the predicted P95 / P99, ideal 95% / 99%, ' +
+    'and median observed / predicted median; decode: share at or above the predicted P05 rate, ideal 95%, and the median ratio):\n',
+);
+for (const [policy, errors] of predictors)
+  for (const [endpoint, e] of Object.entries(errors))
+    process.stdout.write(
+      `  ${policy.padEnd(10)} ${endpoint.padEnd(12)} TTFT n=${e.samples} ≤P95 ${pct(e.withinP95)} ≤P99 ${pct(e.withinP99)} median ${times(e.medianRatio)}` +
+        `  decode n=${e.decodeSamples} ≥P05 ${pct(e.decodeAboveP05)} median ${times(e.decodeMedianRatio)}\n`,
+    );
+summary.predictor = Object.fromEntries(predictors);
 if (args.json)
   writeFileSync(
     args.json,
-    `${JSON.stringify({ scale: SCALE, stepSeconds: STEP_S, seed: SEED, mix: MIX, results, summary }, null, 2)}\n`,
+    `${JSON.stringify({ scale: SCALE, stepSeconds: STEP_S, seed: SEED, loadAverage: loadavg(), mix: MIX, results, summary }, null, 2)}\n`,
   );
 await agent.close();

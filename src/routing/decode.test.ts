@@ -14,18 +14,22 @@ const model: DecodeModel = {
   baseGapMs: 10,
   gapPerSequenceMs: 1,
   sigma: 0,
+  logBias: 0,
   observations: 0,
   source: 'fleet-file',
 };
 
 describe('predictDecode', () => {
   it.each([
-    // [others in flight, σ, median tok/s]: gap = 10 + 1 × (others + 1) ms, median = mean × e^(−σ²/2)
-    [0, 0, 1000 / 11],
-    [9, 0, 50],
-    [9, 0.4, 50 / Math.exp(-0.08)],
-  ] as const)('others=%i σ=%f → median %f tok/s', (others, sigma, median) => {
-    const p = predictDecode({ ...model, sigma }, others);
+    // [others in flight, prefill share, σ, median tok/s]: decode gap = 10 + 1 × (others + 1) ms,
+    // mean gap = decode gap / (1 − share), median = 1000 / mean gap (no offset learned yet)
+    [0, 0, 0, 1000 / 11],
+    [9, 0, 0, 50],
+    [9, 0.2, 0, 40],
+    [9, 0.99, 0, 5], // the share is capped at 0.9
+    [9, 0, 0.4, 50],
+  ] as const)('others=%i ρ=%f σ=%f → median %f tok/s', (others, share, sigma, median) => {
+    const p = predictDecode({ ...model, sigma }, { othersInFlight: others, prefillShare: share });
     expect(p.medianTokensPerSecond).toBeCloseTo(median, 6);
     expect(p.p95TokensPerSecond / p.medianTokensPerSecond).toBeCloseTo(Math.exp(sigma * Z95), 6);
     expect(p.p05TokensPerSecond * p.p95TokensPerSecond).toBeCloseTo(p.medianTokensPerSecond ** 2, 6);
@@ -45,7 +49,7 @@ function observe(
     const inFlight = loads(i);
     const u1 = Math.max(rand(), Number.MIN_VALUE);
     const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * rand());
-    const median = predictDecode(truth, inFlight - 1).medianTokensPerSecond;
+    const median = predictDecode(truth, { othersInFlight: inFlight - 1 }).medianTokensPerSecond;
     m = updateDecodeModel(m, { tokensPerSecond: median * Math.exp(truth.sigma * z), inFlight }, rate);
   }
   return m;
@@ -63,8 +67,8 @@ describe('updateDecodeModel', () => {
     expect(m.sigma).toBeGreaterThan(0.4 * 0.85);
     expect(m.sigma).toBeLessThan(0.4 * 1.15);
     // The median is right, not the mean: half of the truth's requests decode faster than predicted.
-    const p = predictDecode(m, 5).medianTokensPerSecond;
-    const t = predictDecode(truth, 5).medianTokensPerSecond;
+    const p = predictDecode(m, { othersInFlight: 5 }).medianTokensPerSecond;
+    const t = predictDecode(truth, { othersInFlight: 5 }).medianTokensPerSecond;
     expect(p / t).toBeGreaterThan(0.92);
     expect(p / t).toBeLessThan(1.08);
   });
@@ -73,7 +77,8 @@ describe('updateDecodeModel', () => {
     const m = observe(truth, model, 400, (i) => 1 + (i % 12));
     for (const others of [0, 5, 11]) {
       const ratio =
-        predictDecode(m, others).medianTokensPerSecond / predictDecode(truth, others).medianTokensPerSecond;
+        predictDecode(m, { othersInFlight: others }).medianTokensPerSecond /
+        predictDecode(truth, { othersInFlight: others }).medianTokensPerSecond;
       expect(ratio).toBeGreaterThan(0.8);
       expect(ratio).toBeLessThan(1.25);
     }
@@ -82,10 +87,37 @@ describe('updateDecodeModel', () => {
   it('at one load level only rescales the prior line', () => {
     const m = observe(truth, model, 400, () => 6);
     expect(m.gapPerSequenceMs / m.baseGapMs).toBeCloseTo(model.gapPerSequenceMs / model.baseGapMs, 9);
-    const p = predictDecode(m, 5).medianTokensPerSecond;
-    const t = predictDecode(truth, 5).medianTokensPerSecond;
+    const p = predictDecode(m, { othersInFlight: 5 }).medianTokensPerSecond;
+    const t = predictDecode(truth, { othersInFlight: 5 }).medianTokensPerSecond;
     expect(p / t).toBeGreaterThan(0.9);
     expect(p / t).toBeLessThan(1.1);
+  });
+
+  it('divides the prefill share out of what it learns, and puts it back in what it predicts', () => {
+    // The truth's rates at a 30% prefill share, taught with that share: the line is the decode part.
+    const rand = seededRandom(3);
+    let m = model;
+    for (let i = 0; i < 2000; i++) {
+      const inFlight = 1 + (i % 12);
+      const prefillShare = rand() * 0.6;
+      const median = predictDecode(truth, {
+        othersInFlight: inFlight - 1,
+        prefillShare,
+      }).medianTokensPerSecond;
+      const z = Math.sqrt(-2 * Math.log(Math.max(rand(), Number.MIN_VALUE))) * Math.cos(2 * Math.PI * rand());
+      m = updateDecodeModel(
+        m,
+        { tokensPerSecond: median * Math.exp(truth.sigma * z), inFlight, prefillShare },
+        0.01,
+      );
+    }
+    for (const prefillShare of [0, 0.5]) {
+      const ratio =
+        predictDecode(m, { othersInFlight: 4, prefillShare }).medianTokensPerSecond /
+        predictDecode(truth, { othersInFlight: 4, prefillShare }).medianTokensPerSecond;
+      expect(ratio).toBeGreaterThan(0.9);
+      expect(ratio).toBeLessThan(1.1);
+    }
   });
 
   it('ignores observations without a rate', () => {
@@ -113,16 +145,19 @@ routing: { rules: [{ task: code, endpoint: a }], default: a }
     const m = priorDecodeModel(fleet, a);
     expect(m.source).toBe('fleet-file');
     expect(m.sigma).toBeCloseTo(Math.log(2) / Z95, 9);
-    expect(predictDecode(m, 0).medianTokensPerSecond).toBeCloseTo(60 * fleet.calibration.safetyMargin, 6);
+    expect(predictDecode(m, { othersInFlight: 0 }).medianTokensPerSecond).toBeCloseTo(
+      60 * fleet.calibration.safetyMargin,
+      6,
+    );
     expect(m.gapPerSequenceMs / m.baseGapMs).toBeCloseTo(PRIOR_DECODE_SLOWDOWN_PER_SEQUENCE, 9);
   });
 
   it('takes a calibration run over the fleet file, and a default without either', () => {
     const c = priorDecodeModel(fleet, a, { promptTokens: 512, ttftP50Ms: 100, decodeTokensPerSecondP50: 90 });
     expect(c.source).toBe('calibration');
-    expect(predictDecode(c, 0).medianTokensPerSecond).toBeCloseTo(90, 6);
+    expect(predictDecode(c, { othersInFlight: 0 }).medianTokensPerSecond).toBeCloseTo(90, 6);
     const d = priorDecodeModel(fleet, b);
     expect(d.source).toBe('default');
-    expect(predictDecode(d, 0).medianTokensPerSecond).toBeCloseTo(50, 6);
+    expect(predictDecode(d, { othersInFlight: 0 }).medianTokensPerSecond).toBeCloseTo(50, 6);
   });
 });

@@ -4,16 +4,22 @@
 // Pure: the model, the load and each observation are values.
 //
 // The model. Continuous batching runs every sequence in flight in the same engine steps, and the
-// prompts being prefilled share those steps too, so the time per output token grows with the
-// sequences in flight L (this request included):
-//   mean gap per token = baseGapMs + gapPerSequenceMs × L        (a line in L)
-//   median rate = 1000 / (mean gap × exp(−σ²/2))                   (requests' rates are log-normal)
+// prompts arriving to be prefilled share those steps too (chunked prefill), so the time per output
+// token grows with the sequences in flight L (this request included) and with the share ρ of the
+// engine's time that goes to prefill while it decodes:
+//   decode gap per token = baseGapMs + gapPerSequenceMs × L        (a line in L)
+//   mean gap per token   = decode gap / (1 − ρ),   ρ = prompt tokens/s arriving × prefill ms/token
+//   median rate = 1000 / mean gap × exp(b)
 //   quantile q of the rate = median × exp(σ × Φ⁻¹(q))
-// L stands in for everything that scales with load (decode batch, prefill sharing the step); the
-// line is fitted online from observed requests (their decode rate against the mean load while they
-// decoded), starting from a calibration run's decode rate or the fleet file's floor read backwards
-// (floor = measured / safety margin, as calibrate proposes it).
+// b, the median's offset from the mean gap's rate, is learned as the mean log residual (requests'
+// rates are skewed, and a mix of short and long answers is not one log-normal), σ as their spread.
+// ρ comes from the gateway's own count of prompt tokens dispatched lately and the TTFT model's
+// prefill cost per token. The line is fitted online from observed requests (their decode rate, with
+// the prefill share divided out, against the mean load while they decoded), starting from a
+// calibration run's decode rate or the fleet file's floor read backwards (floor = measured / safety
+// margin, as calibrate proposes it).
 import type { Endpoint, Fleet } from '../fleet/index.ts';
+import { lineOf, updateMoments, updateSpread, type LineMoments } from './online-fit.ts';
 import type { CalibrationFigures } from './predict.ts';
 
 export interface DecodeModel {
@@ -23,9 +29,11 @@ export interface DecodeModel {
   readonly gapPerSequenceMs: number;
   /** σ of log(request rate / median). */
   readonly sigma: number;
+  /** Mean log(observed rate / 1000 / mean gap): the median's offset from the line (0 until learned). */
+  readonly logBias: number;
   readonly observations: number;
   /** Exponentially weighted moments of (sequences in flight x, gap per token y). */
-  readonly fit?: { readonly x: number; readonly y: number; readonly xx: number; readonly xy: number };
+  readonly fit?: LineMoments;
   readonly source: 'calibration' | 'fleet-file' | 'default';
 }
 
@@ -36,10 +44,31 @@ export interface DecodePrediction {
   readonly p95TokensPerSecond: number;
 }
 
-/** One finished request: its decode rate and the mean sequences in flight while it decoded (itself included). */
+/** One finished request: its decode rate and the mean load while it decoded (itself included). */
 export interface DecodeObservation {
   readonly tokensPerSecond: number;
   readonly inFlight: number;
+  /** Mean share of the engine's time that went to prefill meanwhile (0 when unknown). */
+  readonly prefillShare?: number;
+}
+
+/** The load a request would decode under: the others in flight and the prefill share. */
+export interface DecodeLoad {
+  readonly othersInFlight: number;
+  readonly prefillShare?: number;
+}
+
+/** The prefill share is capped here: beyond it the engine is prefill-bound and the line means little. */
+export const MAX_PREFILL_SHARE = 0.9;
+
+/** ρ: prompt tokens arriving per second × prefill ms per token, capped. */
+export function prefillShare(promptTokensPerSecond: number, prefillMsPerToken: number): number {
+  const rho = (promptTokensPerSecond * prefillMsPerToken) / 1000;
+  return Number.isFinite(rho) ? Math.min(MAX_PREFILL_SHARE, Math.max(0, rho)) : 0;
+}
+
+function free(share: number | undefined): number {
+  return 1 - Math.min(MAX_PREFILL_SHARE, Math.max(0, share ?? 0));
 }
 
 const Z95 = 1.6448536269514722;
@@ -59,14 +88,13 @@ function meanGapMs(model: DecodeModel, inFlight: number): number {
   return model.baseGapMs + model.gapPerSequenceMs * Math.max(1, inFlight);
 }
 
-/** The rate a request dispatched now would decode at: `inFlight` is the others in flight, so L = inFlight + 1. */
-export function predictDecode(model: DecodeModel, othersInFlight: number): DecodePrediction {
-  return predictAt(model, othersInFlight + 1);
+/** The rate a request dispatched now would decode at: L = the others in flight + 1. */
+export function predictDecode(model: DecodeModel, load: DecodeLoad): DecodePrediction {
+  return predictAt(model, load.othersInFlight + 1, load.prefillShare);
 }
 
-function predictAt(model: DecodeModel, inFlight: number): DecodePrediction {
-  const medianGap = meanGapMs(model, inFlight) * Math.exp((-model.sigma * model.sigma) / 2);
-  const median = 1000 / medianGap;
+function predictAt(model: DecodeModel, inFlight: number, share?: number): DecodePrediction {
+  const median = (1000 * free(share) * Math.exp(model.logBias)) / meanGapMs(model, inFlight);
   return {
     medianTokensPerSecond: median,
     p05TokensPerSecond: median * Math.exp(-model.sigma * Z95),
@@ -89,41 +117,43 @@ export function updateDecodeModel(
     return model;
   const a = Math.max(rate, 1 / (model.observations + 2));
   const x = Math.max(1, obs.inFlight);
-  const y = 1000 / obs.tokensPerSecond;
-  const f = model.fit ?? { x, y, xx: x * x, xy: x * y };
-  const fit = {
-    x: f.x + a * (x - f.x),
-    y: f.y + a * (y - f.y),
-    xx: f.xx + a * (x * x - f.xx),
-    xy: f.xy + a * (x * y - f.xy),
-  };
+  // The decode part of the gap: what prefill took of the engine's time divided out.
+  const y = (1000 / obs.tokensPerSecond) * free(obs.prefillShare);
+  const fit = updateMoments(model.fit, x, y, a);
   let baseGapMs: number;
   let gapPerSequenceMs: number;
   let { sigma } = model;
-  const variance = fit.xx - fit.x * fit.x;
-  if (model.observations >= DECODE_FIT_MIN_OBSERVATIONS && variance >= DECODE_FIT_MIN_SPREAD ** 2) {
-    gapPerSequenceMs = Math.max(0, (fit.xy - fit.x * fit.y) / variance);
-    baseGapMs = fit.y - gapPerSequenceMs * fit.x;
-    if (baseGapMs < 0.1 * fit.y) {
-      baseGapMs = 0.1 * fit.y;
-      gapPerSequenceMs = (fit.y - baseGapMs) / fit.x;
-    }
+  const line =
+    model.observations >= DECODE_FIT_MIN_OBSERVATIONS ? lineOf(fit, DECODE_FIT_MIN_SPREAD) : undefined;
+  if (line) {
+    gapPerSequenceMs = line.slope;
+    baseGapMs = line.intercept;
   } else {
     // One load level cannot split base from slope: scale the prior line to the mean seen.
     const scale = fit.y / (model.baseGapMs + model.gapPerSequenceMs * fit.x);
     baseGapMs = model.baseGapMs * scale;
     gapPerSequenceMs = model.gapPerSequenceMs * scale;
   }
+  // The residual against the updated line (before the offset): the offset is its mean, σ its spread.
+  const residual = Math.log(
+    obs.tokensPerSecond /
+      predictAt({ ...model, baseGapMs, gapPerSequenceMs, logBias: 0 }, x, obs.prefillShare)
+        .medianTokensPerSecond,
+  );
+  const logBias = model.logBias + a * (residual - model.logBias);
   if (model.observations >= DECODE_SIGMA_BURN_IN) {
-    const after = Math.log(
-      obs.tokensPerSecond / predictAt({ ...model, baseGapMs, gapPerSequenceMs }, x).medianTokensPerSecond,
-    );
-    sigma = Math.min(
-      MAX_SIGMA,
-      Math.sqrt(Math.max(MIN_SIGMA ** 2, sigma * sigma + rate * (after * after - sigma * sigma))),
-    );
+    const after = residual - logBias;
+    sigma = updateSpread(sigma, after, rate, MIN_SIGMA, MAX_SIGMA);
   }
-  return { ...model, baseGapMs, gapPerSequenceMs, sigma, fit, observations: model.observations + 1 };
+  return {
+    ...model,
+    baseGapMs,
+    gapPerSequenceMs,
+    sigma,
+    logBias,
+    fit,
+    observations: model.observations + 1,
+  };
 }
 
 /**
@@ -154,13 +184,14 @@ export function priorDecodeModel(
     sustained !== undefined && burst !== undefined && burst > sustained
       ? Math.min(MAX_SIGMA, Math.log(burst / sustained) / Z95)
       : PRIOR_DECODE_SIGMA;
-  // Mean gap at L = 1 such that the median rate is `median`.
-  const gapAtOne = (1000 / median) * Math.exp((sigma * sigma) / 2);
+  // Gap at L = 1 such that the median rate is `median` (no offset until requests are seen).
+  const gapAtOne = 1000 / median;
   const baseGapMs = gapAtOne / (1 + PRIOR_DECODE_SLOWDOWN_PER_SEQUENCE);
   return {
     baseGapMs,
     gapPerSequenceMs: baseGapMs * PRIOR_DECODE_SLOWDOWN_PER_SEQUENCE,
     sigma,
+    logBias: 0,
     observations: 0,
     source,
   };

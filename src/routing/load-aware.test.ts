@@ -67,6 +67,18 @@ describe('decideUnderLoad', () => {
       'a',
     ],
     [
+      'an idle preferred endpoint untried lately is tried again whatever its prediction',
+      input([cand('a', 900, { inFlight: 0, untried: true }), cand('b', 400)]),
+      'dispatch',
+      'a',
+    ],
+    [
+      'untried but busy: the prediction stands',
+      input([cand('a', 900, { inFlight: 2, untried: true }), cand('b', 400)]),
+      'dispatch',
+      'b',
+    ],
+    [
       'a down candidate is never an overflow target',
       input([cand('a', 900), cand('b', 100, { down: true }), cand('c', 500)]),
       'dispatch',
@@ -134,6 +146,12 @@ describe('decideUnderLoad', () => {
       'b',
     ],
     [
+      'a shortfall within the margin of the rate alone is the estimate’s noise, not load: it stays',
+      input([cand('a', 300, decoding(64, 70)), cand('b', 400, decoding(80))]),
+      'dispatch',
+      'a',
+    ],
+    [
       'an overflow target needs decode headroom too',
       input([cand('a', 300, decoding(50)), cand('b', 100, decoding(60)), cand('c', 700, decoding(90))]),
       'dispatch',
@@ -194,7 +212,7 @@ describe('decideUnderLoad', () => {
   it('names the decode prediction and the limiting objective', () => {
     const d = decideUnderLoad(input([cand('a', 300, decoding(62)), cand('b', 400, decoding(80))]));
     expect(d.action === 'dispatch' && d.reason).toMatch(
-      /^overflow from a \(predicted P95 300ms of 800ms, decode 62 tok\/s \(floor 60\), headroom -7% \(sustained\)\); b .*decode 80 tok\/s \(floor 60\), headroom 20% \(sustained\)/,
+      /^overflow from a \(predicted P95 300ms of 800ms, decode 62 tok\/s \(floor 60\), headroom -7% \(sustained\)\); b .*decode 80 tok\/s \(floor 60\), headroom 40% \(ttft-p95\)/,
     );
   });
 

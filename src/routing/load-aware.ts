@@ -40,6 +40,11 @@ export interface LoadCandidate {
   readonly inFlight: number;
   /** The engine reports queueing or the ledger is at the endpoint's slots. */
   readonly saturated: boolean;
+  /**
+   * Nothing in flight and nothing sent to it for a while: a prediction that keeps it idle cannot be
+   * corrected by traffic it never gets, so an idle preferred endpoint is tried again (a probe).
+   */
+  readonly untried?: boolean;
 }
 
 export interface LoadDecisionInput {
@@ -105,9 +110,14 @@ export function score(c: LoadCandidate, margin: number): Scored {
   const burst = d?.floors.burstTokensPerSecond;
   // A floor the endpoint is predicted to miss even alone is not load's doing: moving the request
   // cannot help it, and keeping traffic there is how the estimate gets corrected. Only a floor met
-  // alone and lost to load limits the choice.
+  // alone and lost to load limits the choice — and only once load has cost more than the margin
+  // (a shortfall within it is the estimate's noise, not load).
   const counts = (floor: number | undefined, rate: (p: DecodePrediction) => number): floor is number =>
-    floor !== undefined && floor > 0 && d !== undefined && rate(d.idle) * (1 - margin) >= floor;
+    floor !== undefined &&
+    floor > 0 &&
+    d !== undefined &&
+    rate(d.idle) * (1 - margin) >= floor &&
+    rate(d.prediction) < rate(d.idle) * (1 - margin);
   if (counts(sustained, (x) => x.medianTokensPerSecond))
     heads.push([
       'sustained',
@@ -191,6 +201,15 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
       overflow: false,
       chosen: preferred,
       reason: `preferred, ${describe(preferred)}`,
+    };
+  }
+  if (up[0]?.untried && up[0].inFlight === 0) {
+    return {
+      action: 'dispatch',
+      order: names,
+      overflow: false,
+      chosen: preferred,
+      reason: `preferred, idle and untried lately (its prediction may be stale: the answer corrects it), ${describe(preferred)}`,
     };
   }
   // Overflow: the next candidate with headroom, in the matrix's order; candidates the matrix does

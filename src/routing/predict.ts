@@ -14,6 +14,7 @@
 // `correction` (idle scale), `slowdownPerSequence`, σ and `serviceMs` are learned online from
 // observed requests (updateTtftModel); the rest comes from calibration or the fleet file.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
+import { lineOf, updateMoments, updateSpread, type LineMoments } from './online-fit.ts';
 
 export interface TtftModel {
   readonly overheadMs: number;
@@ -32,7 +33,7 @@ export interface TtftModel {
    * Exponentially weighted moments of (prompt tokens x, load-free TTFT y) over observed requests:
    * once prompt sizes vary enough, overhead and per-token cost are their least-squares line.
    */
-  readonly fit?: { readonly x: number; readonly y: number; readonly xx: number; readonly xy: number };
+  readonly fit?: LineMoments;
   /** Where the idle figures came from. */
   readonly source: 'calibration' | 'fleet-file' | 'default';
 }
@@ -128,21 +129,11 @@ export function updateTtftModel(model: TtftModel, obs: TtftObservation, rate = L
   // The load-free part of this TTFT (slot wait and batch slowdown divided out), for the line fit.
   const x = obs.promptTokens + obs.load.prefillWaitingTokens;
   const y = Math.max(0, obs.ttftMs - slotWaitMs(model, obs.load)) / loadFactor(model, obs.load);
-  const f = model.fit ?? { x, y, xx: x * x, xy: x * y };
-  const fit = {
-    x: f.x + a * (x - f.x),
-    y: f.y + a * (y - f.y),
-    xx: f.xx + a * (x * x - f.xx),
-    xy: f.xy + a * (x * y - f.xy),
-  };
-  const variance = fit.xx - fit.x * fit.x;
-  if (model.observations >= FIT_MIN_OBSERVATIONS && variance >= FIT_MIN_SPREAD_TOKENS ** 2) {
-    prefillMsPerToken = Math.max(0, (fit.xy - fit.x * fit.y) / variance);
-    overheadMs = fit.y - prefillMsPerToken * fit.x;
-    if (overheadMs < 0.1 * fit.y) {
-      overheadMs = 0.1 * fit.y;
-      prefillMsPerToken = (fit.y - overheadMs) / Math.max(1, fit.x);
-    }
+  const fit = updateMoments(model.fit, x, y, a);
+  const line = model.observations >= FIT_MIN_OBSERVATIONS ? lineOf(fit, FIT_MIN_SPREAD_TOKENS) : undefined;
+  if (line) {
+    prefillMsPerToken = line.slope;
+    overheadMs = line.intercept;
     correction = 1;
   } else if (running <= 1) {
     correction = Math.exp(Math.log(correction) + a * residual);
@@ -166,10 +157,7 @@ export function updateTtftModel(model: TtftModel, obs: TtftObservation, rate = L
           obs.promptTokens,
         ).medianMs,
     );
-    sigma = Math.min(
-      MAX_SIGMA,
-      Math.sqrt(Math.max(MIN_SIGMA ** 2, sigma * sigma + rate * (after * after - sigma * sigma))),
-    );
+    sigma = updateSpread(sigma, after, rate, MIN_SIGMA, MAX_SIGMA);
   }
   if (obs.serviceMs !== undefined && obs.serviceMs > 0)
     serviceMs = serviceMs + a * (obs.serviceMs - serviceMs);

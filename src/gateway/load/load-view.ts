@@ -12,6 +12,7 @@ import {
 } from '../../routing/predict.ts';
 import {
   predictDecode,
+  prefillShare,
   priorDecodeModel,
   updateDecodeModel,
   type DecodeModel,
@@ -39,6 +40,8 @@ export interface EndpointLoad extends LoadFigures {
   readonly saturated: boolean;
   /** A replica pool's servers, each judged on its own reading and ledger (absent for one server). */
   readonly replicas?: readonly (EndpointLoad & { readonly id: string })[];
+  /** Prompt tokens this gateway sent it per second lately (decaying over a request's service time). */
+  readonly promptTokensPerSecond: number;
 }
 
 /** What the scraper reads: each server of an endpoint, keyed as the ledger keys it. */
@@ -81,6 +84,7 @@ interface PendingDecode {
   readonly endpoint: string;
   readonly prediction: DecodePrediction;
   inFlightSum: number;
+  prefillShareSum: number;
   inFlightSamples: number;
 }
 
@@ -136,6 +140,8 @@ export class LoadView {
   private readonly models = new Map<string, TtftModel>();
   private readonly decodeModels = new Map<string, DecodeModel>();
   private readonly pendingDecode = new Map<string, PendingDecode>();
+  /** Prompt tokens dispatched per endpoint, as an exponentially decaying rate (value at `atMs`). */
+  private readonly promptRate = new Map<string, { perSecond: number; atMs: number }>();
   private readonly recent = new Map<string, Recent>();
   /** Wall time of each endpoint's latest first token: the engine is making progress. */
   private readonly progressMs = new Map<string, number>();
@@ -179,7 +185,14 @@ export class LoadView {
   /** The decode rate a chat request dispatched now would get (undefined for embeddings). */
   predictDecode(endpoint: Endpoint, load = this.load(endpoint)): DecodePrediction | undefined {
     const model = this.decodeModels.get(endpoint.name);
-    return model && predictDecode(model, load.inFlight);
+    return (
+      model &&
+      predictDecode(model, {
+        // The model is per server: a pool's load, spread over its servers.
+        othersInFlight: load.inFlight / serversOf(endpoint).length,
+        prefillShare: this.prefillShareOf(endpoint.name, load.promptTokensPerSecond),
+      })
+    );
   }
 
   load(endpoint: Endpoint, nowMs = this.now()): EndpointLoad {
@@ -217,6 +230,8 @@ export class LoadView {
       engineStale: replicas.some((r) => r.engineStale),
       saturated: replicas.every((r) => r.saturated),
       replicas,
+      // Per server, as the decode model reads it (a pool's servers share its prompts).
+      promptTokensPerSecond: this.promptTokensPerSecond(endpoint.name) / servers.length,
     };
   }
 
@@ -257,7 +272,44 @@ export class LoadView {
       engine: reading,
       engineStale: !fresh,
       saturated,
+      promptTokensPerSecond: this.promptTokensPerSecond(endpoint.name),
     };
+  }
+
+  /** The window the prompt-token rate decays over: a request's mean service time (≥ 250 ms). */
+  private rateWindowMs(endpoint: string): number {
+    return Math.max(250, this.models.get(endpoint)?.serviceMs ?? 1000);
+  }
+
+  /**
+   * Nothing sent to it for two service times (at least a second): its predictions have had no
+   * traffic to correct them (the decision then tries it again when it is idle).
+   */
+  untried(endpoint: string): boolean {
+    const r = this.promptRate.get(endpoint);
+    const windowMs = Math.max(1000, 2 * this.rateWindowMs(endpoint));
+    return r !== undefined && performance.now() - r.atMs > windowMs;
+  }
+
+  private promptTokensPerSecond(endpoint: string): number {
+    const r = this.promptRate.get(endpoint);
+    if (!r) return 0;
+    const windowMs = this.rateWindowMs(endpoint);
+    return r.perSecond * Math.exp(-Math.max(0, performance.now() - r.atMs) / windowMs);
+  }
+
+  private countPrompt(endpoint: string, tokens: number): void {
+    const windowMs = this.rateWindowMs(endpoint);
+    this.promptRate.set(endpoint, {
+      perSecond: this.promptTokensPerSecond(endpoint) + (tokens * 1000) / windowMs,
+      atMs: performance.now(),
+    });
+  }
+
+  /** ρ: the share of the engine's time prefill takes at this rate of prompt tokens (the TTFT model's cost per token). */
+  private prefillShareOf(endpoint: string, promptTokensPerSecond: number): number {
+    const m = this.models.get(endpoint);
+    return m ? prefillShare(promptTokensPerSecond, m.correction * m.prefillMsPerToken) : 0;
   }
 
   predict(endpoint: Endpoint, promptTokens: number, load = this.load(endpoint)) {
@@ -283,13 +335,19 @@ export class LoadView {
       endpoint: endpoint.name,
       prediction: decodePrediction,
       inFlightSum: 0,
+      prefillShareSum: 0,
       inFlightSamples: 0,
     };
     const sampleLoad = (): void => {
       if (!pending) return;
       pending.inFlightSum += this.ledger.counts(loadKey(endpoint.name)).inFlight;
+      pending.prefillShareSum += this.prefillShareOf(
+        endpoint.name,
+        this.promptTokensPerSecond(endpoint.name),
+      );
       pending.inFlightSamples += 1;
     };
+    this.countPrompt(endpoint.name, info.promptTokens);
     const ticket = this.ledger.dispatch(loadKey(endpoint.name), info);
     const startedMs = performance.now();
     let ttft: number | undefined;
@@ -351,7 +409,11 @@ export class LoadView {
     const model = this.decodeModels.get(pending.endpoint);
     if (!model || pending.inFlightSamples === 0) return;
     const inFlight = pending.inFlightSum / pending.inFlightSamples;
-    this.decodeModels.set(pending.endpoint, updateDecodeModel(model, { tokensPerSecond: rate, inFlight }));
+    const share = pending.prefillShareSum / pending.inFlightSamples;
+    this.decodeModels.set(
+      pending.endpoint,
+      updateDecodeModel(model, { tokensPerSecond: rate, inFlight, prefillShare: share }),
+    );
     const r = this.recent.get(pending.endpoint);
     if (r) {
       r.decodePredicted += 1;
@@ -508,6 +570,8 @@ export class LoadView {
             kind: e.kind,
             inFlight: load.inFlight,
             prefillWaitingTokens: load.prefillWaitingTokens,
+            promptTokensPerSecond: round(load.promptTokensPerSecond),
+            prefillShare: round(this.prefillShareOf(e.name, load.promptTokensPerSecond), 3),
             slots: load.slots ?? null,
             saturated: load.saturated,
             ledger: { ...load.ledger },

@@ -53,13 +53,16 @@ export function candidatesUnderLoad(
       decode: decodeOf(deps.view, e, load),
       inFlight: load.inFlight,
       saturated: load.saturated,
+      untried: deps.view.untried(e.name),
     };
   });
 }
 
 /** The same endpoint with nothing else in flight. */
-function alone<T extends { inFlight: number; prefillWaitingTokens: number }>(load: T): T {
-  return { ...load, inFlight: 0, prefillWaitingTokens: 0 };
+function alone<T extends { inFlight: number; prefillWaitingTokens: number; promptTokensPerSecond?: number }>(
+  load: T,
+): T {
+  return { ...load, inFlight: 0, prefillWaitingTokens: 0, promptTokensPerSecond: 0 };
 }
 
 /** The decode-rate prediction and the floors a chat request on `e` is judged by. */
