@@ -10,6 +10,7 @@ import type { RequestRecord } from '../measure/record.ts';
 import { createHealthState } from '../probes/state.ts';
 import { selectEndpoint } from '../routing/index.ts';
 import { evaluateFleet } from '../slo/index.ts';
+import { record as gatewayRecord } from '../slo/test-data.ts';
 import { createDashboard, createMemoryStore } from './index.ts';
 import type { Dashboard, EndpointDetail, Overview, RouteAnswer, RoutingView } from './index.ts';
 
@@ -35,22 +36,17 @@ function record(
   ttftMs: number,
   outcome: RequestRecord['outcome'] = 'ok',
 ): RequestRecord {
-  return {
+  return gatewayRecord({
     id: `r${i}`,
-    source: 'gateway',
-    operation: 'chat',
-    route: 'auto',
     endpoint,
     startedAtMs: T0 - 30 * 60_000 + i * 1000,
     outcome,
     status: outcome === 'ok' ? 200 : 502,
-    stream: true,
-    attempts: [],
     ttftMs,
     decodeTokensPerSecond: 90,
     burstTokensPerSecond: 160,
     totalMs: ttftMs + 500,
-  };
+  });
 }
 
 async function get<T>(path: string): Promise<{ status: number; body: T; type: string }> {

@@ -6,34 +6,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadFleet } from '../../src/fleet/index.ts';
-import { startSimEndpoint, type SimServer } from '../../src/sim/endpoint.ts';
 import { startServe, type ServeProcess } from '../support/serve.ts';
+import { startEndpointSims, type EndpointSims } from '../support/sims.ts';
 
 const FLEET = 'examples/onex.fleet.yaml';
 let dir: string;
-const sims: Record<string, SimServer> = {};
-const env: Record<string, string> = {};
+let sims: EndpointSims['sims'];
+let env: EndpointSims['env'];
+let closeSims: EndpointSims['close'] | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'llm-fleet-serve-log-'));
   const fleet = loadFleet(FLEET, { env: {} });
-  for (const e of fleet.endpoints.filter((x) => x.status === 'running')) {
-    const sim = await startSimEndpoint({
-      dialect: e.dialect,
-      model: e.servedModel,
-      kind: e.kind,
-      name: e.name,
-      contextWindowTokens: e.contextWindowTokens,
-      reasoning: e.reasoning,
-      seed: 3,
-      latency: { scale: 0.02 },
-    });
-    sims[e.name] = sim;
-    env[e.env] = sim.url;
-  }
+  ({
+    sims,
+    env,
+    close: closeSims,
+  } = await startEndpointSims(
+    fleet.endpoints.filter((x) => x.status === 'running'),
+    { seed: 3, latency: { scale: 0.02 } },
+  ));
 });
 afterAll(async () => {
-  await Promise.all(Object.values(sims).map((s) => s.close()));
+  await closeSims?.();
   rmSync(dir, { recursive: true, force: true });
 });
 

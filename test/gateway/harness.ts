@@ -5,11 +5,12 @@ import type { Endpoint, EndpointTimeouts, Fleet } from '../../src/fleet/index.ts
 import { loadFleet } from '../../src/fleet/index.ts';
 import { buildGateway, type Gateway, type GatewayDeps } from '../../src/gateway/index.ts';
 import type { RequestRecord } from '../../src/measure/record.ts';
-import { startSimEndpoint, type SimEndpointOptions, type SimServer } from '../../src/sim/endpoint.ts';
+import type { SimEndpointOptions, SimServer } from '../../src/sim/endpoint.ts';
 import type { FaultSpec } from '../../src/sim/faults.ts';
 import type { LatencyModel } from '../../src/sim/latency.ts';
 import { expectedText, simAnswer } from '../../src/sim/generator.ts';
 import { chatAnswerKey } from '../../src/sim/prompt.ts';
+import { startEndpointSims } from '../support/sims.ts';
 
 export const SEED = 7;
 const FLEET_FILE = fileURLToPath(new URL('../../examples/onex.fleet.yaml', import.meta.url));
@@ -48,29 +49,16 @@ export interface HarnessOptions {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const template = loadFleet(FLEET_FILE, { env: { LLM_SMALL_URL: 'http://127.0.0.1:1' } });
-  const sims: Record<string, SimServer> = {};
-  const env: Record<string, string> = {};
-  for (const e of template.endpoints) {
-    const sim = await startSimEndpoint({
-      dialect: e.dialect,
-      model: e.servedModel,
-      kind: e.kind,
-      name: e.name,
-      contextWindowTokens: e.contextWindowTokens,
-      reasoning: e.reasoning,
-      seed: SEED,
-      latency: {
-        scale: 0.02,
-        ttftJitterP99Ratio: 1.2,
-        itlJitterP99Ratio: 1.2,
-        ...options.latency,
-      },
-      faults: options.faults?.[e.name],
-      ...options.sim?.[e.name],
-    });
-    sims[e.name] = sim;
-    env[e.env] = sim.url;
-  }
+  const {
+    sims,
+    env,
+    close: closeSims,
+  } = await startEndpointSims(template.endpoints, {
+    seed: SEED,
+    latency: { scale: 0.02, ttftJitterP99Ratio: 1.2, itlJitterP99Ratio: 1.2, ...options.latency },
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.sim ? { sim: options.sim } : {}),
+  });
   const loaded = loadFleet(FLEET_FILE, { env });
   const fleet: Fleet = {
     ...loaded,
@@ -99,7 +87,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     setFaults: (endpoint, faults) => sims[endpoint]?.setFaults(faults),
     async close() {
       await gateway.close();
-      await Promise.all(Object.values(sims).map((s) => s.close()));
+      await closeSims();
     },
   };
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboard } from '../../src/dashboard/index.ts';
 import { loadFleet } from '../../src/fleet/index.ts';
 import type { RequestRecord } from '../../src/measure/record.ts';
+import { record as gatewayRecord } from '../../src/slo/test-data.ts';
 import { openStore } from '../../src/store/open.ts';
 import { runCli } from '../cli/run-cli.ts';
 import type { PostgresServer } from '../support/postgres.ts';
@@ -28,20 +29,15 @@ function record(
   ttftMs: number,
   outcome: RequestRecord['outcome'] = 'ok',
 ): RequestRecord {
-  return {
+  return gatewayRecord({
     id: `${endpoint}-${i}`,
-    source: 'gateway',
-    operation: 'chat',
-    route: 'auto',
     endpoint,
     startedAtMs: NOW - 24 * 60 * MINUTE + i * 97_000,
     outcome,
     status: outcome === 'ok' ? 200 : 502,
-    stream: true,
-    attempts: [],
     ...(outcome === 'ok' ? { ttftMs, decodeTokensPerSecond: 60 + (i % 40), burstTokensPerSecond: 120 } : {}),
     totalMs: ttftMs + 800,
-  };
+  });
 }
 
 async function fill(location: string): Promise<void> {
