@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import type { Fleet } from '../fleet/index.ts';
 import type { FleetVerdict, ObjectiveVerdict } from '../slo/evaluate.ts';
 import { evaluateFleet, formatPercent } from '../slo/evaluate.ts';
+import { aggregateText } from '../slo/aggregate-rate.ts';
 import { recoveryText } from '../slo/recovery.ts';
 import { evaluationData } from '../store/evaluation-input.ts';
 import type { FleetStore } from '../store/types.ts';
@@ -38,6 +39,8 @@ export function measuredText(v: ObjectiveVerdict): string {
     if (m.total === 0 && v.assessment === 'no-data') return '—';
     return recoveryText(m.good, m.total, m.value);
   }
+  if (v.aggregate)
+    return v.aggregate.units === 0 && v.aggregate.busyMs === 0 ? '—' : aggregateText(v.aggregate);
   if (m.ratio === undefined) return '—';
   const value =
     m.value !== undefined && m.valuePercentile !== undefined

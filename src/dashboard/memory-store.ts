@@ -6,8 +6,15 @@
 import type { Fleet } from '../fleet/index.ts';
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
-import type { MinuteBucket, SloEvent } from '../slo/index.ts';
-import { minuteStart, probeEvents, reportedObjectivesFor, requestEvents } from '../slo/index.ts';
+import type { MinuteBucket, RateEvent, SloEvent } from '../slo/index.ts';
+import {
+  minuteStart,
+  probeEvents,
+  ratePerSecond,
+  rateEvents,
+  reportedObjectivesFor,
+  requestEvents,
+} from '../slo/index.ts';
 import type { ObjectiveCounts, SeriesPoint, SeriesQuery, TimeRange } from './deps.ts';
 import { MinuteHistogram } from '../store/minute-histogram.ts';
 import { Rollup } from './rollup.ts';
@@ -90,6 +97,17 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
     advance(atMs);
   }
 
+  /** Aggregate-rate shares: good = units, total = busy ms (as the sqlite store's buckets). */
+  function countRates(events: readonly RateEvent[], atMs: number): void {
+    const minuteMs = minuteStart(atMs);
+    for (const e of events)
+      for (const c of rollup(slo, e.objectiveId, newCounts).at(atMs)) {
+        c.good += e.units;
+        c.total += e.busyMs;
+        c.lastMinuteMs = Math.max(c.lastMinuteMs, minuteMs);
+      }
+  }
+
   function advance(atMs: number): void {
     if (atMs <= newestMs) return;
     const crossedHour = Math.floor(atMs / 3_600_000) !== Math.floor(newestMs / 3_600_000);
@@ -111,6 +129,7 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
         }
       }
       count(requestEvents(fleet, record), record.startedAtMs, (kind) => requestValue(kind, record));
+      countRates(rateEvents(fleet, record), record.startedAtMs);
     },
 
     writeProbe(result: ProbeResult): void {
@@ -158,6 +177,10 @@ export function createMemoryStore(fleet: Fleet, options: { retentionMs?: number 
         good += c.good;
         valid += c.total;
         values.merge(c.values);
+      }
+      if (objective.judgedAs === 'aggregate') {
+        const rate = ratePerSecond(good, valid);
+        return { good, valid, ...(rate === undefined ? {} : { observedValue: round(rate) ?? rate }) };
       }
       // Latency targets name their own percentile; floors are judged at 1 − target (see slo/evaluate.ts).
       const latency = objective.kind === 'ttft-p95' || objective.kind === 'ttft-p99';
@@ -217,10 +240,6 @@ function requestValue(kind: string, record: RequestRecord): number | undefined {
       return record.decodeTokensPerSecond;
     case 'throughput-burst':
       return record.burstTokensPerSecond;
-    case 'embeddings-rate':
-      return record.inputCount !== undefined && record.ttftMs
-        ? (record.inputCount / record.ttftMs) * 1000
-        : undefined;
     default:
       return undefined;
   }

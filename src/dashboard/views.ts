@@ -57,6 +57,14 @@ export interface ObjectiveView {
     }[];
     readonly firing: 'page' | 'ticket' | 'none';
   };
+  /** Aggregate-rate objectives (embeddings/s): units over busy time, and the rate alert's windows. */
+  readonly aggregate?: {
+    readonly units: number;
+    readonly busyMs: number;
+    readonly ratePerSecond?: number;
+    readonly windows: readonly { readonly windowMs: number; readonly ratePerSecond?: number }[];
+    readonly firing: boolean;
+  };
   readonly verdict: ObjectiveVerdict['verdict'];
   readonly reason: string;
   readonly performance: boolean;
@@ -315,7 +323,7 @@ export class Views {
         objectives.breached++;
       else if (o.verdict === 'not-enough-data') objectives.notEnoughData++;
       else if (o.verdict === 'no-data') objectives.noData++;
-      else if (o.burn && o.burn.firing !== 'none') objectives.atRisk++;
+      else if ((o.burn && o.burn.firing !== 'none') || o.aggregate?.firing) objectives.atRisk++;
       else objectives.met++;
       const hour = o.burn?.windows.find((w) => w.windowMs === 3_600_000)?.burnRate;
       if (hour !== undefined && (worstBurn === undefined || hour > worstBurn.burnRate))
@@ -654,6 +662,20 @@ export class Views {
                 firing: a.firing,
               })),
               firing: o.burn.firing,
+            },
+          }
+        : {}),
+      ...(o.aggregate
+        ? {
+            aggregate: {
+              units: o.aggregate.units,
+              busyMs: o.aggregate.busyMs,
+              ...optional('ratePerSecond', o.aggregate.ratePerSecond),
+              windows: o.aggregate.windows.map((w) => ({
+                windowMs: w.windowMs,
+                ...optional('ratePerSecond', w.ratePerSecond),
+              })),
+              firing: o.aggregate.firing,
             },
           }
         : {}),

@@ -23,11 +23,18 @@ describe('Grafana dashboard', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('shows budget and burn rate of every judged objective, from the exported recording rules', () => {
-    for (const o of objectivesFor(fleet).filter((x) => x.kind !== 'recovery')) {
+  it('shows budget and burn rate of every judged ratio objective, from the exported recording rules', () => {
+    for (const o of objectivesFor(fleet).filter((x) => x.kind !== 'recovery' && x.judgedAs !== 'aggregate')) {
       expect(exprs).toContain(`slo:period_error_budget_remaining:ratio{sloth_id="${o.id}"}`);
       expect(exprs).toContain(`slo:current_burn_rate:ratio{sloth_id="${o.id}"}`);
     }
+  });
+
+  it('draws the aggregate embeddings rate over the alert windows against its floor, with no budget', () => {
+    const id = 'embeddings-embeddings-rate';
+    expect(exprs).toContain(`slo:aggregate_rate:rate5m{sloth_id="${id}"}`);
+    expect(exprs).toContain(`slo:aggregate_rate:rate1h{sloth_id="${id}"}`);
+    expect(exprs).not.toContain(`slo:period_error_budget_remaining:ratio{sloth_id="${id}"}`);
   });
 
   it('draws TTFT percentiles against the targets and never overlaps panels', () => {

@@ -15,7 +15,8 @@ type Panel = Record<string, unknown>;
 const DS = { type: 'prometheus', uid: '${datasource}' };
 
 export function grafanaDashboard(fleet: Fleet, options: GrafanaOptions = {}): Record<string, unknown> {
-  const objectives = objectivesFor(fleet).filter((o) => o.kind !== 'recovery');
+  // Ratio objectives: the aggregate embeddings rate has no budget or burn rate (its own panel below).
+  const objectives = objectivesFor(fleet).filter((o) => o.kind !== 'recovery' && o.judgedAs !== 'aggregate');
   const panels: Panel[] = [];
   let id = 1;
   let y = 0;
@@ -84,6 +85,22 @@ export function grafanaDashboard(fleet: Fleet, options: GrafanaOptions = {}): Re
         0,
       );
     }
+    const rate = objectivesFor(fleet).find((o) => o.endpoint === e.name && o.judgedAs === 'aggregate');
+    if (rate)
+      add(
+        timeseries(
+          `Embeddings per busy second, aggregate (floor ${rate.threshold ?? 0})`,
+          [
+            { expr: `slo:aggregate_rate:rate5m{sloth_id="${rate.id}"}`, legendFormat: '5m' },
+            { expr: `slo:aggregate_rate:rate1h{sloth_id="${rate.id}"}`, legendFormat: '1h' },
+          ],
+          'short',
+          [rate.threshold ?? 0],
+        ),
+        12,
+        7,
+        12,
+      );
     if (e.kind === 'chat')
       add(
         timeseries(

@@ -12,6 +12,7 @@ export {
   renderPrometheusRules,
   ratioObjectives,
   errorRatioRecord,
+  aggregateRateRecord,
 } from './prometheus-rules.ts';
 export type { OpenSloOptions } from './openslo.ts';
 export { openSloDocuments, renderOpenSlo } from './openslo.ts';

@@ -18,7 +18,9 @@ describe('OpenSLO v1 export', () => {
       'Service',
       'Service',
     ]);
-    expect(docs.filter((d) => d.kind === 'SLO')).toHaveLength(19);
+    // Every judged ratio objective; the aggregate embeddings rate is not a ratio (Prometheus rules only).
+    expect(docs.filter((d) => d.kind === 'SLO')).toHaveLength(18);
+    expect(JSON.stringify(docs)).not.toContain('embeddings-embeddings-rate');
   });
 
   it('latency as a ratio of good events over a rolling 30 days', () => {

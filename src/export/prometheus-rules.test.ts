@@ -69,6 +69,28 @@ describe('Prometheus rules for the example fleet', () => {
     );
   });
 
+  it('judges the embeddings rate as units over busy seconds, alerting when 5m and 1h are both under the floor', () => {
+    const group = file.groups.find((g) => g.name === 'llm-fleet-slo-embeddings-embeddings-rate');
+    expect(group?.rules.map((r) => r.record ?? r.alert)).toEqual([
+      'slo:aggregate_rate:rate5m',
+      'slo:aggregate_rate:rate1h',
+      'slo:aggregate_rate:rate30d',
+      'slo:objective:rate',
+      'LLMFleetAggregateRateLow',
+    ]);
+    expect(group?.rules[0]?.expr).toBe(
+      'sum by (slo, endpoint) (rate(llm_slo_rate_units_total{slo="embeddings-embeddings-rate"}[5m]))\n' +
+        '/ sum by (slo, endpoint) (rate(llm_slo_rate_busy_seconds_total{slo="embeddings-embeddings-rate"}[5m]))',
+    );
+    expect(group?.rules[4]?.expr).toBe(
+      'max without (sloth_window) (slo:aggregate_rate:rate5m{sloth_id="embeddings-embeddings-rate"} < 5000)\n' +
+        'and\n' +
+        'max without (sloth_window) (slo:aggregate_rate:rate1h{sloth_id="embeddings-embeddings-rate"} < 5000)',
+    );
+    // No error-budget rules: a rate has no good/bad events to count.
+    expect(JSON.stringify(group)).not.toContain('llm_slo_events_total');
+  });
+
   it('alerts when an outage outlasts the recovery objective (5, 5, 3, 10 minutes)', () => {
     expect(rules.filter((x) => x.alert === 'LLMFleetRecoveryBreached').map((x) => x.expr)).toEqual([
       'max by (endpoint) (llm_fleet_endpoint_down_seconds{endpoint="coder"}) > 300',

@@ -13,7 +13,15 @@ import type {
   ObjectiveVerdict,
   RecalibrationTrigger,
 } from '../slo/index.ts';
-import { describeWindow, formatMinutes, formatPercent, recoveryText, windowByName } from '../slo/index.ts';
+import {
+  aggregateText,
+  describeWindow,
+  formatMinutes,
+  formatPercent,
+  rateWindowsText,
+  recoveryText,
+  windowByName,
+} from '../slo/index.ts';
 import type { Block, DocumentModel, Section } from './document-model.ts';
 import { renderHtml, renderMarkdown } from './document-model.ts';
 
@@ -315,6 +323,7 @@ function round(value: number, unit: string): string {
 
 function measuredCell(o: ObjectiveVerdict | undefined, unit: string): string {
   if (!o || o.measured.total === 0) return 'no data';
+  if (o.aggregate) return aggregateText(o.aggregate);
   const value = o.measured.value !== undefined ? round(o.measured.value, unit) : '—';
   const within = o.measured.ratio !== undefined ? formatPercent(o.measured.ratio) : '—';
   const op = unit === 'ms' ? '≤' : '≥';
@@ -387,6 +396,8 @@ function burnCell(o: ObjectiveVerdict): string {
     const rate = o.burn?.windows.find((w) => w.windowMs === ms)?.burnRate;
     return rate === undefined ? '—' : `${Math.round(rate * 10) / 10}×`;
   };
+  // An aggregate rate has no error budget: its alert windows' rates stand in the column.
+  if (o.aggregate) return rateWindowsText(o.aggregate);
   if (!o.burn) return '—';
   return `${at(3_600_000)} (1h) · ${at(6 * 3_600_000)} (6h)`;
 }
@@ -402,6 +413,7 @@ function objectiveMeasuredCell(o: ObjectiveVerdict): string {
     if (m.total === 0 && o.assessment === 'no-data') return 'no data';
     return recoveryText(m.good, m.total, m.value);
   }
+  if (o.aggregate) return m.total === 0 && m.good === 0 ? 'no data' : aggregateText(o.aggregate);
   if (m.ratio === undefined) return 'no data';
   const unit = o.objective.unit === 'ms' ? 'ms' : o.objective.unit === 'ratio' ? '' : o.objective.unit;
   const value =

@@ -2,6 +2,7 @@
 // pauses, slots, rate limits — in-process, or shared with other replicas; see src/state/), the
 // health view, metrics and the record sink. Built once by buildGateway; handlers receive it.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
+import { BusyUnion } from '../measure/busy-union.ts';
 import type { RecordSink, RequestRecord } from '../measure/record.ts';
 import { createHealthState } from '../probes/state.ts';
 import type { FleetHealthState } from '../probes/types.ts';
@@ -101,6 +102,11 @@ export interface GatewayContext {
   readonly load: GatewayLoad;
   /** Replica pools: what picks a replica (ledger, per-replica breakers) and their metrics. */
   readonly replicas: ReplicaDeps & { readonly metrics: ReplicaMetrics };
+  /**
+   * The time this replica kept the endpoint busy with counted embeddings batches (the aggregate
+   * embeddings/s objective's denominator), on the monotonic clock.
+   */
+  busy(endpoint: Endpoint): BusyUnion;
 }
 
 export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
@@ -130,8 +136,14 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     },
     ...(probed ? { replicaDown: (e: string, id: string) => probed.replicaStates(e).get(id) === 'down' } : {}),
   };
+  const busy = new Map<string, BusyUnion>();
   return {
     fleet,
+    busy: (e) => {
+      let u = busy.get(e.name);
+      if (!u) busy.set(e.name, (u = new BusyUnion(e.timeouts.totalTimeoutMs)));
+      return u;
+    },
     pools: new UpstreamPools(deps.env ?? process.env),
     health,
     routeByHealth: deps.health !== undefined,

@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { upstreamModel, type Endpoint, type Replica } from '../fleet/index.ts';
 import { estimateEmbeddingInputs } from '../routing/index.ts';
+import { objectiveBatchSize } from '../slo/index.ts';
 import { callJson, UpstreamFailureError } from '../upstream/call.ts';
 import type { GatewayContext } from './context.ts';
 import { runWithFailover } from './failover.ts';
@@ -150,7 +151,12 @@ export async function handleEmbeddings(
   trace.upstreamMs += upstreamMs;
   // The endpoint's latency ends when its last answer had arrived: parsing and merging 32 × 4096
   // floats is the gateway's work (gatewayOverheadMs), not the endpoint's.
-  trace.ttftMs = Math.max(...parts.map((p) => p.receivedMono)) - started;
+  const answeredMono = Math.max(...parts.map((p) => p.receivedMono));
+  trace.ttftMs = answeredMono - started;
+  // The aggregate embeddings/s objective counts batches of its stated size: their inputs over the
+  // time such batches kept the endpoint busy (from the answering attempt's send to its last part).
+  if (inputs.length >= objectiveBatchSize(lease.endpoint))
+    trace.busyMs = ctx.busy(lease.endpoint).add(lease.startedMono, answeredMono);
   let offset = 0;
   const data: Json[] = [];
   for (const part of parts) {

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import type { Fleet } from '../fleet/index.ts';
 import { METRICS } from '../measure/metric-names.ts';
 import type { RequestRecord } from '../measure/record.ts';
-import { objectivesFor, requestEvents } from '../slo/index.ts';
+import { objectivesFor, rateEvents, requestEvents } from '../slo/index.ts';
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const ITL_BUCKETS_S = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -229,8 +229,27 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     labelNames: ['slo', 'endpoint', 'outcome'],
     registers: [registry],
   });
+  // Aggregate-rate objectives (embeddings/s): units and the busy seconds they took, whose quotient
+  // over any window is the rate the evaluator judges.
+  const rateUnits = new Counter({
+    name: METRICS.sloRateUnits,
+    help: 'Units (embeddings inputs) counted by aggregate-rate objectives',
+    labelNames: ['slo', 'endpoint'],
+    registers: [registry],
+  });
+  const rateBusy = new Counter({
+    name: METRICS.sloRateBusySeconds,
+    help: 'Seconds the endpoint was busy with the batches an aggregate-rate objective counts',
+    labelNames: ['slo', 'endpoint'],
+    registers: [registry],
+  });
   for (const o of objectivesFor(fleet)) {
     if (o.kind === 'availability' || o.kind === 'recovery') continue;
+    if (o.judgedAs === 'aggregate') {
+      rateUnits.inc({ slo: o.id, endpoint: o.endpoint }, 0);
+      rateBusy.inc({ slo: o.id, endpoint: o.endpoint }, 0);
+      continue;
+    }
     for (const outcome of ['good', 'bad']) sloEvents.inc({ slo: o.id, endpoint: o.endpoint, outcome }, 0);
   }
 
@@ -252,6 +271,10 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
       requests.inc({ endpoint: r.endpoint, route: r.route, operation: r.operation, outcome: r.outcome });
       for (const e of requestEvents(fleet, r))
         sloEvents.inc({ slo: e.objectiveId, endpoint: e.endpoint, outcome: e.outcome });
+      for (const e of rateEvents(fleet, r)) {
+        rateUnits.inc({ slo: e.objectiveId, endpoint: e.endpoint }, e.units);
+        rateBusy.inc({ slo: e.objectiveId, endpoint: e.endpoint }, e.busyMs / 1000);
+      }
       if (r.promptTokens) tokens.inc({ endpoint: r.endpoint, type: 'input' }, r.promptTokens);
       if (r.completionTokens) tokens.inc({ endpoint: r.endpoint, type: 'output' }, r.completionTokens);
     },

@@ -29,6 +29,8 @@ export class RequestTrace {
   completionTokens: number | undefined;
   tokenSource: RequestRecord['tokenSource'];
   inputCount: number | undefined;
+  /** Embeddings: busy time of the endpoint this request newly covered (see RequestRecord.busyMs). */
+  busyMs: number | undefined;
   /** Arrival times (monotonic ms) of chunks carrying tokens. */
   readonly tokenTimes: number[] = [];
   tokenChunks = 0;
@@ -105,6 +107,7 @@ export class RequestTrace {
             ? 'chunks'
             : undefined,
       inputCount: this.inputCount,
+      busyMs: this.busyMs,
       timeToHeadersMs: this.timeToHeadersMs,
       timeToRoleMs: this.timeToRoleMs,
       ttftMs: this.ttftMs,

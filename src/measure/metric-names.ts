@@ -38,6 +38,13 @@ export const METRICS = {
    * Labels: slo (objective id, see slo/objectives.ts), endpoint, outcome (good|bad).
    */
   sloEvents: 'llm_slo_events_total',
+  /**
+   * Counters of aggregate-rate objectives (embeddings/s): units served, and the seconds the endpoint
+   * was busy with the counted batches. rate(units) / rate(busy) over a window is the judged rate.
+   * Labels: slo, endpoint.
+   */
+  sloRateUnits: 'llm_slo_rate_units_total',
+  sloRateBusySeconds: 'llm_slo_rate_busy_seconds_total',
   /** Gauge 1/0: the replica runs on the shared state (1) or on local state, cut off (0). Labels: mode. */
   stateShared: 'llm_fleet_state_shared',
   /** Counter of shared-state calls answered by local state (store unreachable or slower than the timeout). */

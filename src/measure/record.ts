@@ -59,6 +59,13 @@ export interface RequestRecord {
   readonly tokenSource?: 'usage' | 'chunks' | 'estimate';
   /** Embeddings: number of inputs. */
   readonly inputCount?: number;
+  /**
+   * Embeddings (gateway): the whole milliseconds of the endpoint's busy time this request newly
+   * covered — its [start, end] minus what the endpoint's other counted batches already covered
+   * (measure/busy-union.ts). Summed over requests it is the time the endpoint was busy, which the
+   * aggregate embeddings/s objective divides the inputs by.
+   */
+  readonly busyMs?: number;
   readonly timeToHeadersMs?: number;
   /** Time to the first chunk carrying a role only (reported separately from TTFT). */
   readonly timeToRoleMs?: number;

@@ -1,25 +1,31 @@
 // Per-minute good/total counts per objective: the common currency between the gateway and monitor
 // (which count), the store (which persists and hands them back) and the evaluator (which judges).
+// An aggregate-rate objective (embeddings/s) uses the same two sums for its own pair: good = units
+// (inputs) and total = busy milliseconds, so every window's rate is 1000 × good / total.
 import type { Fleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
-import type { SloEvent } from './events.ts';
-import { minuteStart, probeEvents, requestEvents } from './events.ts';
+import type { RateEvent, SloEvent } from './events.ts';
+import { minuteStart, probeEvents, rateEvents, requestEvents } from './events.ts';
 
 export interface MinuteBucket {
   readonly endpoint: string;
   readonly objectiveId: string;
   /** Epoch ms of the minute's start (a multiple of 60 000). */
   readonly minuteStartMs: number;
+  /** Good events (aggregate-rate objectives: units). */
   readonly good: number;
-  /** Valid events: good + bad. */
+  /** Valid events: good + bad (aggregate-rate objectives: busy milliseconds). */
   readonly total: number;
 }
 
 /** Buckets from request records (latency and throughput objectives). Sorted by minute, then id. */
 export function foldRecords(fleet: Fleet, records: Iterable<RequestRecord>): MinuteBucket[] {
   const acc = new BucketAccumulator();
-  for (const r of records) acc.add(requestEvents(fleet, r), r.startedAtMs);
+  for (const r of records) {
+    acc.add(requestEvents(fleet, r), r.startedAtMs);
+    acc.addRates(rateEvents(fleet, r), r.startedAtMs);
+  }
   return acc.buckets();
 }
 
@@ -47,6 +53,10 @@ export class BucketAccumulator {
 
   add(events: readonly SloEvent[], atMs: number): void {
     for (const e of events) this.addCounts(e.endpoint, e.objectiveId, atMs, e.outcome === 'good' ? 1 : 0, 1);
+  }
+
+  addRates(events: readonly RateEvent[], atMs: number): void {
+    for (const e of events) this.addCounts(e.endpoint, e.objectiveId, atMs, e.units, e.busyMs);
   }
 
   addCounts(endpoint: string, objectiveId: string, atMs: number, good: number, total: number): void {

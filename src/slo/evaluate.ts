@@ -4,6 +4,8 @@
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { Incident } from '../probes/types.ts';
+import type { AggregateRate } from './aggregate-rate.ts';
+import { aggregateRate, judgeAggregate, ratePerSecond } from './aggregate-rate.ts';
 import type { AvailabilitySummary } from './availability.ts';
 import { availabilitySummary } from './availability.ts';
 import { BucketIndex } from './bucket-index.ts';
@@ -28,7 +30,6 @@ export interface EndpointSamples {
   readonly ttftMs: readonly number[];
   readonly decodeTokensPerSecond: readonly number[];
   readonly burstTokensPerSecond: readonly number[];
-  readonly embeddingsPerSecond: readonly number[];
 }
 
 export interface EvaluationData {
@@ -82,6 +83,8 @@ export interface ObjectiveVerdict {
   readonly burn?: BurnStatus;
   readonly availability?: AvailabilitySummary;
   readonly recovery?: RecoverySummary;
+  /** Aggregate-rate objectives (embeddings/s): units, busy time, the rate and its alert windows. */
+  readonly aggregate?: AggregateRate;
   /** What the data says, before the environment's say. */
   readonly assessment: ObjectiveAssessment;
   /** What counts: `ci-skip` for performance objectives under the `ci` environment, `best-effort` never judged. */
@@ -227,6 +230,8 @@ function evaluateObjective(
     };
   }
 
+  if (objective.judgedAs === 'aggregate') return evaluateAggregate(fleet, objective, data, index, ciSkip);
+
   const c = countsIn(index, objective.id, data.sinceMs, data.nowMs + 1);
   const ratio = c.total > 0 ? c.good / c.total : undefined;
   const observed = data.observedValues?.[objective.id];
@@ -287,6 +292,49 @@ function evaluateObjective(
 }
 
 /**
+ * An aggregate-rate objective: the range's units over its busy seconds against the floor; a
+ * breach says what the rate was outside the outages' minutes when an outage could explain it.
+ */
+function evaluateAggregate(
+  fleet: Fleet,
+  objective: Objective,
+  data: EvaluationData,
+  index: BucketIndex,
+  ciSkip: boolean,
+): ObjectiveVerdict {
+  const range = { sinceMs: data.sinceMs, nowMs: data.nowMs };
+  const rate = aggregateRate(index, objective, range);
+  const floor = objective.threshold ?? 0;
+  const assessment = judgeAggregate(rate, floor);
+  const batch = objective.batchSize ?? 1;
+  const counted = `${rate.units} inputs in ${formatBusy(rate.busyMs)} busy`;
+  const perSecond = rate.ratePerSecond === undefined ? '' : `${Math.round(rate.ratePerSecond)}/s: `;
+  const reason =
+    assessment === 'no-data'
+      ? noEventsReason(fleet, objective, 'batches', range)
+      : assessment === 'not-enough-data'
+        ? `not enough data: ${counted}; ${rate.minimumUnits} inputs (${rate.minimumUnits / batch} batches of ${batch}) are needed before an aggregate rate can be judged`
+        : `${perSecond}${counted} (aggregate; floor ${floor}/s)` +
+          (assessment === 'breach' ? aggregateOutageShare(fleet, objective, index, data) : '') +
+          (ciSkip ? '; ci environment: performance is not judged' : '') +
+          (rate.firing ? `; rate alert firing (under ${floor}/s over 5m and 1h)` : '');
+  return {
+    objective,
+    target: { ratio: objective.target, threshold: objective.threshold, unit: objective.unit },
+    measured: { good: rate.units, total: rate.busyMs, value: rate.ratePerSecond },
+    aggregate: rate,
+    assessment,
+    verdict: ciSkip ? 'ci-skip' : assessment,
+    reason,
+  };
+}
+
+/** '2.41 s', '380 ms': busy time as check prints it. */
+function formatBusy(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 10) / 100} s` : `${Math.round(ms)} ms`;
+}
+
+/**
  * Why an objective has no valid events: for a business-hours availability objective, whether the
  * range held any of its window at all ('outside business hours', not 'no probes').
  */
@@ -322,6 +370,55 @@ function outageShare(fleet: Fleet, objective: Objective, index: BucketIndex, dat
   };
   const allBad = bad(data.sinceMs, data.nowMs + 1);
   if (allBad <= 0) return '';
+  const outage = outageSpans(fleet, objective, data);
+  if (!outage) return '';
+  let during = 0;
+  for (const [from, to] of outage.spans) during += bad(from, to);
+  if (during === 0) return '';
+  return during >= allBad
+    ? `; all ${allBad} bad during the outage (${outage.named})`
+    : `; ${during} of ${allBad} bad during the outage (${outage.named})`;
+}
+
+/**
+ * An aggregate rate under its floor: the rate outside the outages' minutes, so a shortfall the
+ * outage caused (time spent busy on batches that waited out a failover) says so.
+ */
+function aggregateOutageShare(
+  fleet: Fleet,
+  objective: Objective,
+  index: BucketIndex,
+  data: EvaluationData,
+): string {
+  const outage = outageSpans(fleet, objective, data);
+  if (!outage) return '';
+  const all = countsIn(index, objective.id, data.sinceMs, data.nowMs + 1);
+  let units = all.good;
+  let busyMs = all.total;
+  for (const [from, to] of outage.spans) {
+    const c = countsIn(index, objective.id, from, to);
+    units -= c.good;
+    busyMs -= c.total;
+  }
+  if (units === all.good) return '';
+  const outside = ratePerSecond(units, busyMs);
+  const floor = objective.threshold ?? 0;
+  const outsideText = outside === undefined ? 'no busy time' : `${Math.round(outside)}/s`;
+  return outside === undefined || outside >= floor
+    ? `; under the floor only with the outage's minutes (${outage.named}): ${outsideText} outside them`
+    : `; ${outsideText} outside the outage's minutes too (${outage.named})`;
+}
+
+/**
+ * The minutes of the incidents that can explain this objective's bad events ([from, to) spans,
+ * disjoint, within the range; first and last minute whole, as the store cuts its sums), and the
+ * incidents named for the reason; undefined when none touched the range.
+ */
+function outageSpans(
+  fleet: Fleet,
+  objective: Objective,
+  data: EvaluationData,
+): { spans: [number, number][]; named: string } | undefined {
   const related = outageNeighbours(fleet, objective);
   const incidents = data.incidents.filter(
     (i) =>
@@ -330,19 +427,17 @@ function outageShare(fleet: Fleet, objective: Objective, index: BucketIndex, dat
       i.startedAtMs <= data.nowMs &&
       (i.endedAtMs ?? data.nowMs) >= data.sinceMs,
   );
-  if (incidents.length === 0) return '';
-  // The minutes an incident touched, first and last whole (the store cuts its sums there too).
-  const spans = incidents
+  if (incidents.length === 0) return undefined;
+  const edges = incidents
     .map((i) => incidentMinuteEdges(i, data.nowMs) as [number, number])
     .sort((a, b) => a[0] - b[0]);
-  let during = 0;
+  const spans: [number, number][] = [];
   let coveredTo = -Infinity;
-  for (const [from, to] of spans) {
+  for (const [from, to] of edges) {
     const start = Math.max(from, coveredTo, Math.floor(data.sinceMs / 60_000) * 60_000);
-    if (to > start) during += bad(start, to);
+    if (to > start) spans.push([start, to]);
     coveredTo = Math.max(coveredTo, to);
   }
-  if (during === 0) return '';
   const named = incidents
     .slice(0, 3)
     .map(
@@ -351,9 +446,7 @@ function outageShare(fleet: Fleet, objective: Objective, index: BucketIndex, dat
     )
     .join(', ');
   const more = incidents.length > 3 ? ` and ${incidents.length - 3} more` : '';
-  return during >= allBad
-    ? `; all ${allBad} bad during the outage (${named}${more})`
-    : `; ${during} of ${allBad} bad during the outage (${named}${more})`;
+  return { spans, named: `${named}${more}` };
 }
 
 /** [first minute, minute after the last] an incident touched (open incidents run to now). */
@@ -390,7 +483,6 @@ export function valuePercentileOf(objective: Objective): number | undefined {
       return objective.target;
     case 'throughput-sustained':
     case 'throughput-burst':
-    case 'embeddings-rate':
       return Math.round((1 - objective.target) * 100) / 100;
     default:
       return undefined;
@@ -420,10 +512,6 @@ function measuredValue(objective: Objective, samples: EndpointSamples | undefine
       values = samples.burstTokensPerSecond;
       q = 1 - objective.target;
       break;
-    case 'embeddings-rate':
-      values = samples.embeddingsPerSecond;
-      q = 1 - objective.target;
-      break;
     default:
       return {};
   }
@@ -444,21 +532,18 @@ export function samplesFromRecords(records: Iterable<RequestRecord>): EndpointSa
       ttftMs: number[];
       decodeTokensPerSecond: number[];
       burstTokensPerSecond: number[];
-      embeddingsPerSecond: number[];
     }
   >();
   for (const r of records) {
     if (r.outcome !== 'ok') continue;
     let s = by.get(r.endpoint);
     if (!s) {
-      s = { ttftMs: [], decodeTokensPerSecond: [], burstTokensPerSecond: [], embeddingsPerSecond: [] };
+      s = { ttftMs: [], decodeTokensPerSecond: [], burstTokensPerSecond: [] };
       by.set(r.endpoint, s);
     }
     if (r.ttftMs !== undefined) s.ttftMs.push(r.ttftMs);
     if (r.decodeTokensPerSecond !== undefined) s.decodeTokensPerSecond.push(r.decodeTokensPerSecond);
     if (r.burstTokensPerSecond !== undefined) s.burstTokensPerSecond.push(r.burstTokensPerSecond);
-    if (r.operation === 'embeddings' && r.inputCount !== undefined && r.ttftMs !== undefined && r.ttftMs > 0)
-      s.embeddingsPerSecond.push((r.inputCount / r.ttftMs) * 1000);
   }
   return [...by.entries()].map(([endpoint, s]) => ({ endpoint, ...s }));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadFleet } from '../fleet/index.ts';
 import { foldProbes, foldRecords, mergeBuckets } from './buckets.ts';
-import { probeEvents, requestEvents } from './events.ts';
+import { probeEvents, rateEvents, requestEvents } from './events.ts';
 import { probe, record } from './test-data.ts';
 
 const fleet = loadFleet('examples/onex.fleet.yaml', { env: {} });
@@ -45,19 +45,29 @@ describe('requestEvents', () => {
     );
   });
 
-  it('judges embeddings batches by latency and embeddings/s', () => {
+  it('judges embeddings batches by latency; the embeddings rate takes their inputs and busy time', () => {
     const r = record({
       endpoint: 'embeddings',
       startedAtMs: 0,
       operation: 'embeddings',
       ttftMs: 5,
       inputCount: 32,
+      busyMs: 3,
     });
+    // No good/bad event for the rate: it is one quotient over the range, not a share of requests.
     expect(requestEvents(fleet, r).map((e) => `${e.objectiveId}:${e.outcome}`)).toEqual([
       'embeddings-ttft-p95:good',
       'embeddings-ttft-p99:good',
-      'embeddings-embeddings-rate:good', // 32 / 5 ms = 6400/s ≥ 5000
     ]);
+    expect(rateEvents(fleet, r)).toEqual([
+      { objectiveId: 'embeddings-embeddings-rate', endpoint: 'embeddings', units: 32, busyMs: 3 },
+    ]);
+    // A single query, a failed batch, or one without the gateway's busy time does not count.
+    expect(rateEvents(fleet, { ...r, inputCount: 1 })).toEqual([]);
+    expect(rateEvents(fleet, { ...r, outcome: 'upstream_error' })).toEqual([]);
+    expect(rateEvents(fleet, { ...r, busyMs: undefined })).toEqual([]);
+    // A batch wholly overlapped by others adds its inputs and no busy time.
+    expect(rateEvents(fleet, { ...r, busyMs: 0 })[0]).toMatchObject({ units: 32, busyMs: 0 });
   });
 });
 

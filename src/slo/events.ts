@@ -7,7 +7,7 @@ import type { RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import { inWindow, windowByName } from './calendar.ts';
 import type { Objective } from './objectives.ts';
-import { endpointReportedObjectives, judgeRecord } from './objectives.ts';
+import { endpointReportedObjectives, judgeRecord, rateShare } from './objectives.ts';
 
 export type EventOutcome = 'good' | 'bad';
 
@@ -16,6 +16,18 @@ export interface SloEvent {
   readonly objectiveId: string;
   readonly endpoint: string;
   readonly outcome: EventOutcome;
+}
+
+/**
+ * What one request adds to an aggregate-rate objective (embeddings/s): its inputs and the busy
+ * time it newly covered. The gateway adds them to `llm_slo_rate_units_total` and
+ * `llm_slo_rate_busy_seconds_total`; the buckets carry them as good = units, total = busy ms.
+ */
+export interface RateEvent {
+  readonly objectiveId: string;
+  readonly endpoint: string;
+  readonly units: number;
+  readonly busyMs: number;
 }
 
 /** Objectives per endpoint, computed once per fleet (events are counted on every request). */
@@ -51,9 +63,20 @@ export function requestEvents(fleet: Fleet, record: RequestRecord): SloEvent[] {
   const out: SloEvent[] = [];
   for (const objective of objectivesOf(fleet, record.endpoint)) {
     if (objective.kind === 'availability' || objective.kind === 'recovery') continue;
+    if (objective.judgedAs === 'aggregate') continue;
     const judged = judgeRecord(effectiveObjective(fleet, objective, record), record);
     if (judged !== 'invalid')
       out.push({ objectiveId: objective.id, endpoint: record.endpoint, outcome: judged });
+  }
+  return out;
+}
+
+/** The aggregate-rate shares one request record counts for (a counted embeddings batch). */
+export function rateEvents(fleet: Fleet, record: RequestRecord): RateEvent[] {
+  const out: RateEvent[] = [];
+  for (const objective of objectivesOf(fleet, record.endpoint)) {
+    const share = rateShare(objective, record);
+    if (share) out.push({ objectiveId: objective.id, endpoint: record.endpoint, ...share });
   }
   return out;
 }

@@ -9,9 +9,19 @@ export {
   reportedObjectivesFor,
   endpointReportedObjectives,
   judgeRecord,
+  rateShare,
+  objectiveBatchSize,
 } from './objectives.ts';
-export type { SloEvent, EventOutcome } from './events.ts';
-export { requestEvents, probeEvents, effectiveObjective, objectivesOf, minuteStart } from './events.ts';
+export type { RateShare } from './objectives.ts';
+export type { SloEvent, EventOutcome, RateEvent } from './events.ts';
+export {
+  requestEvents,
+  rateEvents,
+  probeEvents,
+  effectiveObjective,
+  objectivesOf,
+  minuteStart,
+} from './events.ts';
 export type { MinuteBucket } from './buckets.ts';
 export { foldRecords, foldProbes, mergeBuckets, BucketAccumulator } from './buckets.ts';
 export type { BurnWindowPair, BurnSeverity } from './burn-windows.ts';
@@ -50,6 +60,16 @@ export {
 export type { RecalibrationMark, RecalibrationTrigger, TriggerKind, TriggerInputs } from './triggers.ts';
 export { recalibrationTriggers } from './triggers.ts';
 export { nearestRank, nearestRankOfSorted } from './nearest-rank.ts';
+export type { AggregateRate, RateWindow } from './aggregate-rate.ts';
+export {
+  AGGREGATE_RATE_ALERT,
+  AGGREGATE_MIN_BATCHES,
+  aggregateRate,
+  aggregateText,
+  rateWindowsText,
+  judgeAggregate,
+  ratePerSecond,
+} from './aggregate-rate.ts';
 export type {
   EndpointSamples,
   EvaluationData,

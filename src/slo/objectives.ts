@@ -32,6 +32,11 @@ export interface Objective {
    * many inputs count: a single text answers faster and would flatter the latency and rate.
    */
   readonly batchSize?: number;
+  /**
+   * `aggregate`: judged as one rate over the range — units (inputs) per second of the time the
+   * endpoint was busy — not as a share of good requests (see `rateEvents`). Only embeddings/s.
+   */
+  readonly judgedAs?: 'ratio' | 'aggregate';
   readonly description: string;
   /** Reported, never judged (a best-effort endpoint's availability; `target` is then 0). */
   readonly bestEffort?: boolean;
@@ -129,11 +134,14 @@ export function endpointObjectives(e: Endpoint): Objective[] {
       id: `${e.name}-embeddings-rate`,
       endpoint: e.name,
       kind: 'embeddings-rate',
-      target: 0.5,
+      // The seed's 5000/s sits beside a 200 ms P95 for a batch of 32: one batch at 5000/s would
+      // take 6.4 ms, so the figure is throughput under concurrency — inputs over busy time.
+      judgedAs: 'aggregate',
+      target: 1,
       threshold: t.embeddingsPerSecond,
       unit: 'embeddings/s',
       performance: true,
-      description: `≥ ${t.embeddingsPerSecond} embeddings/s (P50 of batches)`,
+      description: `≥ ${t.embeddingsPerSecond} embeddings/s (aggregate: inputs per busy second)`,
     });
   }
   if (!slo.availability.bestEffort && slo.availability.target !== undefined) {
@@ -160,7 +168,7 @@ export function endpointObjectives(e: Endpoint): Objective[] {
       description: `every outage recovered within ${slo.recoveryMs / 60_000} min`,
     });
   }
-  const batch = e.kind === 'embeddings' ? (slo.batchSize ?? e.maxBatchSize ?? 32) : undefined;
+  const batch = e.kind === 'embeddings' ? objectiveBatchSize(e) : undefined;
   return batch === undefined
     ? out
     : out.map((o) => (o.kind === 'availability' || o.kind === 'recovery' ? o : { ...o, batchSize: batch }));
@@ -186,12 +194,32 @@ export function judgeRecord(objective: Objective, record: RequestRecord): 'good'
     case 'throughput-burst':
       if (record.burstTokensPerSecond === undefined) return 'invalid';
       return record.burstTokensPerSecond >= threshold ? 'good' : 'bad';
-    case 'embeddings-rate': {
-      if (record.inputCount === undefined || record.ttftMs === undefined || record.ttftMs <= 0)
-        return 'invalid';
-      return (record.inputCount / record.ttftMs) * 1000 >= threshold ? 'good' : 'bad';
-    }
+    // Judged as an aggregate rate over the range (`rateShare`), never per request.
+    case 'embeddings-rate':
     default:
       return 'invalid';
   }
+}
+
+/** The batch an embeddings endpoint's objectives are stated for (seed: 32). */
+export function objectiveBatchSize(e: Endpoint): number {
+  return e.slo.batchSize ?? e.maxBatchSize ?? 32;
+}
+
+/** What one request adds to an aggregate-rate objective: its units and the busy time it newly covered. */
+export interface RateShare {
+  readonly units: number;
+  readonly busyMs: number;
+}
+
+/**
+ * One request's share of an aggregate-rate objective: a successful batch of at least the stated
+ * size with the busy time the gateway measured (`busyMs`); undefined when it does not count.
+ */
+export function rateShare(objective: Objective, record: RequestRecord): RateShare | undefined {
+  if (objective.judgedAs !== 'aggregate' || record.endpoint !== objective.endpoint) return undefined;
+  if (record.outcome !== 'ok' || record.busyMs === undefined || record.inputCount === undefined)
+    return undefined;
+  if (objective.batchSize !== undefined && record.inputCount < objective.batchSize) return undefined;
+  return { units: record.inputCount, busyMs: record.busyMs };
 }

@@ -14,7 +14,8 @@ import type { Fleet } from '../fleet/index.ts';
 import type { RequestRecord } from '../measure/record.ts';
 import type { ProbeResult } from '../probes/types.ts';
 import { BucketAccumulator } from '../slo/buckets.ts';
-import { countsForAvailability, probeEvents, requestEvents } from '../slo/events.ts';
+import { ratePerSecond } from '../slo/aggregate-rate.ts';
+import { countsForAvailability, probeEvents, rateEvents, requestEvents } from '../slo/events.ts';
 import { reportedObjectivesFor } from '../slo/objectives.ts';
 import type { Objective } from '../slo/objectives.ts';
 import { MinuteHistogram } from './minute-histogram.ts';
@@ -538,6 +539,7 @@ export class SqlStore implements FleetStore {
         a.embeddingsRate.add(embeddingsRate(r));
       }
       buckets.add(requestEvents(this.#fleet, r), r.startedAtMs);
+      buckets.addRates(rateEvents(this.#fleet, r), r.startedAtMs);
     }
     for (const p of batch.probes) {
       // Kept raw (the dashboard lists it), but a saturated engine's timeout is load, not downtime.
@@ -790,7 +792,11 @@ export class SqlStore implements FleetStore {
       range.toMs,
       objectiveId,
     );
-    const observedValue = await this.#observed(objective, range);
+    // An aggregate rate is its own sums' quotient (units per busy second), not a per-request percentile.
+    const observedValue =
+      objective.judgedAs === 'aggregate'
+        ? ratePerSecond(sum?.good ?? 0, sum?.total ?? 0)
+        : await this.#observed(objective, range);
     return {
       good: sum?.good ?? 0,
       valid: sum?.total ?? 0,
@@ -807,9 +813,7 @@ export class SqlStore implements FleetStore {
           ? 'decode_hist'
           : objective.kind === 'throughput-burst'
             ? 'burst_hist'
-            : objective.kind === 'embeddings-rate'
-              ? 'embeddings_rate_hist'
-              : undefined;
+            : undefined;
     if (!column) return undefined;
     const merged = new MinuteHistogram();
     for (const row of await this.#histRows(objective.endpoint, range))

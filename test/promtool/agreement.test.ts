@@ -9,6 +9,8 @@ import { METRICS } from '../../src/measure/metric-names.ts';
 import type { Incident, ProbeResult } from '../../src/probes/types.ts';
 import type { MinuteBucket, Objective } from '../../src/slo/index.ts';
 import {
+  aggregateRate,
+  aggregateRateRecordName,
   burnStatus,
   errorRatioRecordName,
   foldProbes,
@@ -246,6 +248,104 @@ describe('exported Prometheus rules', () => {
       expect(burnStatus(buckets, o.id, o.target, 150 * MINUTE_MS).firing).toBe('ticket');
       const r = runRuleTests(groupsFor(`llm-fleet-slo-${o.id}`), [
         { input_series: eventSeries(o, buckets, 180), alert_rule_test: alerts, promql_expr_test: exprs },
+      ]);
+      expect(r.output).toContain('SUCCESS');
+      expect(r.status).toBe(0);
+    },
+  );
+
+  it(
+    'the aggregate embeddings rate: recorded 5m/1h rates and the low-rate alert agree with the evaluator',
+    { timeout: 240_000 },
+    () => {
+      const o = objective('embeddings-embeddings-rate');
+      // 20 batches of 32 a minute: 6400/s (100 ms busy a minute) for an hour, then 4000/s
+      // (160 ms) for 50 minutes, then idle for 10.
+      const minutes = 120;
+      const buckets: MinuteBucket[] = [];
+      for (let k = 0; k < 110; k++)
+        buckets.push({
+          endpoint: o.endpoint,
+          objectiveId: o.id,
+          minuteStartMs: k * MINUTE_MS,
+          good: 640,
+          total: k < 60 ? 100 : 160,
+        });
+      const units = [0];
+      const busySeconds = [0];
+      for (let k = 0; k < minutes; k++) {
+        const b = buckets.find((x) => x.minuteStartMs === k * MINUTE_MS);
+        units.push((units[k] ?? 0) + (b?.good ?? 0));
+        // The gateway adds busyMs / 1000 per request; per minute here, the same float sums.
+        busySeconds.push((busySeconds[k] ?? 0) + (b?.total ?? 0) / 1000);
+      }
+      const base = {
+        slo: o.id,
+        endpoint: o.endpoint,
+        sloth_id: o.id,
+        sloth_service: o.endpoint,
+        sloth_slo: o.kind,
+      };
+      const alerts: AlertTest[] = [];
+      const exprs: ExprTest[] = [];
+      const firing: boolean[] = [];
+      for (const minute of [30, 70, 100, 115]) {
+        const a = aggregateRate(buckets, o, { sinceMs: 0, nowMs: minute * MINUTE_MS });
+        firing.push(a.firing);
+        const labels = { ...base, severity: 'ticket', rate_window: 'rate-quick' };
+        alerts.push({
+          eval_time: `${minute}m`,
+          alertname: 'LLMFleetAggregateRateLow',
+          exp_alerts: a.firing
+            ? [
+                {
+                  exp_labels: labels,
+                  exp_annotations: annotationsOf(rules, 'LLMFleetAggregateRateLow', labels),
+                },
+              ]
+            : [],
+        });
+        for (const w of a.windows) {
+          if (w.ratePerSecond === undefined) continue;
+          const name = aggregateRateRecordName(w.windowMs);
+          const from = minute - w.windowMs / MINUTE_MS;
+          // Prometheus 2.x: rate = increase × (1 / range seconds) here (the samples sit on the window's
+          // edges, see asPrometheus), and the rule divides the two rates.
+          const factor = 1 / (w.windowMs / 1000);
+          const du = (units[minute] ?? 0) - (units[Math.max(0, from)] ?? 0);
+          const db = (busySeconds[minute] ?? 0) - (busySeconds[Math.max(0, from)] ?? 0);
+          const value = (du * factor) / (db * factor);
+          expect(Math.abs(value - w.ratePerSecond) / w.ratePerSecond).toBeLessThan(1e-9);
+          exprs.push({
+            expr: `${name}{sloth_id="${o.id}"}`,
+            eval_time: `${minute}m`,
+            exp_samples: [
+              {
+                labels: `${name}{endpoint="${o.endpoint}",slo="${o.id}",sloth_id="${o.id}",sloth_service="${o.endpoint}",sloth_slo="${o.kind}",sloth_window="${promDuration(w.windowMs)}"}`,
+                value,
+              },
+            ],
+          });
+        }
+      }
+      // At 70 min the last 5 minutes are slow but the hour is not (5818/s); at 100 both are under
+      // 5000 (the hour: 38400 inputs in 8.4 s = 4571/s); at 115 the last 5 minutes are idle: NaN, silent.
+      expect(firing).toEqual([false, false, true, false]);
+      const r = runRuleTests(groupsFor(`llm-fleet-slo-${o.id}`), [
+        {
+          input_series: [
+            {
+              series: `${METRICS.sloRateUnits}{slo="${o.id}",endpoint="${o.endpoint}"}`,
+              values: units.join(' '),
+            },
+            {
+              series: `${METRICS.sloRateBusySeconds}{slo="${o.id}",endpoint="${o.endpoint}"}`,
+              values: busySeconds.join(' '),
+            },
+          ],
+          alert_rule_test: alerts,
+          promql_expr_test: exprs,
+        },
       ]);
       expect(r.output).toContain('SUCCESS');
       expect(r.status).toBe(0);

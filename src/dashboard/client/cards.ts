@@ -1,6 +1,7 @@
 // One card per endpoint: identity, status, each objective's target beside the measured value, the
 // error budget left and open recalibration triggers. Also used at the top of the endpoint page.
 import type { DeprecatedCard, EndpointCard, ObjectiveView, Overview } from '../views.ts';
+import { aggregateText, rateWindowsText } from '../../slo/aggregate-rate.ts';
 import { recoveryText } from '../../slo/recovery.ts';
 import { h } from './dom.ts';
 import { clock, duration, inUnit, percent, tokens, when } from './format.ts';
@@ -240,6 +241,13 @@ function measured(o: ObjectiveView): HTMLElement | string {
   if (o.kind === 'recovery')
     // The words `llm-fleet check` prints.
     return recoveryText(o.good, o.total, o.value);
+  if (o.aggregate && (o.aggregate.units > 0 || o.aggregate.busyMs > 0))
+    return h(
+      'span',
+      {},
+      o.value === undefined ? '' : inUnit(o.value, o.unit),
+      h('span', { class: 'sub' }, `${aggregateText(o.aggregate)} (aggregate)`),
+    );
   if (o.ratio === undefined) {
     if (o.reason.startsWith('outside business hours')) return 'outside business hours';
     const batch = /only batches of at least (\d+) inputs count/.exec(o.reason);
@@ -254,6 +262,15 @@ function measured(o: ObjectiveView): HTMLElement | string {
 
 /** The 1 h burn rate and the alert the exported rules would be in now. */
 function burnLine(o: ObjectiveView): HTMLElement | null {
+  if (o.aggregate) {
+    const firing = o.aggregate.firing ? 'ticket' : 'none';
+    return h(
+      'span',
+      { class: `burn firing-${firing}`, 'data-role': 'burn', 'data-firing': firing },
+      rateWindowsText(o.aggregate),
+      o.aggregate.firing ? ' · rate alert' : '',
+    );
+  }
   const hour = o.burn?.windows.find((w) => w.windowMs === 3_600_000)?.burnRate;
   if (!o.burn || hour === undefined) return null;
   return h(
