@@ -57,6 +57,14 @@ const PROMPTS: { model: string; task?: string; content: string; stream: boolean;
     maxTokens: 1024,
   },
   { model: 'code', content: 'Refactor this handler to use async/await.', stream: true, maxTokens: 1024 },
+  // A tool pinned to the big coder by name (the gateway routes an endpoint's name there): coder's
+  // own steady traffic, so its objectives are not judged only on what it took over in an outage.
+  {
+    model: 'coder',
+    content: 'Write a migration that splits the users table.',
+    stream: true,
+    maxTokens: 1024,
+  },
   {
     model: 'classification',
     content: 'Is this ticket a bug or a feature request?',
@@ -76,22 +84,36 @@ const PROMPTS: { model: string; task?: string; content: string; stream: boolean;
 
 /** Texts per embeddings request: the batch the embeddings objectives are stated for (seed: 32). */
 const EMBEDDING_BATCH = 32;
+/**
+ * Batches an ingestion job sends at once. The embeddings/s objective is throughput under
+ * concurrency (inputs per busy second): TEI merges queued requests into one forward pass, so a
+ * healthy endpoint reaches its rate only when batches arrive together, as an ingestion job sends them.
+ */
+const INGESTION_CONCURRENCY = 4;
+
+async function embed(url: string, texts: string[]): Promise<void> {
+  await fetch(`${url}/v1/embeddings`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    // base64: what the OpenAI SDKs ask for by default.
+    body: JSON.stringify({ model: 'embedding', encoding_format: 'base64', input: texts }),
+  }).then((r) => r.arrayBuffer());
+}
 
 /** One background request through the gateway (loopback), like a client would make. */
 async function backgroundRequest(url: string, i: number): Promise<void> {
   if (i % 5 === 4) {
-    // RAG ingestion: batches of exactly the objective's 32 texts, as base64 (what the OpenAI SDKs
-    // ask for by default); every fourth one is a single query, which no batch objective counts.
-    const texts = i % 4 === 3 ? 1 : EMBEDDING_BATCH;
-    await fetch(`${url}/v1/embeddings`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'embedding',
-        encoding_format: 'base64',
-        input: Array.from({ length: texts }, (_, k) => `doc ${i}.${k}`),
-      }),
-    }).then((r) => r.arrayBuffer());
+    // Every fourth embeddings tick is a single search query, which no batch objective counts; the
+    // others are an ingestion job: INGESTION_CONCURRENCY batches of exactly the objective's 32 texts.
+    if (i % 4 === 3) return embed(url, [`query ${i}`]);
+    await Promise.all(
+      Array.from({ length: INGESTION_CONCURRENCY }, (_, b) =>
+        embed(
+          url,
+          Array.from({ length: EMBEDDING_BATCH }, (_, k) => `doc ${i}.${b}.${k}`),
+        ),
+      ),
+    );
     return;
   }
   const p = PROMPTS[i % PROMPTS.length] as (typeof PROMPTS)[number];

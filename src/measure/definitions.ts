@@ -22,7 +22,7 @@ export const DEFINITIONS = {
   forcedOutput:
     'calibrate asks for ignore_eos / min_tokens where the server has them and checks each answer reached max_tokens; answers under 16 tokens give no decode or burst figure and no throughput floor',
   embeddings:
-    'embeddings latency = whole request for one batch of texts; embeddings/s = batch size / latency',
+    "embeddings latency = whole request for one batch of texts; embeddings/s = aggregate rate under concurrency: inputs / busy time (the union of the batches' [start, end] intervals) — calibrate sends rounds of 8 concurrent batches, check divides the inputs of the batches counted by the busy time they covered",
   e2e: 'end-to-end latency = until the last byte of the response',
   percentiles: PERCENTILE_METHOD,
 } as const;

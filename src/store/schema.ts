@@ -217,6 +217,13 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE request_records ADD COLUMN replica TEXT',
     ],
   },
+  {
+    version: 8,
+    why: "the embeddings/s objective is an aggregate rate (good = inputs, total = busy ms); the counts stored before were per-batch verdicts under the same id and cannot be read as inputs over busy time, so they go (raw records without busyMs never count)",
+    statements: ['slo_minutes', 'slo_hours', 'slo_days'].map(
+      (table) => `DELETE FROM ${table} WHERE objective_id LIKE '%-embeddings-rate'`,
+    ),
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -20,6 +20,13 @@ export function simFleet(only: string[], opts: SimFleetOptions = {}) {
 export const isInference = (t: SimRequestTruth): boolean =>
   t.path.includes('/chat/completions') || t.path.includes('/embeddings');
 
+/** calibrate's rounds of concurrent embeddings batches (the aggregate embeddings/s), by request id. */
+export const isConcurrentRound = (t: SimRequestTruth): boolean =>
+  t.clientRequestId?.endsWith('-concurrent') === true;
+
+/** The single-request load the seed's procedure measures at (everything but the concurrent rounds). */
+export const isSingleRequest = (t: SimRequestTruth): boolean => isInference(t) && !isConcurrentRound(t);
+
 /** True when no two [arrival, end] intervals overlap. */
 export function noOverlap(truths: readonly SimRequestTruth[]): boolean {
   const spans = truths

@@ -7,7 +7,11 @@ import { runCalibration } from '../../src/calibrate/index.ts';
 import type { CalibrationRun } from '../../src/calibrate/index.ts';
 import { summarize } from '../../src/measure/index.ts';
 import type { SimFleet } from '../../src/sim/index.ts';
-import { isInference, noOverlap, simFleet } from './helpers.ts';
+import {
+  EMBEDDINGS_THROUGHPUT_CONCURRENCY,
+  EMBEDDINGS_THROUGHPUT_ROUNDS,
+} from '../../src/calibrate/procedure.ts';
+import { isConcurrentRound, isInference, isSingleRequest, noOverlap, simFleet } from './helpers.ts';
 
 let sims: SimFleet | undefined;
 afterEach(async () => {
@@ -72,7 +76,7 @@ describe('calibrate procedure (simulator)', () => {
       },
     );
     expect(run.endpoints.map((e) => e.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
-    const truth = (name: string) => sims?.endpoints.get(name)?.groundTruth().filter(isInference) ?? [];
+    const truth = (name: string) => sims?.endpoints.get(name)?.groundTruth().filter(isSingleRequest) ?? [];
     const gpu = [...truth('coder'), ...truth('coder-fast')];
     const mac = [...truth('embeddings'), ...truth('deepseek-r1')];
     expect(gpu).toHaveLength(28);
@@ -80,6 +84,13 @@ describe('calibrate procedure (simulator)', () => {
     // One request at a time per host (ground-truth timestamps) …
     expect(noOverlap(gpu)).toBe(true);
     expect(noOverlap(mac)).toBe(true);
+    // … and the embeddings' concurrent rounds never overlap the reasoning endpoint on the same host.
+    const rounds = sims.endpoints.get('embeddings')?.groundTruth().filter(isConcurrentRound) ?? [];
+    expect(rounds).toHaveLength(EMBEDDINGS_THROUGHPUT_CONCURRENCY * EMBEDDINGS_THROUGHPUT_ROUNDS);
+    const roundsFrom = Math.min(...rounds.map((t) => t.arrivalMs));
+    const roundsTo = Math.max(...rounds.map((t) => t.endAtMs ?? 0));
+    for (const t of truth('deepseek-r1'))
+      expect((t.endAtMs ?? 0) <= roundsFrom || t.arrivalMs >= roundsTo).toBe(true);
     // … while the two hosts' runs overlapped in time.
     const span = (ts: typeof gpu) => [
       Math.min(...ts.map((t) => t.arrivalMs)),
@@ -99,10 +110,16 @@ describe('calibrate procedure (simulator)', () => {
       parallelHosts: false,
     });
     const all = ['coder', 'embeddings'].flatMap(
-      (n) => sims?.endpoints.get(n)?.groundTruth().filter(isInference) ?? [],
+      (n) => sims?.endpoints.get(n)?.groundTruth().filter(isSingleRequest) ?? [],
     );
     expect(all).toHaveLength(18);
     expect(noOverlap(all)).toBe(true);
+    // The aggregate-rate rounds come after the embeddings' single requests, never beside the coder's.
+    const rounds = sims.endpoints.get('embeddings')?.groundTruth().filter(isConcurrentRound) ?? [];
+    const coder = sims.endpoints.get('coder')?.groundTruth().filter(isInference) ?? [];
+    const roundsFrom = Math.min(...rounds.map((t) => t.arrivalMs));
+    const roundsTo = Math.max(...rounds.map((t) => t.endAtMs ?? 0));
+    for (const t of coder) expect((t.endAtMs ?? 0) <= roundsFrom || t.arrivalMs >= roundsTo).toBe(true);
   });
 
   it('an endpoint that fails mid-run is reported with where it failed, and nothing of it is averaged in', async () => {
@@ -132,6 +149,53 @@ describe('calibrate procedure (simulator)', () => {
     expect(embeddings?.status).toBe('completed');
     expect(embeddings?.metrics?.ttftMs.count).toBe(20);
     expect(embeddings?.proposal?.embeddingsPerSecond?.value).toBeGreaterThan(0);
+  });
+
+  it('measures embeddings/s as the aggregate rate of concurrent batches, as check judges it', async () => {
+    sims = await simFleet(['embeddings']);
+    const run = await runCalibration(sims.fleet, endpointsOf(sims, ['embeddings']), {
+      ...FAST,
+      warmupIterations: 1,
+      iterations: 8,
+      parallelHosts: false,
+    });
+    const e = run.endpoints[0];
+    expect(e?.status).toBe('completed');
+    const rates = e?.metrics?.embeddingsPerSecond;
+    expect(rates?.count).toBe(EMBEDDINGS_THROUGHPUT_ROUNDS);
+    const truth = sims.endpoints.get('embeddings')?.groundTruth() ?? [];
+    const rounds = truth.filter(isConcurrentRound);
+    expect(rounds).toHaveLength(EMBEDDINGS_THROUGHPUT_CONCURRENCY * EMBEDDINGS_THROUGHPUT_ROUNDS);
+    // The server's own rate over everything it was busy with in the rounds: calibrate's busy time holds
+    // the server's (it sends before and reads after), so no round can read faster than the server was.
+    const serverBusyMs = (ts: typeof rounds): number => {
+      const spans = ts
+        .map((t) => [t.arrivalMs, t.endAtMs ?? t.arrivalMs] as const)
+        .sort((a, b) => a[0] - b[0]);
+      let busy = 0;
+      let to = -Infinity;
+      for (const [s, end] of spans) {
+        if (end > to) busy += end - Math.max(s, to);
+        to = Math.max(to, end);
+      }
+      return busy;
+    };
+    // Rounds follow one another: by arrival, every EMBEDDINGS_THROUGHPUT_CONCURRENCY requests are one round.
+    const sorted = [...rounds].sort((a, b) => a.arrivalMs - b.arrivalMs);
+    const serverRates = Array.from({ length: EMBEDDINGS_THROUGHPUT_ROUNDS }, (_, r) => {
+      const round = sorted.slice(
+        r * EMBEDDINGS_THROUGHPUT_CONCURRENCY,
+        (r + 1) * EMBEDDINGS_THROUGHPUT_CONCURRENCY,
+      );
+      return (round.reduce((n, t) => n + (t.inputs ?? 0), 0) * 1000) / serverBusyMs(round);
+    });
+    // Each round ≤ the server's rate in that round, so the largest and smallest are too.
+    expect(rates?.max ?? Infinity).toBeLessThanOrEqual(Math.max(...serverRates) * 1.01);
+    expect(rates?.min ?? Infinity).toBeLessThanOrEqual(Math.min(...serverRates) * 1.01);
+    // The rounds really ran side by side: the server's busy time is well under the rounds' requests back to back.
+    const backToBack = rounds.reduce((n, t) => n + ((t.endAtMs ?? 0) - t.arrivalMs), 0);
+    expect(serverBusyMs(rounds)).toBeLessThan(backToBack / 2);
+    expect(e?.proposal?.embeddingsPerSecond?.value).toBeGreaterThan(0);
   });
 
   it('a server that ignores include_usage: completion tokens are counted with its /tokenize, flagged as such', async () => {
