@@ -7,8 +7,12 @@ import { FleetError } from '../errors.ts';
 import type { Row, SqlDriver, SqlLock, SqlQueryable, SqlStoreOptions, SqlValue } from './sql-store.ts';
 import { migrate, SqlStore } from './sql-store.ts';
 
-/** Advisory lock keys (any two bigints no other tool on the database uses). */
-const LOCK_KEYS: Record<SqlLock, number> = { migrate: 0x11f1_0001, flush: 0x11f1_0002 };
+/** Advisory lock keys (bigints no other tool on the database uses). */
+const LOCK_KEYS: Record<SqlLock, number> = {
+  migrate: 0x11f1_0001,
+  flush: 0x11f1_0002,
+  incident: 0x11f1_0003,
+};
 
 export interface PostgresStoreOptions extends SqlStoreOptions {
   /** postgres://user:password@host:port/database (or postgresql://). */

@@ -62,8 +62,11 @@ export interface SqlQueryable {
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
 }
 
-/** Serialises writers across processes: one migration at a time, one batch flush at a time. */
-export type SqlLock = 'migrate' | 'flush';
+/**
+ * Serialises writers across processes: one migration at a time, one batch flush at a time, one
+ * incident merge at a time.
+ */
+export type SqlLock = 'migrate' | 'flush' | 'incident';
 
 export interface SqlDriver extends SqlQueryable {
   /** For messages: a path or a URL without its password. */
@@ -587,20 +590,48 @@ export class SqlStore implements FleetStore {
         );
   }
 
+  /**
+   * One incident per outage, however many replicas report it: gateway replicas sharing a store each
+   * keep their own health view, and one may see an outage (in its own traffic) before or after the
+   * others. An incident is merged with every stored one of the same endpoint (and pool server) whose
+   * span overlaps it: the earliest start and its cause, the latest end once any replica has seen the
+   * end (an open report does not reopen an incident another replica has closed), under a lock so two
+   * replicas' reports never both insert.
+   */
   async saveIncident(incident: StoredIncident): Promise<void> {
-    await this.#db.run(
-      `INSERT INTO incidents (endpoint, replica, started_at_ms, ended_at_ms, cause, recovery_ms) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint, replica, started_at_ms) DO UPDATE SET ended_at_ms = excluded.ended_at_ms,
-         cause = excluded.cause, recovery_ms = excluded.recovery_ms`,
-      [
-        incident.endpoint,
-        incident.replica ?? '',
-        incident.startedAtMs,
-        incident.endedAtMs ?? null,
-        incident.cause,
-        incident.recoveryMs ?? null,
-      ],
-    );
+    const replica = incident.replica ?? '';
+    await this.#db.transaction(async (tx) => {
+      const rows = await tx.all(
+        `SELECT * FROM incidents WHERE endpoint = ? AND replica = ? AND started_at_ms <= ?
+           AND (ended_at_ms IS NULL OR ended_at_ms >= ?)`,
+        [incident.endpoint, replica, incident.endedAtMs ?? Number.MAX_SAFE_INTEGER, incident.startedAtMs],
+      );
+      const spans = [incident, ...rows.map((r) => this.#incident(r))];
+      const first = spans.reduce((a, b) => (b.startedAtMs < a.startedAtMs ? b : a));
+      const ends = spans.map((i) => i.endedAtMs).filter((e): e is number => e !== undefined);
+      // Closed if this report closes it, or if every overlapping stored one was already closed.
+      const closed =
+        incident.endedAtMs !== undefined || (rows.length > 0 && ends.length === spans.length - 1);
+      const recoveryMs = incident.recoveryMs ?? spans.find((i) => i.recoveryMs !== undefined)?.recoveryMs;
+      for (const r of rows) {
+        await tx.run('DELETE FROM incidents WHERE endpoint = ? AND replica = ? AND started_at_ms = ?', [
+          incident.endpoint,
+          replica,
+          num(r.started_at_ms),
+        ]);
+      }
+      await tx.run(
+        'INSERT INTO incidents (endpoint, replica, started_at_ms, ended_at_ms, cause, recovery_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        [
+          incident.endpoint,
+          replica,
+          first.startedAtMs,
+          closed ? Math.max(...ends) : null,
+          first.cause,
+          recoveryMs ?? null,
+        ],
+      );
+    }, 'incident');
   }
 
   #incident(row: Row): StoredIncident {

@@ -499,6 +499,52 @@ for (const backend of [sqlite, postgres]) {
       await store.close();
     });
 
+    it('merges the reports of one outage from several replicas into one incident; a later outage is its own', async () => {
+      const { store } = await open();
+      // A saw it first (its traffic), B a probe round later; A saw the end first, B later.
+      await store.saveIncident({
+        endpoint: 'coder',
+        startedAtMs: T0,
+        cause: 'connect_refused',
+        recoveryMs: 300_000,
+      });
+      await store.saveIncident({
+        endpoint: 'coder',
+        startedAtMs: T0 + 15_000,
+        cause: 'timeout',
+        recoveryMs: 300_000,
+      });
+      expect(await store.openIncidents()).toEqual([
+        { endpoint: 'coder', startedAtMs: T0, cause: 'connect_refused', recoveryMs: 300_000 },
+      ]);
+      await store.saveIncident({
+        endpoint: 'coder',
+        startedAtMs: T0,
+        endedAtMs: T0 + 60_000,
+        cause: 'connect_refused',
+      });
+      await store.saveIncident({
+        endpoint: 'coder',
+        startedAtMs: T0 + 15_000,
+        endedAtMs: T0 + 75_000,
+        cause: 'timeout',
+      });
+      // B's open report arriving after both closes does not reopen it.
+      await store.saveIncident({ endpoint: 'coder', startedAtMs: T0 + 15_000, cause: 'timeout' });
+      await store.saveIncident({ endpoint: 'coder', startedAtMs: T0 + 600_000, cause: 'timeout' });
+      expect(await store.incidents({ fromMs: T0 - 60_000, toMs: T0 + 3_600_000 }, 'coder')).toEqual([
+        {
+          endpoint: 'coder',
+          startedAtMs: T0,
+          endedAtMs: T0 + 75_000,
+          cause: 'connect_refused',
+          recoveryMs: 300_000,
+        },
+        { endpoint: 'coder', startedAtMs: T0 + 600_000, cause: 'timeout' },
+      ]);
+      await store.close();
+    });
+
     it('keeps an open incident, calibration runs and marks across a restart', async () => {
       const { store: a, location } = await open();
       await a.saveIncident({
