@@ -60,13 +60,23 @@ const PRELUDE = [
   'wait_for() { until grep -q -- "$1" "$2" 2>/dev/null; do',
   '  if [ -n "$3" ] && ! kill -0 "$3" 2>/dev/null; then echo "wait_for: exited before \'$1\'" >&2; cat "$2" >&2; return 1; fi',
   '  sleep 0.1; done; }',
-  // sim_up [sim options]: the example fleet simulated on loopback (seed 7), its LLM_*_URL exported,
-  // stopped when the example's shell exits.
+  // Background servers an example started (sim_up, serve_up), stopped when the example's shell exits.
+  'STOP_PIDS=""',
+  `trap '[ -n "$STOP_PIDS" ] && kill $STOP_PIDS 2>/dev/null; wait 2>/dev/null' EXIT`,
+  // sim_up [sim options]: the example fleet simulated on loopback (seed 7), its LLM_*_URL exported.
   'sim_up() {',
   '  llm-fleet sim -f "$ROOT/examples/onex.fleet.yaml" --seed 7 --json "$@" >"$TMP/sim.json" 2>"$TMP/sim.err" & SIM_PID=$!',
-  "  trap 'kill $SIM_PID 2>/dev/null; wait $SIM_PID 2>/dev/null' EXIT",
+  '  STOP_PIDS="$STOP_PIDS $SIM_PID"',
   '  wait_for "^}" "$TMP/sim.json" $SIM_PID || { cat "$TMP/sim.err" >&2; return 1; }',
   `  eval "$("${process.execPath}" -e 'for (const [k, v] of Object.entries(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).env)) console.log("export " + k + "=" + v)' "$TMP/sim.json")"`,
+  '}',
+  // serve_up [serve options]: the example fleet's gateway (no monitor, its store in $TMP) in front of
+  // the simulators sim_up started; GW is its base URL.
+  'serve_up() {',
+  '  llm-fleet serve -f "$ROOT/examples/onex.fleet.yaml" --port 0 --no-monitor --store "$TMP/fleet.db" "$@" >"$TMP/serve.log" 2>&1 & SERVE_PID=$!',
+  '  STOP_PIDS="$STOP_PIDS $SERVE_PID"',
+  '  wait_for "Ctrl-C to stop" "$TMP/serve.log" $SERVE_PID || return 1',
+  '  GW=$(grep -o "http://127.0.0.1:[0-9]*" "$TMP/serve.log" | head -n 1)',
   '}',
 ].join('\n');
 
@@ -100,6 +110,9 @@ function measured(text: string): string {
     .replace(/[─━]+/g, '─')
     .replace(/ {2,}/g, ' ');
 }
+
+const HAIKU =
+  '{"model":"auto","max_tokens":20,"messages":[{"role":"user","content":"Write a haiku about queues"}]}';
 
 const toPort4000 = (t: string): string => t.replace(/127\.0\.0\.1:\d{2,5}/g, '127.0.0.1:4000');
 
@@ -221,6 +234,28 @@ export const EXAMPLES: readonly Example[] = [
     ],
     present: toPort4000,
     mask: measured,
+  },
+  {
+    name: 'headers',
+    steps: [
+      {
+        show:
+          "curl -s -D - localhost:4000/v1/chat/completions -H 'content-type: application/json' \\\n" +
+          `    -d '${HAIKU}'`,
+        run: `sim_up && serve_up && curl -s -D - $GW/v1/chat/completions -H 'content-type: application/json' -d '${HAIKU}'`,
+      },
+    ],
+    // curl prints the header lines as HTTP sends them, CRLF-terminated.
+    present: (t) => t.replace(/\r\n/g, '\n'),
+    mask: (t) =>
+      t
+        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+        .replace(/"created":\d+/, '"created":<n>')
+        .replace(/^Date: .*$/m, 'Date: <date>')
+        .replace(/^content-length: \d+$/m, 'content-length: <n>')
+        .replace(/dur=[\d.]+/g, 'dur=<n>')
+        // The load-aware reason carries this run's predictions.
+        .replace(/^x-llm-fleet-reason: .*$/m, (line) => line.replace(/-?\d+(?:\.\d+)?/g, '<n>')),
   },
   {
     name: 'check',
