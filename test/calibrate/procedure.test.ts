@@ -11,6 +11,7 @@ import {
   EMBEDDINGS_THROUGHPUT_CONCURRENCY,
   EMBEDDINGS_THROUGHPUT_ROUNDS,
 } from '../../src/calibrate/procedure.ts';
+import { serverBusyMs } from '../support/server-busy.ts';
 import { isConcurrentRound, isInference, isSingleRequest, noOverlap, simFleet } from './helpers.ts';
 
 let sims: SimFleet | undefined;
@@ -168,18 +169,6 @@ describe('calibrate procedure (simulator)', () => {
     expect(rounds).toHaveLength(EMBEDDINGS_THROUGHPUT_CONCURRENCY * EMBEDDINGS_THROUGHPUT_ROUNDS);
     // The server's own rate over everything it was busy with in the rounds: calibrate's busy time holds
     // the server's (it sends before and reads after), so no round can read faster than the server was.
-    const serverBusyMs = (ts: typeof rounds): number => {
-      const spans = ts
-        .map((t) => [t.arrivalMs, t.endAtMs ?? t.arrivalMs] as const)
-        .sort((a, b) => a[0] - b[0]);
-      let busy = 0;
-      let to = -Infinity;
-      for (const [s, end] of spans) {
-        if (end > to) busy += end - Math.max(s, to);
-        to = Math.max(to, end);
-      }
-      return busy;
-    };
     // Rounds follow one another: by arrival, every EMBEDDINGS_THROUGHPUT_CONCURRENCY requests are one round.
     const sorted = [...rounds].sort((a, b) => a.arrivalMs - b.arrivalMs);
     const serverRates = Array.from({ length: EMBEDDINGS_THROUGHPUT_ROUNDS }, (_, r) => {

@@ -11,6 +11,7 @@ import { evaluateFleet, foldRecords } from '../../src/slo/index.ts';
 import type { ObjectiveVerdict } from '../../src/slo/index.ts';
 import type { Harness } from './harness.ts';
 import { startHarness } from './harness.ts';
+import { serverBusyMs } from '../support/server-busy.ts';
 
 const ROUNDS = 3;
 const CONCURRENT = 8;
@@ -50,16 +51,8 @@ async function run(latency: typeof HEALTHY): Promise<Harness> {
 
 /** Inputs per second of the server's own busy time: the union of its requests' [arrival, end]. */
 function serverRate(truth: readonly SimRequestTruth[]): { rate: number; batchesShared: boolean } {
-  const spans = truth
-    .filter((t) => t.endAtMs !== undefined && (t.inputs ?? 0) >= BATCH)
-    .map((t) => [t.arrivalMs, t.endAtMs as number] as const)
-    .sort((a, b) => a[0] - b[0]);
-  let busyMs = 0;
-  let to = -Infinity;
-  for (const [s, e] of spans) {
-    if (e > to) busyMs += e - Math.max(s, to);
-    to = Math.max(to, e);
-  }
+  const spans = truth.filter((t) => t.endAtMs !== undefined && (t.inputs ?? 0) >= BATCH);
+  const busyMs = serverBusyMs(spans);
   const inputs = truth.reduce((n, t) => n + (t.inputs ?? 0), 0);
   // TEI put several requests into one batch: some request waited less than a whole batch alone.
   const alone = HEALTHY.embeddingOverheadMs + BATCH * HEALTHY.embeddingMsPerInput;

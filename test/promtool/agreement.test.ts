@@ -54,6 +54,11 @@ const objective = (id: string): Objective => {
   return o;
 };
 
+/** The labels an objective's recorded series and alerts carry (the counter's, then Sloth's). */
+function seriesLabels(o: Objective): Record<string, string> {
+  return { slo: o.id, endpoint: o.endpoint, sloth_id: o.id, sloth_service: o.endpoint, sloth_slo: o.kind };
+}
+
 /** Alerts and error ratios the evaluator sees at `minute`, as promtool expectations. */
 function expectations(
   o: Objective,
@@ -61,13 +66,7 @@ function expectations(
   minute: number,
 ): { alert: AlertTest; exprs: ExprTest[] } {
   const status = burnStatus(buckets, o.id, o.target, minute * MINUTE_MS);
-  const base = {
-    slo: o.id,
-    endpoint: o.endpoint,
-    sloth_id: o.id,
-    sloth_service: o.endpoint,
-    sloth_slo: o.kind,
-  };
+  const base = seriesLabels(o);
   const alert: AlertTest = {
     eval_time: `${minute}m`,
     alertname: 'LLMFleetErrorBudgetBurn',
@@ -279,13 +278,7 @@ describe('exported Prometheus rules', () => {
         // The gateway adds busyMs / 1000 per request; per minute here, the same float sums.
         busySeconds.push((busySeconds[k] ?? 0) + (b?.total ?? 0) / 1000);
       }
-      const base = {
-        slo: o.id,
-        endpoint: o.endpoint,
-        sloth_id: o.id,
-        sloth_service: o.endpoint,
-        sloth_slo: o.kind,
-      };
+      const base = seriesLabels(o);
       const alerts: AlertTest[] = [];
       const exprs: ExprTest[] = [];
       const firing: boolean[] = [];
