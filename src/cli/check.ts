@@ -7,6 +7,7 @@ import type { FleetVerdict, ObjectiveVerdict } from '../slo/evaluate.ts';
 import { evaluateFleet, formatPercent } from '../slo/evaluate.ts';
 import { aggregateText } from '../slo/aggregate-rate.ts';
 import { recoveryText } from '../slo/recovery.ts';
+import { replicaVerdicts, type ReplicaVerdict } from '../slo/replicas.ts';
 import { evaluationData } from '../store/evaluation-input.ts';
 import type { FleetStore } from '../store/types.ts';
 import type { RegisterCommand } from './commands.ts';
@@ -15,6 +16,35 @@ import type { FleetOptions } from './shared.ts';
 import { loadFleetFor, printJson, table, withFleetOptions } from './shared.ts';
 import type { StoreOptions } from './store-options.ts';
 import { instantOption, openStoreFor, withStoreOption } from './store-options.ts';
+
+/** Most raw records read per pool for its per-replica breakdown. */
+const REPLICA_RECORD_LIMIT = 200_000;
+
+/**
+ * Each pool's replicas judged on their own requests (raw records: within the raw retention only),
+ * or undefined without a pool; `partial` when the range reaches past the raw records kept.
+ */
+export async function replicaBreakdown(
+  fleet: Fleet,
+  store: FleetStore,
+  range: { sinceMs: number; nowMs: number },
+): Promise<{ replicas: ReplicaVerdict[]; partial: boolean } | undefined> {
+  const pools = fleet.endpoints.filter((e) => (e.replicas?.length ?? 0) > 1);
+  if (pools.length === 0) return undefined;
+  const records = [];
+  for (const e of pools)
+    records.push(
+      ...(await store.records(
+        { fromMs: range.sinceMs, toMs: range.nowMs + 1 },
+        e.name,
+        REPLICA_RECORD_LIMIT,
+      )),
+    );
+  return {
+    replicas: replicaVerdicts(fleet, records, range),
+    partial: range.nowMs - range.sinceMs > store.retention.rawMs,
+  };
+}
 
 export async function verdictFromStore(
   fleet: Fleet,
@@ -101,15 +131,22 @@ Exit codes: 0 no breach · 1 an objective is breached · 2 usage, config or miss
       const fleet = loadFleetFor(options, io);
       const store = await openStoreFor(fleet, options, io, 'read');
       let verdict: FleetVerdict;
+      let pools: Awaited<ReturnType<typeof replicaBreakdown>>;
       try {
         const nowMs = options.at ?? Date.now();
-        verdict = await verdictFromStore(fleet, store, { sinceMs: nowMs - options.since, nowMs });
+        const range = { sinceMs: nowMs - options.since, nowMs };
+        verdict = await verdictFromStore(fleet, store, range);
+        pools = await replicaBreakdown(fleet, store, range);
       } finally {
         await store.close();
       }
+      // The endpoint's verdict is the headline (and the exit code); replicas only break it down.
       if (verdict.breach) io.setExitCode(1);
       if (options.json) {
-        printJson(io, verdict);
+        printJson(
+          io,
+          pools ? { ...verdict, replicas: pools.replicas, replicasPartial: pools.partial } : verdict,
+        );
         return;
       }
       io.out(
@@ -125,6 +162,25 @@ Exit codes: 0 no breach · 1 an objective is breached · 2 usage, config or miss
           rows.push([e.endpoint, o.objective.description, measuredText(o), budgetText(o), verdictText(o)]);
       }
       io.out(table(['endpoint', 'objective', 'measured', 'budget left', 'verdict'], rows));
+      if (pools && pools.replicas.length > 0) {
+        io.out(
+          `\nPer replica (each pool's request objectives over each server's own requests${pools.partial ? '; raw records only, the range reaches past their retention' : ''}):\n`,
+        );
+        io.out(
+          table(
+            ['replica', 'requests', 'objective', 'measured', 'verdict'],
+            pools.replicas.flatMap((r) =>
+              r.objectives.map((o) => [
+                `${r.endpoint}#${r.replica}`,
+                String(r.requests),
+                o.objective.description,
+                measuredText(o),
+                verdictText(o),
+              ]),
+            ),
+          ),
+        );
+      }
       const triggers = verdict.endpoints.flatMap((e) => e.triggers);
       if (triggers.length > 0) {
         io.out('\nRecalibration triggers:\n');

@@ -46,14 +46,14 @@ export class GapHistogram {
     this.bounds = [...bounds].sort((a, b) => a - b);
   }
 
-  /** Gaps in ms, observed in seconds. */
-  observeMs(endpoint: string, host: string, gapsMs: readonly number[]): void {
+  /** Gaps in ms, observed in seconds. `replica` only for a server of a pool (the label is absent otherwise). */
+  observeMs(endpoint: string, host: string, gapsMs: readonly number[], replica?: string): void {
     if (gapsMs.length === 0) return;
-    const key = `${endpoint}\u0000${host}`;
+    const key = `${endpoint}\u0000${host}\u0000${replica ?? ''}`;
     let s = this.series.get(key);
     if (!s) {
       s = {
-        labels: { endpoint, host },
+        labels: { endpoint, host, ...(replica !== undefined ? { replica } : {}) },
         counts: new Array<number>(this.bounds.length + 1).fill(0),
         sum: 0,
         count: 0,
@@ -154,7 +154,8 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
   const ttft = new Histogram({
     name: METRICS.ttft,
     help: 'Time to first content or reasoning token (embeddings: whole batch latency), seconds',
-    labelNames: ['endpoint', 'host', 'operation'],
+    // `replica` only on a pool's servers: their objectives can be judged one server at a time.
+    labelNames: ['endpoint', 'host', 'operation', 'replica'],
     buckets: withThresholds(LATENCY_BUCKETS_S, ttftThresholdsS),
     registers: [registry],
   });
@@ -174,7 +175,7 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
   const decode = new Histogram({
     name: METRICS.decodeRate,
     help: 'Generation-phase tokens per second per request',
-    labelNames: ['endpoint', 'host'],
+    labelNames: ['endpoint', 'host', 'replica'],
     buckets: withThresholds(RATE_BUCKETS, rateFloors),
     registers: [registry],
   });
@@ -257,16 +258,17 @@ export function createMetrics(fleet: Fleet, options: { defaultMetrics?: boolean 
     registry,
     observe(r, gaps) {
       const host = r.host ?? '';
+      const server = r.replica !== undefined ? { replica: r.replica } : {};
       if (r.ttftMs !== undefined && r.outcome === 'ok')
-        ttft.observe({ endpoint: r.endpoint, host, operation: r.operation }, r.ttftMs / 1000);
+        ttft.observe({ endpoint: r.endpoint, host, operation: r.operation, ...server }, r.ttftMs / 1000);
       // One series lookup per request, not per token.
-      itl.observeMs(r.endpoint, host, gaps);
+      itl.observeMs(r.endpoint, host, gaps, r.replica);
       duration.observe(
         { endpoint: r.endpoint, host, operation: r.operation, outcome: r.outcome },
         r.totalMs / 1000,
       );
       if (r.decodeTokensPerSecond !== undefined)
-        decode.observe({ endpoint: r.endpoint, host }, r.decodeTokensPerSecond);
+        decode.observe({ endpoint: r.endpoint, host, ...server }, r.decodeTokensPerSecond);
       if (r.gatewayOverheadMs !== undefined) overhead.observe(r.gatewayOverheadMs / 1000);
       requests.inc({ endpoint: r.endpoint, route: r.route, operation: r.operation, outcome: r.outcome });
       for (const e of requestEvents(fleet, r))

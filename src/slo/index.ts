@@ -45,6 +45,8 @@ export type { AvailabilityFigure, AvailabilitySummary } from './availability.ts'
 export { availabilitySummary } from './availability.ts';
 export type { IncidentVerdict, JudgedIncident, RecoverySummary } from './recovery.ts';
 export { judgeRecovery, recoveryText } from './recovery.ts';
+export type { ReplicaVerdict } from './replicas.ts';
+export { replicaVerdicts } from './replicas.ts';
 export type {
   CalibrationRunSummary,
   Fingerprint,

@@ -4,7 +4,7 @@
 // going down leaves the endpoint up but degraded, opens an incident on that replica only, keeps
 // requests off it at once (one attempt each, no refused connection first), and charges nothing to
 // the endpoint's availability or recovery; only the whole pool down is the endpoint's outage.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { evaluationData } from '../../src/store/evaluation-input.ts';
 import { evaluateFleet } from '../../src/slo/evaluate.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
+import { runCli } from '../cli/run-cli.ts';
 import { postJson, TEST_TIMEOUTS } from './harness.ts';
 
 const TEXT = readFileSync('examples/onex.fleet.yaml', 'utf8').replace(
@@ -30,6 +31,9 @@ const T0 = Date.UTC(2026, 2, 3, 18, 0, 0);
 
 interface Rig {
   url: string;
+  /** What `serve` would be started with: the fleet file and the variables that point it at the sims. */
+  fleetFile: string;
+  env: NodeJS.ProcessEnv;
   fleet: Fleet;
   pool: SimServer[];
   monitor: Monitor;
@@ -83,8 +87,12 @@ async function start(): Promise<Rig> {
   });
   const url = await gateway.listen(0, '127.0.0.1');
   const m = monitor;
+  const fleetFile = join(dir, 'pool.fleet.yaml');
+  writeFileSync(fleetFile, TEXT);
   return {
     url,
+    fleetFile,
+    env: { ...sim.env },
     fleet,
     pool: [...(sim.replicas.get('coder-fast') ?? [])],
     monitor: m,
@@ -239,5 +247,60 @@ describe('health per replica of a pool (two simulated vLLM servers of coder-fast
       .find((e) => e.endpoint === 'coder-fast')
       ?.objectives.find((o) => o.objective.kind === 'recovery');
     expect(recovery?.recovery).toMatchObject({ count: 1, open: 1 });
+  });
+
+  it('`llm-fleet check` breaks a pool down per replica: the slow server breaches its TTFT target, the other does not', async () => {
+    const rig = await start();
+    // Replica 1 answers every first token 1.2 s late (coder-fast's TTFT P95 target is 800 ms).
+    rig.pool[1]?.setFaults([{ kind: 'slow-first-token', delayMs: 1_200 }]);
+    const direct = (i: number) =>
+      postJson(rig.url, '/v1/chat/completions', {
+        model: 'coder-fast',
+        messages: [{ role: 'user', content: `question ${i}` }],
+        max_tokens: 8,
+      });
+    const answers: Awaited<ReturnType<typeof direct>>[] = [];
+    // Batches of eight spread by load over both servers (ties at random), until each served 20.
+    for (let batch = 0; batch < 12; batch++) {
+      answers.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => direct(batch * 8 + i)))));
+      const byReplica = (id: string) =>
+        answers.filter((a) => a.headers.get('x-llm-fleet-replica') === id).length;
+      if (byReplica('0') >= 20 && byReplica('1') >= 20) break;
+    }
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const count = (id: string) => answers.filter((a) => a.headers.get('x-llm-fleet-replica') === id).length;
+    expect(Math.min(count('0'), count('1'))).toBeGreaterThanOrEqual(20);
+    await rig.store.flush();
+
+    const args = ['check', '-f', rig.fleetFile, '--store', join(dir as string, 'fleet.db'), '--since', '1h'];
+    const json = await runCli([...args, '--json'], rig.env);
+    const parsed = JSON.parse(json.out) as {
+      endpoints: { endpoint: string; objectives: { objective: { id: string } }[] }[];
+      replicas: {
+        endpoint: string;
+        replica: string;
+        requests: number;
+        objectives: {
+          objective: { id: string };
+          verdict: string;
+          measured: { good: number; total: number };
+        }[];
+      }[];
+    };
+    // The endpoint stays the headline; the breakdown judges each server on its own requests.
+    expect(parsed.endpoints.find((e) => e.endpoint === 'coder-fast')?.objectives.length).toBeGreaterThan(0);
+    const ttft = (id: string) =>
+      parsed.replicas
+        .find((r) => r.endpoint === 'coder-fast' && r.replica === id)
+        ?.objectives.find((o) => o.objective.id === 'coder-fast-ttft-p95');
+    expect(parsed.replicas.map((r) => [r.replica, r.requests])).toEqual([
+      ['0', count('0')],
+      ['1', count('1')],
+    ]);
+    expect(ttft('1')).toMatchObject({ verdict: 'breach', measured: { good: 0, total: count('1') } });
+    expect(ttft('0')).toMatchObject({ verdict: 'ok', measured: { total: count('0') } });
+    const text = await runCli(args, rig.env);
+    expect(text.out).toContain('Per replica');
+    expect(text.out).toMatch(/coder-fast#1\s.*BREACH/);
   });
 });

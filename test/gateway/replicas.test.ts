@@ -103,6 +103,17 @@ describe('a replica pool behind the gateway (simulated vLLM 0.11, two servers of
     expect(Math.abs((byReplica[0] ?? 0) - (byReplica[1] ?? 0))).toBeLessThanOrEqual(2);
     // The header tells the truth: each simulated server saw what the gateway says it sent there.
     expect([served(pool[0]), served(pool[1])]).toEqual(byReplica);
+    // The latency histograms carry the replica on a pool's series (objectives judged per server), and
+    // an endpoint of one server has no replica label.
+    for (const [i, id] of ['0', '1'].entries()) {
+      const series = (name: string) =>
+        new RegExp(`^${name}_count\\{(?=[^}]*endpoint="coder-fast")(?=[^}]*replica="${id}")`);
+      expect(await metric(url, series('gen_ai_server_time_to_first_token_seconds'))).toBe(byReplica[i]);
+      expect(await metric(url, series('llm_fleet_decode_tokens_per_second'))).toBe(byReplica[i]);
+      expect(await metric(url, series('gen_ai_server_time_per_output_token_seconds'))).toBeGreaterThan(0);
+    }
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).not.toMatch(/_seconds_count\{[^}]*endpoint="coder"[^}]*replica=/);
   });
 
   it('a shared system prompt sticks to one replica and hits its prefix cache; the other stays cold', async () => {
