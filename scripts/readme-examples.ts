@@ -73,7 +73,7 @@ const PRELUDE = [
   // serve_up [serve options]: the example fleet's gateway (no monitor, its store in $TMP) in front of
   // the simulators sim_up started; GW is its base URL.
   'serve_up() {',
-  '  llm-fleet serve -f "$ROOT/examples/onex.fleet.yaml" --port 0 --no-monitor --store "$TMP/fleet.db" "$@" >"$TMP/serve.log" 2>&1 & SERVE_PID=$!',
+  '  llm-fleet serve -f "${FLEET:-$ROOT/examples/onex.fleet.yaml}" --port 0 --no-monitor --store "$TMP/fleet.db" "$@" >"$TMP/serve.log" 2>&1 & SERVE_PID=$!',
   '  STOP_PIDS="$STOP_PIDS $SERVE_PID"',
   '  wait_for "Ctrl-C to stop" "$TMP/serve.log" $SERVE_PID || return 1',
   '  GW=$(grep -o "http://127.0.0.1:[0-9]*" "$TMP/serve.log" | head -n 1)',
@@ -114,6 +114,9 @@ function measured(text: string): string {
 const HAIKU =
   '{"model":"auto","max_tokens":20,"messages":[{"role":"user","content":"Write a haiku about queues"}]}';
 
+const HOLD =
+  '{"model":"coder-fast","stream":true,"max_tokens":3000,"messages":[{"role":"user","content":"hold"}]}';
+
 const toPort4000 = (t: string): string => t.replace(/127\.0\.0\.1:\d{2,5}/g, '127.0.0.1:4000');
 
 export const EXAMPLES: readonly Example[] = [
@@ -127,6 +130,24 @@ export const EXAMPLES: readonly Example[] = [
         show: 'npx llm-fleet route -f examples/onex.fleet.yaml --task code --tokens 38000 --max-tokens 4000',
       },
     ],
+  },
+  {
+    name: 'route-gateway',
+    steps: [
+      {
+        show: 'npx llm-fleet route --gateway http://127.0.0.1:4000 --task classification --tokens 300',
+        // coder-fast with maxConcurrency 1, busy with one long answer while the gateway is asked.
+        run: [
+          'sim_up',
+          `sed 's/^    notes: Mid-tier routing and classification$/&\\n    maxConcurrency: 1/' examples/onex.fleet.yaml >$TMP/fleet.yaml`,
+          'FLEET=$TMP/fleet.yaml serve_up',
+          `curl -sN $GW/v1/chat/completions -H 'content-type: application/json' -d '${HOLD}' >/dev/null & STOP_PIDS="$STOP_PIDS $!"`,
+          `until curl -s $GW/fleet/load | grep -q '"name":"coder-fast","kind":"chat","inFlight":1,'; do sleep 0.1; done`,
+          'llm-fleet route --gateway $GW --task classification --tokens 300',
+        ].join('\n'),
+      },
+    ],
+    mask: measured,
   },
   { name: 'lint', steps: [{ show: 'npx llm-fleet lint -f examples/onex.fleet.yaml test/fixtures/lint' }] },
   {
