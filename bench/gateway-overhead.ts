@@ -9,7 +9,7 @@
 // out; the added latency is the difference of those paths' percentiles against direct.
 // Throughput is streamed tokens/s over the level's time; CPU is each process's user+system time
 // (/proc) per streamed token. Then a soak: the gateway's RSS, minute by minute, under load.
-// Run: node bench/gateway-overhead.ts [--levels 1,64,256,1000] [--seconds 6] [--rounds 3]
+// Run: node bench/gateway-overhead.ts [--levels 1,16,64,256,1000] [--seconds 6] [--rounds 3]
 //        [--paths gateway,node-proxy,tcp-relay] [--soak-seconds 300] [--workers 1]
 //        [--decode-tps 100] [--max-tokens 64] [--base-root /work/main]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,7 +32,7 @@ import {
 
 const { values: args } = parseArgs({
   options: {
-    levels: { type: 'string', default: '1,64,256,1000' },
+    levels: { type: 'string', default: '1,16,64,256,1000' },
     seconds: { type: 'string', default: '6' },
     'soak-seconds': { type: 'string', default: '300' },
     workers: { type: 'string', default: '1' },
@@ -309,6 +309,17 @@ async function main(): Promise<void> {
     `gateway = llm-fleet serve (${args.workers} worker(s)); each hop, the simulator and this client in their own process.\n`,
   );
   const rows: string[][] = [];
+  /** Per level and hop: what the issue's targets compare (gateway against node-proxy). */
+  const figures = new Map<
+    string,
+    {
+      addedP50: number;
+      addedP99: number;
+      throughputPct: number;
+      cpuPerTokenUs: number;
+      cpuPerRequestUs: number;
+    }
+  >();
   for (const c of LEVELS) {
     const runs = new Map<PathName, PathRun>(order.map((p) => [p, emptyRun()]));
     for (let round = 0; round < ROUNDS; round++) {
@@ -342,6 +353,14 @@ async function main(): Promise<void> {
       const tps = (run.tokens * 1000) / run.elapsedMs;
       const ttft = run.samples.flatMap((s) => (s.firstTokenMs ? [s.firstTokenMs - s.sentMs] : []));
       const perToken = (us: number) => (run.tokens > 0 ? (us / run.tokens).toFixed(1) : '-');
+      if (path !== 'direct')
+        figures.set(`${c} ${path}`, {
+          addedP50: pct(p, 0.5) - pct(dPath, 0.5),
+          addedP99: pct(p, 0.99) - pct(dPath, 0.99),
+          throughputPct: (100 * tps) / dTps,
+          cpuPerTokenUs: run.hopCpuUs / Math.max(1, run.tokens),
+          cpuPerRequestUs: run.hopCpuUs / Math.max(1, run.samples.length),
+        });
       rows.push([
         path === 'direct' ? String(c) : '',
         path,
@@ -384,6 +403,7 @@ async function main(): Promise<void> {
     "hop CPU = the hop process's user+system CPU per streamed token; own = the gateway's own time to the first token\n" +
       '(server-timing gateway;dur: parse, route, relay). tcp-relay: raw TCP pipe; node-proxy: do-nothing node:http + undici proxy.',
   );
+  if (PATHS.includes('gateway') && PATHS.includes('node-proxy')) printTargets(figures);
 
   if (SOAK_MS > 0 && gatewayPid !== undefined && gatewayUrl !== undefined && args.workers === '1') {
     const pid = gatewayPid;
@@ -426,6 +446,48 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 15000));
     }
   }
+}
+
+/** The issue-16 targets, each as the gateway's figure against the do-nothing proxy's from the same run. */
+function printTargets(
+  figures: Map<
+    string,
+    {
+      addedP50: number;
+      addedP99: number;
+      throughputPct: number;
+      cpuPerTokenUs: number;
+      cpuPerRequestUs: number;
+    }
+  >,
+): void {
+  const ratio = (g: number, n: number, bound: number): string =>
+    n <= 0
+      ? `n/a (node-proxy added ${n.toFixed(2)} ms)`
+      : `${(g / n).toFixed(2)}× ${g / n <= bound ? 'met' : 'NOT met'}`;
+  const lines: string[] = [];
+  for (const c of LEVELS) {
+    const g = figures.get(`${c} gateway`);
+    const n = figures.get(`${c} node-proxy`);
+    if (!g || !n) continue;
+    const parts = [
+      `added TTFT P50 ${ratio(g.addedP50, n.addedP50, 1.25)} (≤ 1.25×)`,
+      `P99 ${ratio(g.addedP99, n.addedP99, 1.5)} (≤ 1.5×)`,
+    ];
+    if (c >= 64) {
+      const points = g.throughputPct - n.throughputPct;
+      parts.push(
+        `throughput ${points.toFixed(1)} points vs node-proxy ${points >= -2 ? 'met' : 'NOT met'} (within 2)`,
+      );
+    }
+    parts.push(
+      `CPU per request ${ratio(g.cpuPerRequestUs, n.cpuPerRequestUs, 1.2)}, per token ${ratio(g.cpuPerTokenUs, n.cpuPerTokenUs, 1.2)} (≤ 1.2×: per request at 64, per token at 256)`,
+    );
+    lines.push(`  ${c} streams: ${parts.join('; ')}`);
+  }
+  console.log(
+    `\ntargets (gateway against node-proxy in this run; load ${loadavg()[0]?.toFixed(2)}):\n${lines.join('\n')}`,
+  );
 }
 
 let gatewayUrlForTotals: string | undefined;
