@@ -765,6 +765,13 @@ export class SharedState {
               .catch(noop);
           }
         }
+        // Queue places likewise: a waiter that left (gave up, or got a local slot) while the
+        // restatement travelled was counted in it; give its place back, or it would hold one in the
+        // store for as long as this replica lives (and a held place makes every new request queue).
+        for (const [name, held] of Object.entries(endpoints)) {
+          for (let gone = held.queued - (this.queuedHere.get(name) ?? 0); gone > 0; gone--)
+            void this.remote.leaveQueue(this.replica, name).catch(noop);
+        }
       }
       if (!restate) this.releaseReserves(false);
       if (this.pendingSettlements.length > 0) {

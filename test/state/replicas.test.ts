@@ -12,7 +12,7 @@ import type { ProbeResult } from '../../src/probes/index.ts';
 import { createHealthState } from '../../src/probes/index.ts';
 import { createSharedState, SharedCounters, type SharedState } from '../../src/state/index.ts';
 import { SharedLedger } from '../../src/gateway/load/shared-ledger.ts';
-import { seen, startHarness, type Harness } from '../gateway/harness.ts';
+import { seen, startHarness, TEST_TIMEOUTS, type Harness } from '../gateway/harness.ts';
 import { redisMissing, startRedis, type RedisServer } from '../support/redis.ts';
 
 const missing = redisMissing();
@@ -106,7 +106,8 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
       },
       patch: (e: Endpoint) =>
         e.name === 'coder-fast'
-          ? { maxConcurrency: 2, maxQueue: 100 }
+          ? // A first token may be held back long enough for the queue test's stopped Redis.
+            { maxConcurrency: 2, maxQueue: 100, timeouts: { ...TEST_TIMEOUTS, ttftTimeoutMs: 20_000 } }
           : e.name === 'coder'
             ? { maxConcurrency: 64, maxQueue: 200 }
             : {},
@@ -256,6 +257,75 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
       }
     }
   }, 30_000);
+
+  it('a waiter that leaves while the restatement after a loss travels gives its queue place back', async () => {
+    // Its own replica, heartbeats driven here (not by the timer), so the restatement is in flight
+    // exactly while the waiter leaves: Redis is stopped (SIGSTOP) until then.
+    const state = await createSharedState(h.fleet, {
+      state: redis.url,
+      breaker: BREAKER,
+      heartbeatMs: 600_000,
+      timeoutMs: 3_000,
+      lostAfter: 1,
+      queuePollMs: 50,
+    });
+    const gateway = buildGateway(h.fleet, { env: { LLM_FLEET_LOOPBACK_ONLY: '1' }, state });
+    const url = await gateway.listen(0, '127.0.0.1');
+    const clients = new AbortController();
+    const waiter = new AbortController();
+    const pid = redis.pid() as number;
+    const send = (signal: AbortSignal): void =>
+      void fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        signal,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({
+          model: 'coder-fast',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 4,
+        }),
+      }).catch(() => undefined);
+    try {
+      h.setFaults('coder-fast', [{ kind: 'slow-first-token', delayMs: 30_000 }]);
+      // Both slots of coder-fast held through Redis.
+      send(clients.signal);
+      send(clients.signal);
+      await until('two slots held', () => state.held('coder-fast').inFlight === 2, 5_000);
+      process.kill(pid, 'SIGSTOP');
+      await state.heartbeat();
+      expect(state.status().shared).toBe(false);
+      // Cut off: this replica's share of the slots (ceil(2 / replicas) = 1) taken locally, then a
+      // waiter queued locally.
+      send(clients.signal);
+      await until('a local slot held', () => state.held('coder-fast').inFlight === 3, 5_000);
+      send(waiter.signal);
+      await until('one queued', () => state.held('coder-fast').queued === 1, 5_000);
+      // The restatement counts the waiter; it leaves while the restatement waits for Redis.
+      const restated = state.heartbeat();
+      waiter.abort();
+      await until('the waiter is gone', () => state.held('coder-fast').queued === 0, 5_000);
+      process.kill(pid, 'SIGCONT');
+      await restated;
+      expect(state.status().shared).toBe(true);
+      await until(
+        'no queue place left in the store',
+        async () => (await state.usage(['coder-fast']))['coder-fast']?.queued === 0,
+        2_000,
+      );
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already running
+      }
+      h.setFaults('coder-fast', []);
+      // Gone clients are not the endpoint's failures: their attempts end before the replica closes.
+      clients.abort();
+      await until('every slot given back', () => state.held('coder-fast').inFlight === 0, 5_000);
+      await gateway.close();
+      await state.close();
+    }
+  }, 60_000);
 
   it('one replica probes each endpoint under a lease; every replica routes on what it found', async () => {
     const routable = h.fleet.endpoints.filter((e) => e.status === 'running').map((e) => e.name);
