@@ -19,6 +19,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { postgresMissing } from '../test/support/postgres.ts';
+import { prometheusMissing } from '../test/support/prometheus.ts';
+import { redisMissing } from '../test/support/redis.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const README = join(ROOT, 'README.md');
@@ -45,8 +48,8 @@ export interface Example {
   readonly present?: (text: string) => string;
   /** Masks beyond the common ones (e.g. every number, for measured figures). */
   readonly mask?: (text: string) => string;
-  /** Skipped (and said so) when this is missing. */
-  readonly needs?: { readonly command: string; readonly install: string };
+  /** Why the example cannot run here, with the install hint (skipped, and said so); undefined when it can. */
+  readonly missing?: () => string | undefined;
 }
 
 const CLI = `"${process.execPath}" "${join(ROOT, 'bin/llm-fleet.js')}"`;
@@ -56,6 +59,8 @@ const PRELUDE = [
   `llm-fleet() { ${CLI} "$@"; }`,
   'export -f npx llm-fleet 2>/dev/null',
   'export LLM_FLEET_LOOPBACK_ONLY=1',
+  // $TMP is the example's own directory, not the temp dir of the programs it runs (Node reads TMP).
+  'export -n TMP',
   // wait_for PATTERN FILE [PID]: until FILE shows PATTERN (a state, never a fixed sleep); fails if PID died.
   'wait_for() { until grep -q -- "$1" "$2" 2>/dev/null; do',
   '  if [ -n "$3" ] && ! kill -0 "$3" 2>/dev/null; then echo "wait_for: exited before \'$1\'" >&2; cat "$2" >&2; return 1; fi',
@@ -279,6 +284,24 @@ export const EXAMPLES: readonly Example[] = [
         .replace(/^x-llm-fleet-reason: .*$/m, (line) => line.replace(/-?\d+(?:\.\d+)?/g, '<n>')),
   },
   {
+    name: 'ha',
+    steps: [
+      {
+        show: 'node examples/ha/run.ts     # what npm run ha runs; [--port 4000] [--traffic RPS] [--duration S] [--json]',
+        run: `"${process.execPath}" examples/ha/run.ts --port 0`,
+        until: /Ctrl-C stops everything/,
+        timeoutMs: 120_000,
+      },
+    ],
+    // The balancer's port is the one a reader uses: 4000, as without --port 0.
+    present: (t) => {
+      const port = /balancer +http:\/\/127\.0\.0\.1:(\d+)/.exec(t)?.[1];
+      return port ? t.replaceAll(`127.0.0.1:${port}`, '127.0.0.1:4000') : t;
+    },
+    mask: (t) => t.replace(/\(pid \d+;/g, '(pid <n>;').replace(/kill -9 \d+/, 'kill -9 <n>'),
+    missing: () => redisMissing() ?? postgresMissing() ?? prometheusMissing(),
+  },
+  {
     name: 'check',
     steps: [
       {
@@ -302,7 +325,10 @@ export const EXAMPLES: readonly Example[] = [
         run: 'cd $TMP && npx llm-fleet export grafana -f "$ROOT/examples/onex.fleet.yaml" --out grafana/llm-fleet.json',
       },
     ],
-    needs: { command: 'promtool', install: 'apt-get install -y prometheus (Debian ships promtool in it)' },
+    missing: () =>
+      available('promtool')
+        ? undefined
+        : 'promtool is not installed: apt-get install -y prometheus (Debian ships promtool in it)',
   },
 ];
 
@@ -490,10 +516,9 @@ async function cli(): Promise<void> {
       stale++;
       continue;
     }
-    if (example.needs && !available(example.needs.command)) {
-      process.stdout.write(
-        `${example.name}: SKIPPED — ${example.needs.command} is not installed (${example.needs.install})\n`,
-      );
+    const missing = example.missing?.();
+    if (missing) {
+      process.stdout.write(`${example.name}: SKIPPED — ${missing}\n`);
       continue;
     }
     const body = await runExample(example, check ? 'check' : 'write');

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  available,
   checkedPart,
   comparable,
   EXAMPLES,
@@ -22,6 +21,17 @@ describe('README console examples', () => {
     expect([...blocks.keys()].sort()).toEqual(EXAMPLES.map((e) => e.name).sort());
   });
 
+  it('every console block in the README is one of them (commands to type are ```sh)', () => {
+    const unmarked = readme
+      .split('\n')
+      .flatMap((line, i, lines) =>
+        line === '```console' && !/^<!-- example: [\w-]+ -->$/.test(lines[i - 1] ?? '')
+          ? [`README.md:${i + 1}`]
+          : [],
+      );
+    expect(unmarked, 'a console block not produced by scripts/readme-examples.ts').toEqual([]);
+  });
+
   it('the masks hide ports, times and durations, and keep the words', () => {
     const a = maskVolatile(
       '2026-12-02T17:01:54.123Z  at 17:01:54 on http://127.0.0.1:41234 took 9.3 ms (163778 bytes)',
@@ -34,8 +44,8 @@ describe('README console examples', () => {
   });
 
   for (const example of EXAMPLES) {
-    const missing = example.needs && !available(example.needs.command) ? example.needs : undefined;
-    const skipped = missing ? ` — SKIPPED: ${missing.command} is not installed; ${missing.install}` : '';
+    const missing = example.missing?.();
+    const skipped = missing ? ` — SKIPPED: ${missing}` : '';
     if (skipped) console.warn(`[readme examples] ${example.name}${skipped}`);
     it.skipIf(missing !== undefined)(
       `${example.name}: the README shows what the code prints`,
