@@ -47,6 +47,9 @@ beforeAll(async () => {
   for (let i = 0; i < 200; i++) store.write(record('coder-fast', i, i % 5 === 0 ? 1200 : 300));
   // coder: well within its targets.
   for (let i = 0; i < 50; i++) store.write(record('coder', i, 500));
+  // embeddings: 30 batches of 32, each 40 ms long but overlapping, so each added 4 ms of busy time:
+  // 960 inputs in 120 ms = 8000/s aggregate, though every batch alone reads 800/s.
+  for (let i = 0; i < 30; i++) store.write({ ...record('embeddings', i, 40), busyMs: 4 });
   // Every routable endpoint answered every probe of the last hour.
   for (const endpoint of ['coder', 'coder-fast', 'embeddings', 'deepseek-r1'])
     for (let m = 0; m < 60; m += 1)
@@ -101,6 +104,18 @@ describe('llm-fleet check', () => {
     expect(r.out).toMatch(/coder\s+│ availability ≥ 99% \(business-hours\)\s+│ 60\/60 good \(100%\)/);
     expect(r.out).toContain('small       │ planned: not routable, not judged');
     expect(r.out).toContain('BREACH: coder-fast ttft-p95');
+  });
+
+  it('judges embeddings/s as inputs over busy time, with the alert windows in place of a budget', async () => {
+    const r = await run(['check', ...FLEET, '--store', storePath, ...AT, '--since', '24h']);
+    expect(r.out).toMatch(
+      /embeddings\s+│ ≥ 5000 embeddings\/s \(aggregate: inputs per busy second\)\s+│ 8000\/s · 960 inputs \/ 0\.12 s busy\s+│ —\s+│ ok/,
+    );
+    const verdict = JSON.parse((await run(['check', ...FLEET, '--store', storePath, ...AT, '--json'])).out);
+    const rate = verdict.endpoints
+      .flatMap((e: { objectives: { objective: { id: string } }[] }) => e.objectives)
+      .find((o: { objective: { id: string } }) => o.objective.id === 'embeddings-embeddings-rate');
+    expect(rate.aggregate).toMatchObject({ units: 960, busyMs: 120, ratePerSecond: 8000, firing: false });
   });
 
   it('surfaces sustained violations, a changed fingerprint and changed hardware with their evidence', async () => {
