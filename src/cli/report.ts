@@ -8,7 +8,8 @@ import { renderSloDocument } from '../export/slo-document.ts';
 import type { FleetVerdict } from '../slo/evaluate.ts';
 import { defaultStorePath } from '../store/sqlite-store.ts';
 import type { CalibrationRun } from '../store/types.ts';
-import { verdictFromStore } from './check.ts';
+import { replicaBreakdown, verdictFromStore } from './check.ts';
+import type { ReplicaVerdict } from '../slo/replicas.ts';
 import type { RegisterCommand } from './commands.ts';
 import { durationOption } from './health.ts';
 import type { FleetOptions } from './shared.ts';
@@ -50,12 +51,14 @@ Exit codes: 0 written · 2 usage or config error.`,
         let verdict: FleetVerdict | undefined;
         let calibrationRuns: CalibrationRun[] = [];
         let simulated = false;
+        let replicas: readonly ReplicaVerdict[] = [];
         if (storeExists(path)) {
           const store = await openStoreFor(fleet, options, io, 'read');
           try {
             const nowMs = options.at ?? Date.now();
             const sinceMs = nowMs - options.since;
             verdict = await verdictFromStore(fleet, store, { sinceMs, nowMs });
+            replicas = (await replicaBreakdown(fleet, store, { sinceMs, nowMs }))?.replicas ?? [];
             // The demo marks its records: figures from simulators say nothing about hardware.
             simulated = (await store.records({ fromMs: sinceMs, toMs: nowMs + 1 }, undefined, 200)).some(
               (r) => r.simulated === true,
@@ -72,7 +75,7 @@ Exit codes: 0 written · 2 usage or config error.`,
           io.err(`llm-fleet: no store at ${path}: the report shows targets without measured values\n`);
         }
         const text = renderSloDocument(
-          { fleet, ...(verdict ? { verdict } : {}), calibrationRuns, simulated },
+          { fleet, ...(verdict ? { verdict } : {}), calibrationRuns, simulated, replicas },
           options.format,
         );
         writeOutput(io, text, options.out, `the ${options.format} report`);

@@ -12,6 +12,7 @@ import type {
   ObjectiveKind,
   ObjectiveVerdict,
   RecalibrationTrigger,
+  ReplicaVerdict,
 } from '../slo/index.ts';
 import {
   aggregateText,
@@ -35,6 +36,8 @@ export interface SloDocumentInput {
   readonly calibrationRuns?: readonly CalibrationRunSummary[];
   /** The measurements came from llm-fleet's simulators (the demo), not the real servers. */
   readonly simulated?: boolean;
+  /** Each replica pool's servers judged on their own requests (`replicaVerdicts`): a breakdown. */
+  readonly replicas?: readonly ReplicaVerdict[];
 }
 
 export type SloDocumentFormat = 'md' | 'html' | 'json';
@@ -57,6 +60,7 @@ export function sloDocumentData(input: SloDocumentInput, doc: DocumentModel = sl
     range: input.verdict ? { sinceMs: input.verdict.sinceMs, nowMs: input.verdict.nowMs } : undefined,
     document: doc,
     verdict: input.verdict,
+    ...(input.replicas && input.replicas.length > 0 ? { replicas: input.replicas } : {}),
     calibrationRuns: latestRuns(input.calibrationRuns ?? []),
   };
 }
@@ -101,7 +105,7 @@ export function sloDocument(input: SloDocumentInput): DocumentModel {
     ],
     sections: [
       inventorySection(fleet),
-      targetsSection(fleet, verdict),
+      targetsSection(fleet, verdict, input.replicas ?? []),
       routingSection(fleet),
       healthSection(fleet, verdict),
       calibrationSection(fleet, verdict, input.calibrationRuns ?? []),
@@ -153,7 +157,11 @@ function location(fleet: Fleet, e: Endpoint): { host: string; port: string } {
 
 // ---------------------------------------------------------------- SLO Targets
 
-function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Section {
+function targetsSection(
+  fleet: Fleet,
+  verdict: FleetVerdict | undefined,
+  replicas: readonly ReplicaVerdict[],
+): Section {
   const v = (e: Endpoint): EndpointVerdict | undefined =>
     verdict?.endpoints.find((x) => x.endpoint === e.name);
   // The seed writes TBD for a target still to be set; an endpoint without `slo` has none to set.
@@ -292,8 +300,41 @@ function targetsSection(fleet: Fleet, verdict: FleetVerdict | undefined): Sectio
           (windows.length > 0 ? ` Windows: ${windows.join('; ')}.` : ''),
       },
       ...(verdict ? objectivesTable(fleet, verdict) : []),
+      ...replicasTable(fleet, replicas),
     ],
   };
+}
+
+/** A pool's servers, each judged on its own requests: below the endpoint's rows, never instead. */
+function replicasTable(fleet: Fleet, replicas: readonly ReplicaVerdict[]): Block[] {
+  if (replicas.length === 0) return [];
+  const rows = replicas.flatMap((r) => {
+    const env = fleet.endpoints.find((x) => x.name === r.endpoint)?.env ?? r.endpoint;
+    return r.objectives.map((o) => [
+      `\`${env}\``,
+      r.replica,
+      String(r.requests),
+      o.objective.description,
+      objectiveMeasuredCell(o),
+      objectiveVerdictText(o),
+    ]);
+  });
+  return [
+    { kind: 'heading', text: 'Per replica' },
+    {
+      kind: 'paragraph',
+      text:
+        "A replica pool's request objectives judged over each server's own requests, with the endpoint's " +
+        'targets: a breakdown of the endpoint rows above, which stay the verdict. Availability and recovery ' +
+        'are the endpoint’s alone (a pool is up while one server is).',
+    },
+    {
+      kind: 'table',
+      head: ['Endpoint', 'Replica', 'Requests', 'Objective', 'Measured', 'Verdict'],
+      rows,
+      verdictColumn: 5,
+    },
+  ];
 }
 
 function objectiveOf(v: EndpointVerdict | undefined, kind: ObjectiveKind): ObjectiveVerdict | undefined {

@@ -219,7 +219,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 8,
-    why: "the embeddings/s objective is an aggregate rate (good = inputs, total = busy ms); the counts stored before were per-batch verdicts under the same id and cannot be read as inputs over busy time, so they go (raw records without busyMs never count)",
+    why: 'the embeddings/s objective is an aggregate rate (good = inputs, total = busy ms); the counts stored before were per-batch verdicts under the same id and cannot be read as inputs over busy time, so they go (raw records without busyMs never count)',
     statements: ['slo_minutes', 'slo_hours', 'slo_days'].map(
       (table) => `DELETE FROM ${table} WHERE objective_id LIKE '%-embeddings-rate'`,
     ),

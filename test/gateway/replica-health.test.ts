@@ -302,5 +302,14 @@ describe('health per replica of a pool (two simulated vLLM servers of coder-fast
     const text = await runCli(args, rig.env);
     expect(text.out).toContain('Per replica');
     expect(text.out).toMatch(/coder-fast#1\s.*BREACH/);
+    // The regenerated SLO document carries the same breakdown under the endpoint's rows.
+    const report = await runCli(
+      ['report', '-f', rig.fleetFile, '--store', join(dir as string, 'fleet.db'), '--since', '1h'],
+      rig.env,
+    );
+    expect(report.out).toContain('### Per replica');
+    expect(report.out).toMatch(
+      new RegExp(`\\| \`LLM_CODER_FAST_URL\` \\| 1 \\| ${count('1')} \\| TTFT P95[^\\n]*\\*\\*BREACH\\*\\*`),
+    );
   });
 });
