@@ -261,7 +261,9 @@ function targetsSection(
       { kind: 'heading', text: 'Throughput (tokens/second, generation phase)' },
       {
         kind: 'paragraph',
-        text: "Sustained is judged at the median of requests' decode rates, burst at the P95 of each request's best one-second rate.",
+        text:
+          "Sustained is judged at the median of requests' decode rates, burst at the P95 of each request's best one-second rate. " +
+          'Embeddings/s is throughput under concurrency: the inputs of the batches of the stated size over the time the endpoint was busy with them (overlapping batches share their seconds), judged over the whole range.',
       },
       {
         kind: 'table',
