@@ -229,11 +229,11 @@ export const EXAMPLES: readonly Example[] = [
     steps: [
       {
         show:
-          'npx llm-fleet calibrate coder-fast deepseek-r1 -f fleet.yaml --parallel-hosts --warmup 3 --iterations 20 ' +
+          'npx llm-fleet calibrate coder-fast deepseek-r1 -f fleet.yaml --parallel-hosts --warmup 2 --iterations 12 ' +
           '--max-tokens 32 --note "simulator, VRAM n/a" --write',
         run:
           'sim_up && cp examples/onex.fleet.yaml $TMP/fleet.yaml && cd $TMP && llm-fleet calibrate coder-fast deepseek-r1 ' +
-          '-f fleet.yaml --parallel-hosts --warmup 3 --iterations 20 --max-tokens 32 --note "simulator, VRAM n/a" --write',
+          '-f fleet.yaml --parallel-hosts --warmup 2 --iterations 12 --max-tokens 32 --note "simulator, VRAM n/a" --write',
         timeoutMs: 110_000,
       },
     ],
