@@ -10,7 +10,10 @@
 // project's Node and `npx llm-fleet` meaning bin/llm-fleet.js) and rewrites the blocks;
 // `npm run docs:examples -- --check` only compares. test/readme-examples.test.ts runs the same
 // commands and fails when the README no longer shows what the code prints. The parts that change
-// from run to run (ports, times, ids, durations, byte counts) are masked before comparing.
+// from run to run (ports, times, ids, durations, byte counts) are masked before comparing; an
+// example with measured figures masks those too. Examples that need servers start them with the
+// prelude's sim_up / serve_up (loopback, stopped when the example's shell exits) and wait_for what
+// they print.
 //
 // `check` and `report` read a store recorded from a real `npm start` run (docs/examples/demo.db):
 // `npm run docs:examples -- --record-demo` runs the demo for five minutes and keeps its store.
