@@ -8,7 +8,7 @@
 // each on fresh servers. Per policy and rate: the prefix-cache hit rate (cached prompt tokens /
 // prompt tokens, the sims' ground truth), the share of requests each replica took, spills, and TTFT
 // P50/P95 as the client saw it (streaming, first content chunk), printed as ratios to load-only.
-// Run: node bench/prefix-affinity.ts [--rates 2,4,8,12] [--seconds 20] [--tenants 120] [--scale 0.5]
+// Run: node bench/prefix-affinity.ts [--rates 2,4,8,12] [--seconds 30] [--tenants 120] [--scale 0.5]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ import { seededRandom } from '../src/calibrate/arrivals.ts';
 const { values: args } = parseArgs({
   options: {
     rates: { type: 'string', default: '2,4,8,12' },
-    seconds: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '30' },
     tenants: { type: 'string', default: '120' },
     scale: { type: 'string', default: '0.5' },
     seed: { type: 'string', default: '1' },
@@ -36,8 +36,14 @@ const env = { ...process.env, LLM_FLEET_LOOPBACK_ONLY: '1' };
 process.env.LLM_FLEET_LOOPBACK_ONLY = '1';
 
 const TEXT = readFileSync(new URL('../examples/onex.fleet.yaml', import.meta.url), 'utf8');
+// The matrix's order under load (`policy: static`): every request of the workload goes to the pool,
+// so both runs time the same requests and only the replica choice differs (SLO-aware overflow and
+// shedding would time different survivors).
 const poolText = (affinity: string) =>
-  TEXT.replace('    port: 8001\n', `    port: 8001\n    replicas: [http://192.168.86.202:8001]\n${affinity}`);
+  TEXT.replace(
+    '    port: 8001\n',
+    `    port: 8001\n    replicas: [http://192.168.86.202:8001]\n${affinity}`,
+  ).replace('routing:\n  rules:\n', 'routing:\n  load: { policy: static }\n  rules:\n');
 
 interface Arrival {
   readonly atMs: number;
@@ -74,7 +80,7 @@ const agent = new Agent({
 async function ttftOf(
   url: string,
   a: Arrival,
-): Promise<{ ttftMs: number; replica: string; endpoint: string }> {
+): Promise<{ ttftMs: number; replica: string; endpoint: string; status: number }> {
   const t0 = performance.now();
   const res = await request(`${url}/v1/chat/completions`, {
     method: 'POST',
@@ -95,8 +101,9 @@ async function ttftOf(
   for await (const chunk of res.body) {
     if (Number.isNaN(ttftMs) && String(chunk).includes('"content"')) ttftMs = performance.now() - t0;
   }
-  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  // A request that did not succeed (shed with 429, or failed upstream) is counted, not timed.
   return {
+    status: res.statusCode,
     ttftMs,
     replica: String(res.headers['x-llm-fleet-replica'] ?? '-'),
     endpoint: String(res.headers['x-llm-fleet-endpoint'] ?? '-'),
@@ -115,6 +122,8 @@ interface Result {
   readonly p95: number;
   readonly shares: string;
   readonly offPool: number;
+  readonly shed: number;
+  readonly failed: number;
   readonly spills: number;
   readonly requests: number;
 }
@@ -138,7 +147,9 @@ async function run(name: string, affinity: string, plan: readonly Arrival[]): Pr
     const truths = pool.flatMap((s) => s.groundTruth().filter((t) => t.path.includes('/completions')));
     const prompt = truths.reduce((s, t) => s + t.promptTokens, 0);
     const cached = truths.reduce((s, t) => s + t.cachedPromptTokens, 0);
-    const onPool = results.filter((r) => r.endpoint === 'coder-fast');
+    const onPool = results.filter((r) => r.status === 200 && r.endpoint === 'coder-fast');
+    const shed = results.filter((r) => r.status === 429).length;
+    const failed = results.filter((r) => r.status !== 200 && r.status !== 429).length;
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const spills = metrics
       .split('\n')
@@ -156,7 +167,9 @@ async function run(name: string, affinity: string, plan: readonly Arrival[]): Pr
         95,
       ),
       shares: ['0', '1'].map((id) => onPool.filter((r) => r.replica === id).length).join('/'),
-      offPool: results.length - onPool.length,
+      offPool: results.filter((r) => r.status === 200).length - onPool.length,
+      shed,
+      failed,
       spills,
       requests: results.length,
     };
@@ -170,7 +183,9 @@ console.log(
   `prefix affinity vs load-only: coder-fast ×2 (simulated vLLM), Poisson at ${RATES.join(', ')} req/s for ${SECONDS}s each, ` +
     `${TENANTS} tenants × ~2,000-token system prompt, max_tokens 16, latency scale ${SCALE}, load ${loadavg()[0]?.toFixed(2)} (2 shared cores: noisy)`,
 );
-console.log('rate  policy      requests  on pool r0/r1  elsewhere  spills  cache hit  TTFT P50   TTFT P95');
+console.log(
+  'rate  policy      requests  on pool r0/r1  elsewhere  shed  failed  spills  cache hit  TTFT P50   TTFT P95',
+);
 const ratios: { rate: number; hit: number; p50: number; p95: number }[] = [];
 for (const rate of RATES) {
   const plan = arrivals(rate);
@@ -178,7 +193,7 @@ for (const rate of RATES) {
   const affinity = await run('affinity', '', plan);
   for (const r of [loadOnly, affinity]) {
     console.log(
-      `${String(rate).padStart(4)}  ${r.name.padEnd(10)}  ${String(r.requests).padStart(8)}  ${r.shares.padStart(13)}  ${String(r.offPool).padStart(9)}  ${String(r.spills).padStart(6)}  ${(r.hitRate * 100).toFixed(1).padStart(8)}%  ${r.p50.toFixed(0).padStart(6)} ms  ${r.p95.toFixed(0).padStart(6)} ms`,
+      `${String(rate).padStart(4)}  ${r.name.padEnd(10)}  ${String(r.requests).padStart(8)}  ${r.shares.padStart(13)}  ${String(r.offPool).padStart(9)}  ${String(r.shed).padStart(4)}  ${String(r.failed).padStart(6)}  ${String(r.spills).padStart(6)}  ${(r.hitRate * 100).toFixed(1).padStart(8)}%  ${r.p50.toFixed(0).padStart(6)} ms  ${r.p95.toFixed(0).padStart(6)} ms`,
     );
   }
   ratios.push({

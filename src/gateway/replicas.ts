@@ -5,7 +5,7 @@
 // The endpoint stays one endpoint for routing and objectives; replicas only add where it is served.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { replicasOf, type Endpoint, type Fleet, type Replica } from '../fleet/index.ts';
-import { pickReplica, prefixKey, type ReplicaChoice } from '../routing/index.ts';
+import { estimateChatTokens, pickReplica, prefixKey, type ReplicaChoice } from '../routing/index.ts';
 import type { ChatMessageLike } from '../routing/index.ts';
 import type { BreakerView } from '../state/index.ts';
 import { loadKey, type LoadLedger } from './load/ledger.ts';
@@ -36,6 +36,15 @@ export interface ReplicaPlan {
 export type PromptForAffinity = readonly ChatMessageLike[] | string | undefined;
 
 /**
+ * The part of a chat prompt other requests share and the home's cache would hold: every message but
+ * the last (the system prompt and the conversation so far). A bare prompt string: none known.
+ */
+function sharedPrefixTokens(prompt: PromptForAffinity): number | undefined {
+  if (!Array.isArray(prompt) || prompt.length < 2) return undefined;
+  return estimateChatTokens(prompt.slice(0, -1));
+}
+
+/**
  * The order to try an endpoint's replicas in for one attempt: the bounded-load pick first, then the
  * rest by load; replicas this request already failed on go last. Undefined for a pool of one.
  */
@@ -57,9 +66,11 @@ export function planReplicas(
   const choice = pickReplica(
     replicas.map((r) => {
       const breaker = deps.breaker(loadKey(endpoint.name, r.id));
+      const counts = deps.ledger.counts(loadKey(endpoint.name, r.id));
       return {
         id: r.id,
-        inFlight: loads?.get(r.id) ?? deps.ledger.counts(loadKey(endpoint.name, r.id)).inFlight,
+        inFlight: loads?.get(r.id) ?? counts.inFlight,
+        prefillWaitingTokens: counts.prefillWaitingTokens,
         available:
           !failedHere.has(r.id) &&
           deps.replicaDown?.(endpoint.name, r.id) !== true &&
@@ -67,7 +78,12 @@ export function planReplicas(
           breaker.waitMs(nowMs) === 0,
       };
     }),
-    { key, loadFactor: affinity ? affinity.loadFactor : 1, random: deps.random() },
+    {
+      key,
+      loadFactor: affinity ? affinity.loadFactor : 1,
+      random: deps.random(),
+      sharedPrefixTokens: key === undefined ? undefined : sharedPrefixTokens(prompt),
+    },
   );
   const last = choice.order.filter((id) => failedHere.has(id));
   return {

@@ -17,6 +17,26 @@ describe('bounded-load consistent hashing across a replica pool', () => {
     expect(pickReplica(pool(0, 0), { key, loadFactor: 1.25, random: 0 }).reason).toBe('affinity');
   });
 
+  it.each([
+    // [prefill queued at home, elsewhere, shared prefix tokens, replica taken]
+    [0, 0, 2000, 'home'],
+    [2000, 0, 2000, 'home'], // the saving covers the prefill queued ahead: the hit is no slower
+    [2500, 0, 2000, 'other'], // a hit behind 2,500 queued tokens loses to a miss on an idle server
+    [6000, 3000, 2000, 'other'],
+    [4000, 3000, 2000, 'home'],
+    [2500, 0, undefined, 'home'], // without a saving to weigh, plain bounded load
+  ] as const)('home queued %i, other %i, shared %s → %s', (homeQueued, otherQueued, shared, expected) => {
+    const home = pickReplica(pool(0, 0), { key, loadFactor: 1.25, random: 0 }).order[0] as string;
+    const loads = pool(1, 1).map((r) => ({
+      ...r,
+      prefillWaitingTokens: r.id === home ? homeQueued : otherQueued,
+    }));
+    const c = pickReplica(loads, { key, loadFactor: 1.25, random: 0, sharedPrefixTokens: shared });
+    expect(c.order[0] === home ? 'home' : 'other').toBe(expected);
+    expect(c.reason).toBe(expected === 'home' ? 'affinity' : 'load');
+    expect(c.home).toBe(home);
+  });
+
   it('different prefixes spread over the pool', () => {
     const homes = new Set<string>();
     for (let i = 0; i < 40; i++) {

@@ -11,6 +11,8 @@ export interface ReplicaLoad {
   readonly inFlight: number;
   /** False while its breaker is open or it refused connections lately: never chosen first. */
   readonly available: boolean;
+  /** Prompt tokens dispatched to it and not yet prefilled (the ledger's): the prefill queued ahead. */
+  readonly prefillWaitingTokens?: number;
 }
 
 export type ReplicaReason = 'affinity' | 'spill' | 'load' | 'only';
@@ -32,6 +34,13 @@ export interface ReplicaPickOptions {
   readonly loadFactor: number;
   /** A draw in [0, 1) for ties among equally loaded replicas. */
   readonly random: number;
+  /**
+   * Prompt tokens the prefix's home would serve from its cache (the shared part of the prompt). With
+   * it, the home keeps the request only while that saving outweighs the prefill queued ahead of it
+   * there beyond what another replica has queued: a hit that waits behind another prompt's prefill
+   * is slower than a miss on an idle server.
+   */
+  readonly sharedPrefixTokens?: number;
 }
 
 /**
@@ -68,7 +77,17 @@ export function pickReplica(replicas: readonly ReplicaLoad[], opts: ReplicaPickO
   const total = pool.reduce((sum, r) => sum + r.inFlight, 0);
   const bound = loadBound(total, pool.length, opts.loadFactor);
   const taker = ring.find((r) => r.inFlight + 1 <= bound) ?? (byLoad(pool)[0] as ReplicaLoad);
-  return finish(taker, taker === home ? 'affinity' : 'spill', { home: home.id, boundInFlight: bound });
+  const extra = { home: home.id, boundInFlight: bound };
+  if (taker === home && opts.sharedPrefixTokens !== undefined) {
+    const queued = (r: ReplicaLoad): number => r.prefillWaitingTokens ?? 0;
+    const others = pool.filter((r) => r !== home);
+    const least = others.reduce<ReplicaLoad | undefined>(
+      (best, r) => (best === undefined || queued(r) < queued(best) ? r : best),
+      undefined,
+    );
+    if (least && queued(least) < queued(home) - opts.sharedPrefixTokens) return finish(least, 'load', extra);
+  }
+  return finish(taker, taker === home ? 'affinity' : 'spill', extra);
 }
 
 /**
