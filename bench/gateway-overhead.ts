@@ -310,16 +310,7 @@ async function main(): Promise<void> {
   );
   const rows: string[][] = [];
   /** Per level and hop: what the issue's targets compare (gateway against node-proxy). */
-  const figures = new Map<
-    string,
-    {
-      addedP50: number;
-      addedP99: number;
-      throughputPct: number;
-      cpuPerTokenUs: number;
-      cpuPerRequestUs: number;
-    }
-  >();
+  const figures = new Map<string, TargetFigures>();
   for (const c of LEVELS) {
     const runs = new Map<PathName, PathRun>(order.map((p) => [p, emptyRun()]));
     for (let round = 0; round < ROUNDS; round++) {
@@ -448,19 +439,17 @@ async function main(): Promise<void> {
   }
 }
 
+/** What the issue-16 targets compare, per level and hop. */
+interface TargetFigures {
+  readonly addedP50: number;
+  readonly addedP99: number;
+  readonly throughputPct: number;
+  readonly cpuPerTokenUs: number;
+  readonly cpuPerRequestUs: number;
+}
+
 /** The issue-16 targets, each as the gateway's figure against the do-nothing proxy's from the same run. */
-function printTargets(
-  figures: Map<
-    string,
-    {
-      addedP50: number;
-      addedP99: number;
-      throughputPct: number;
-      cpuPerTokenUs: number;
-      cpuPerRequestUs: number;
-    }
-  >,
-): void {
+function printTargets(figures: Map<string, TargetFigures>): void {
   const ratio = (g: number, n: number, bound: number): string =>
     n <= 0
       ? `n/a (node-proxy added ${n.toFixed(2)} ms)`

@@ -45,6 +45,19 @@ async function open(maxTokens: number, deadlines: Partial<Endpoint['timeouts']> 
   });
 }
 
+/** Attach a sink collecting into `seen`; the failure `ended` rejects with (it must reject). */
+async function failureOf(call: Awaited<ReturnType<typeof open>>, seen: StreamEvent[]) {
+  call.attach((ev) => {
+    seen.push(ev);
+  });
+  const error = await call.ended.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UpstreamFailureError);
+  return (error as UpstreamFailureError).failure;
+}
+
 const tokens = (events: StreamEvent[]): number =>
   events.filter((e) => e.chunk.kind === 'delta' && e.chunk.hasToken).length;
 
@@ -102,17 +115,8 @@ describe('openStream', () => {
       latency: { prefillOverheadMs: 1, decodeTokensPerSecond: 2_000, ttftJitterP99Ratio: 1 },
       faults: [{ kind: 'cut', afterTokens: 5 }],
     });
-    const call = await open(50);
     const seen: StreamEvent[] = [];
-    call.attach((ev) => {
-      seen.push(ev);
-    });
-    const error = await call.ended.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(UpstreamFailureError);
-    expect((error as UpstreamFailureError).failure.cause).toBe('stream_cut');
+    expect((await failureOf(await open(50), seen)).cause).toBe('stream_cut');
     expect(tokens(seen)).toBe(5);
   });
 });
@@ -122,17 +126,6 @@ describe('openStream', () => {
 // hang the test past its timeout instead of failing quietly.
 describe('openStream deadlines', () => {
   const NEVER = 600_000;
-  async function failureOf(call: Awaited<ReturnType<typeof open>>, seen: StreamEvent[]) {
-    call.attach((ev) => {
-      seen.push(ev);
-    });
-    const error = await call.ended.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(UpstreamFailureError);
-    return (error as UpstreamFailureError).failure;
-  }
 
   it('idle: a stream that stalls after its first tokens ends at the idle deadline, not the TTFT one', async () => {
     sim = await startSimEndpoint({
