@@ -157,6 +157,8 @@ export type StateEvent =
 /** A probe result as the monitor feeds it into the health state machine. */
 export interface SharedObservation {
   readonly endpoint: string;
+  /** The server of the endpoint's replica pool probed (absent for one server). */
+  readonly replica?: string;
   readonly ok: boolean;
   readonly atMs: number;
   readonly cause?: string;

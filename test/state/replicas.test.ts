@@ -368,6 +368,57 @@ describe.skipIf(skip)('replicas sharing state in Redis', () => {
     }
   }, 30_000);
 
+  it('a pool probed under the lease: every gateway replica learns which pool server is down, not just the endpoint', async () => {
+    // coder-fast as a pool: its simulator, and a second server on loopback that refuses connections.
+    const fleet = {
+      ...h.fleet,
+      endpoints: h.fleet.endpoints.map((e) =>
+        e.name === 'coder-fast' && e.url
+          ? {
+              ...e,
+              replicas: [
+                { id: '0', url: e.url },
+                { id: '1', url: 'http://127.0.0.1:9' },
+              ],
+            }
+          : e,
+      ),
+    };
+    const monitors = await Promise.all(
+      [0, 1].map((i) =>
+        startMonitor(fleet, {
+          state: createHealthState(fleet),
+          coordination: replicas[i]!.state,
+          intervalMs: 60_000,
+          requestProbeEvery: 0,
+          fingerprintEvery: 0,
+          autoStart: false,
+          env: { LLM_FLEET_LOOPBACK_ONLY: '1' },
+        }),
+      ),
+    );
+    try {
+      for (let round = 0; round < 2; round++) await Promise.all(monitors.map((m) => m.tick()));
+      await until(
+        'both views: coder-fast up, its replica 1 down',
+        () =>
+          monitors.every(
+            (m) =>
+              m.state.state('coder-fast') === 'up' &&
+              m.state.replicaStates('coder-fast').get('0') === 'up' &&
+              m.state.replicaStates('coder-fast').get('1') === 'down',
+          ),
+        PROPAGATION_BOUND_MS,
+      );
+      // The incident is the replica's in both views, from the same probe.
+      const incidents = monitors.map((m) => m.state.incidents().filter((i) => i.endpoint === 'coder-fast'));
+      expect(incidents[0]).toEqual([expect.objectContaining({ replica: '1', cause: 'connect_refused' })]);
+      expect(incidents[1]).toEqual(incidents[0]);
+    } finally {
+      await Promise.all(monitors.map((m) => m.stop()));
+    }
+  }, 30_000);
+
   it("shared counters (for the load ledger): each replica adds the others' last published values", async () => {
     const local = [{ 'coder:inFlight': 3 }, { 'coder:inFlight': 4 }, { 'coder:inFlight': 5 }];
     const counters = replicas.map(
