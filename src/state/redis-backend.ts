@@ -339,12 +339,17 @@ export class RedisBackend implements StateBackend {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    // A clean close waits for the replies of commands sent (the reserve given back on the way out);
+    // with Redis gone it would wait for ever, so a stopping replica waits a second at most.
     for (const c of [this.client, this.subscriber]) {
-      try {
-        if (c.isOpen) await c.close();
-      } catch {
-        c.destroy();
-      }
+      if (!c.isOpen) continue;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 1_000)));
+      const outcome = await Promise.race([c.close().then(() => 'closed' as const), late]).catch(
+        () => 'failed',
+      );
+      clearTimeout(timer);
+      if (outcome !== 'closed' && c.isOpen) c.destroy();
     }
   }
 }
