@@ -47,6 +47,9 @@ describe.skipIf(!HAVE_CHROMIUM)(
         .toBeGreaterThan(0);
       await expect.poll(() => always.textContent(), { timeout: 20_000 }).toMatch(/probes good/);
 
+      // A fresh store: the page follows the server's suggested window (the last hour), even when its
+      // first answer came before the gateway had stored a request (the 24 h default holds business hours).
+      await expect.poll(() => page.locator('#window').inputValue(), { timeout: 20_000 }).toBe('1h');
       // coder, coder-fast and deepseek-r1: probed just as often, up, and judged on business hours only.
       for (const id of ['coder-availability', 'coder-fast-availability', 'deepseek-r1-availability']) {
         const row = page.locator(`[data-objective="${id}"]`);

@@ -20,7 +20,11 @@ let routeShown: string | undefined;
 let inFlight: Promise<void> | undefined;
 let again = false;
 let lastUpdateMs = 0;
-/** Set once the window is the visitor's choice (stored, or picked) or the suggested one was applied. */
+/**
+ * Set once the window is the visitor's choice (stored, or picked). Until then the page follows the
+ * server's suggestion on every refresh: a fresh fleet has no request stored yet at the first answer
+ * (the gateway writes in batches), so a suggestion taken once would keep the 24 h default for good.
+ */
 let windowChosen = sessionStorage.getItem(WINDOW_STORAGE) !== null;
 
 function route(): { view: 'overview' | 'routing' | 'endpoint'; name?: string } {
@@ -58,11 +62,9 @@ async function render(): Promise<void> {
     const o = await getJson<Overview>(`/api/overview?window=${window}`);
     // A fresh fleet (the demo) gets the window that holds its data, unless the visitor chose one.
     if (!windowChosen && o.summary.suggestedWindow !== window) {
-      windowChosen = true;
       windowSelect.value = o.summary.suggestedWindow;
       return render();
     }
-    windowChosen = true;
     let grid = main.querySelector<HTMLElement>('.cards');
     let header = main.querySelector<HTMLElement>('.fleet-slot');
     if (!grid || !header || routeShown !== key) {
