@@ -33,6 +33,11 @@ interface EmbeddingPart {
   readonly totalTokens: number;
   /** performance.now() when the upstream's whole answer had arrived, before the gateway parsed it. */
   readonly receivedMono: number;
+  /**
+   * The upstream's answer as it came, when it can be relayed unchanged: an OpenAI-shaped list with
+   * its model and its embeddings in input order (the client's whole batch in one part).
+   */
+  readonly relayable?: Buffer;
 }
 
 async function embedBatch(
@@ -76,9 +81,18 @@ async function embedBatch(
   }
   const usage = (parsed.usage ?? {}) as Json;
   const promptTokens = typeof usage.prompt_tokens === 'number' ? usage.prompt_tokens : 0;
+  const inOrder = data.every((d, i) => d.index === i);
+  const relayable =
+    inOrder &&
+    parsed.object === 'list' &&
+    typeof parsed.model === 'string' &&
+    typeof usage.prompt_tokens === 'number'
+      ? r.bodyBytes
+      : undefined;
   return {
     receivedMono,
-    data: [...data].sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0)),
+    ...(relayable !== undefined ? { relayable } : {}),
+    data: inOrder ? data : [...data].sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0)),
     model: typeof parsed.model === 'string' ? parsed.model : undefined,
     promptTokens,
     totalTokens: typeof usage.total_tokens === 'number' ? usage.total_tokens : promptTokens,
@@ -157,22 +171,12 @@ export async function handleEmbeddings(
   // time such batches kept the endpoint busy (from the answering attempt's send to its last part).
   if (inputs.length >= objectiveBatchSize(lease.endpoint))
     trace.busyMs = ctx.busy(lease.endpoint).add(lease.startedMono, answeredMono);
-  let offset = 0;
-  const data: Json[] = [];
-  for (const part of parts) {
-    for (const d of part.data)
-      data.push({ ...d, index: offset + Number(d.index ?? 0) - Number(part.data[0]?.index ?? 0) });
-    offset += part.data.length;
-  }
   const promptTokens = parts.reduce((s, p) => s + p.promptTokens, 0);
   trace.promptTokens = promptTokens;
   const endpoint = lease.endpoint;
-  const text = JSON.stringify({
-    object: 'list',
-    data,
-    model: parts[0]?.model ?? endpoint.servedModel,
-    usage: { prompt_tokens: promptTokens, total_tokens: parts.reduce((s, p) => s + p.totalTokens, 0) },
-  });
+  // One part in order is relayed as it came: serialising 32 × 4096 floats again cost as much as
+  // parsing them. Split batches are merged and renumbered.
+  const text = (parts.length === 1 ? parts[0]?.relayable : undefined) ?? mergedAnswer(parts, endpoint);
   trace.gatewayOverheadMs = Math.max(0, performance.now() - trace.t0 - trace.upstreamMs);
   const headers = fleetHeaders(trace, routed, endpoint, failures);
   headers['x-llm-fleet-attempts'] = String(trace.attempts.length);
@@ -187,4 +191,24 @@ export async function handleEmbeddings(
   });
   res.end(text);
   return { status: 200, outcome: 'ok', endpoint, model: parts[0]?.model ?? endpoint.servedModel };
+}
+
+/** The parts' embeddings in input order, renumbered, under one usage. */
+function mergedAnswer(parts: readonly EmbeddingPart[], endpoint: Endpoint): string {
+  let offset = 0;
+  const data: Json[] = [];
+  for (const part of parts) {
+    for (const d of part.data)
+      data.push({ ...d, index: offset + Number(d.index ?? 0) - Number(part.data[0]?.index ?? 0) });
+    offset += part.data.length;
+  }
+  return JSON.stringify({
+    object: 'list',
+    data,
+    model: parts[0]?.model ?? endpoint.servedModel,
+    usage: {
+      prompt_tokens: parts.reduce((s, p) => s + p.promptTokens, 0),
+      total_tokens: parts.reduce((s, p) => s + p.totalTokens, 0),
+    },
+  });
 }

@@ -17,7 +17,10 @@ export const TEI_MAX_CONCURRENT_REQUESTS = 512;
  * One random unit vector per dimension, encoded once. A text's embedding is that vector rotated by
  * a hash of the text: deterministic, unit length, near-orthogonal for different texts, and served
  * as a slice of a pre-encoded string. Encoding 32 fresh 4096-float vectors per batch took 100–400 ms
- * and blocked every endpoint in the simulator's process; a slice costs microseconds.
+ * and blocked every endpoint in the simulator's process; a slice costs microseconds. Rotations are
+ * by multiples of 3 elements (12 bytes), so the base64 of a rotated vector is also a slice — of the
+ * doubled vector's base64 — plus the few bytes of its last partial group: base64-encoding 32 × 16 KB
+ * per batch was the simulator's main CPU cost for the SDKs' default `encoding_format: base64`.
  */
 interface Basis {
   /** `v0,v1,…,v(d-1),v0,…,v(d-1),` */
@@ -25,6 +28,11 @@ interface Basis {
   /** Start offset in `doubled` of element i, for i in 0..2d. */
   readonly offsets: Int32Array;
   readonly values: Float32Array;
+  /** base64 of `values`' bytes (the doubled vector, little-endian float32). */
+  readonly base64: string;
+  /** `doubled` and `base64` as bytes (ASCII), to answer with slices instead of encoding text. */
+  readonly doubledBytes: Buffer;
+  readonly base64Bytes: Buffer;
 }
 const bases = new Map<number, Basis>();
 
@@ -58,17 +66,54 @@ function basis(dimension: number): Basis {
     at += piece.length;
   }
   offsets[2 * dimension] = at;
-  const b = { doubled, offsets, values };
+  const base64 = Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+  const b = {
+    doubled,
+    offsets,
+    values,
+    base64,
+    doubledBytes: Buffer.from(doubled, 'latin1'),
+    base64Bytes: Buffer.from(base64, 'latin1'),
+  };
   bases.set(dimension, b);
   return b;
 }
 
-/** A deterministic unit vector for a text (same text, same vector), with its JSON encoding. */
-export function simEmbedding(text: string, dimension: number): { json: string; values: Float32Array } {
+export interface SimEmbedding {
+  /** `[v0,…]` as JSON numbers. */
+  readonly json: string;
+  readonly values: Float32Array;
+  /** The float32 bytes in base64 (what `encoding_format: base64` returns). */
+  readonly base64: string;
+  /** The JSON array's bytes, and the base64 text's, as slices of the basis (no copy). */
+  readonly jsonBytes: readonly Buffer[];
+  readonly base64Bytes: readonly Buffer[];
+}
+
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
+const QUOTE = Buffer.from('"');
+
+/** A deterministic unit vector for a text (same text, same vector), with its encodings. */
+export function simEmbedding(text: string, dimension: number): SimEmbedding {
   const b = basis(dimension);
-  const r = fnv1a(text) % dimension;
-  const json = `[${b.doubled.slice(b.offsets[r] as number, (b.offsets[r + dimension] as number) - 1)}]`;
-  return { json, values: b.values.subarray(r, r + dimension) };
+  const r = 3 * (fnv1a(text) % Math.max(1, Math.floor(dimension / 3)));
+  const [from, to] = [b.offsets[r] as number, (b.offsets[r + dimension] as number) - 1];
+  const json = `[${b.doubled.slice(from, to)}]`;
+  const values = b.values.subarray(r, r + dimension);
+  // Bytes [4r, 4r + 4d): 4r is a multiple of 3, so whole 3-byte groups map to whole 4-char groups.
+  const groups = Math.floor((4 * dimension) / 3);
+  const [headFrom, headTo] = [(16 * r) / 3, (16 * r) / 3 + 4 * groups];
+  const rest = 4 * dimension - 3 * groups;
+  const tail =
+    rest === 0 ? '' : Buffer.from(values.buffer, values.byteOffset + 3 * groups, rest).toString('base64');
+  return {
+    json,
+    values,
+    base64: b.base64.slice(headFrom, headTo) + tail,
+    jsonBytes: [OPEN, b.doubledBytes.subarray(from, to), CLOSE],
+    base64Bytes: [b.base64Bytes.subarray(headFrom, headTo), Buffer.from(tail, 'latin1')],
+  };
 }
 
 function readInputs(input: unknown): string[] | undefined {
@@ -265,18 +310,37 @@ export function handleEmbeddings(
   const respond = (doneAt: number): void => {
     settle();
     const vectors = inputs.map((text) => simEmbedding(text, dimension));
-    const encode = (v: { json: string; values: Float32Array }): string =>
-      base64 ? JSON.stringify(Buffer.from(v.values.slice(0, dimension).buffer).toString('base64')) : v.json;
+    // The answer is assembled from the basis's bytes: 32 × 16 KB of floats are not encoded again.
+    const pieces: Buffer[] = [];
+    const text = (t: string): number => pieces.push(Buffer.from(t));
+    const vector = (v: SimEmbedding): number =>
+      base64 ? pieces.push(QUOTE, ...v.base64Bytes, QUOTE) : pieces.push(...v.jsonBytes);
+    const items = (before: (i: number) => string, after: (i: number) => string): void =>
+      vectors.forEach((v, i) => {
+        text(`${i > 0 ? ',' : ''}${before(i)}`);
+        vector(v);
+        text(after(i));
+      });
     const ms = (doneAt - arrivalMs).toFixed(0);
-    let out: string;
     const headers: Record<string, string> = {};
     if (dialect === 'tei') {
-      const data = vectors
-        .map((v, i) => `{"object":"embedding","embedding":${encode(v)},"index":${i}}`)
-        .join(',');
-      out = native
-        ? `[${vectors.map((v) => v.json).join(',')}]`
-        : `{"object":"list","data":[${data}],"model":${JSON.stringify(endpoint.model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
+      if (native) {
+        text('[');
+        vectors.forEach((v, i) => {
+          if (i > 0) text(',');
+          pieces.push(...v.jsonBytes);
+        });
+        text(']');
+      } else {
+        text('{"object":"list","data":[');
+        items(
+          () => '{"object":"embedding","embedding":',
+          (i) => `,"index":${i}}`,
+        );
+        text(
+          `],"model":${JSON.stringify(endpoint.model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`,
+        );
+      }
       Object.assign(headers, {
         'x-compute-type': 'gpu',
         'x-compute-time': ms,
@@ -291,20 +355,31 @@ export function handleEmbeddings(
       endpoint.metrics.teSuccess++;
       endpoint.metrics.teDuration.observe((doneAt - arrivalMs) / 1000);
     } else if (dialect === 'vllm') {
-      const data = vectors
-        .map((v, i) => `{"index":${i},"object":"embedding","embedding":${encode(v)}}`)
-        .join(',');
-      out = `{"id":${JSON.stringify(id)},"object":"list","created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(endpoint.model)},"data":[${data}],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens},"completion_tokens":0,"prompt_tokens_details":null}}`;
+      text(
+        `{"id":${JSON.stringify(id)},"object":"list","created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(endpoint.model)},"data":[`,
+      );
+      items(
+        (i) => `{"index":${i},"object":"embedding","embedding":`,
+        () => '}',
+      );
+      text(
+        `],"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens},"completion_tokens":0,"prompt_tokens_details":null}}`,
+      );
     } else {
       const fmt = base64 ? ',"encoding_format":"base64"' : '';
-      const data = vectors
-        .map((v, i) => `{"embedding":${encode(v)},"index":${i},"object":"embedding"${fmt}}`)
-        .join(',');
-      out = `{"model":${JSON.stringify(typeof body.model === 'string' ? body.model : endpoint.model)},"object":"list","usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}},"data":[${data}]}`;
+      text(
+        `{"model":${JSON.stringify(typeof body.model === 'string' ? body.model : endpoint.model)},"object":"list","usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}},"data":[`,
+      );
+      items(
+        () => '{"embedding":',
+        (i) => `,"index":${i},"object":"embedding"${fmt}}`,
+      );
+      text(']}');
     }
+    const out = Buffer.concat(pieces);
     res.writeHead(200, {
       'content-type': 'application/json',
-      'content-length': Buffer.byteLength(out),
+      'content-length': out.length,
       ...headers,
     });
     res.end(out);

@@ -185,10 +185,12 @@ function requestHeaders(opts: CallOptions, accept: string): Record<string, strin
   return h;
 }
 
-async function readText(body: AsyncIterable<Buffer | Uint8Array>): Promise<string> {
+/** The whole body, without copying each chunk first (undici hands out Buffers). */
+async function readBytes(body: AsyncIterable<Buffer | Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of body) parts.push(Buffer.from(c));
-  return Buffer.concat(parts).toString('utf8');
+  for await (const c of body)
+    parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }
 
 /**
@@ -455,6 +457,8 @@ export function openStream(opts: CallOptions): Promise<StreamCall> {
 export interface JsonCallResult {
   readonly status: number;
   readonly bodyText: string;
+  /** The same answer as received (for relaying it unchanged without encoding it again). */
+  readonly bodyBytes: Buffer;
   readonly startedAtMs: number;
   readonly headersAtMs: number;
   readonly endedAtMs: number;
@@ -481,12 +485,14 @@ export async function callJson(opts: CallOptions): Promise<JsonCallResult> {
       signal,
     });
     const headersAtMs = now();
-    const bodyText = await readText(response.body);
+    const bodyBytes = await readBytes(response.body);
+    const bodyText = bodyBytes.toString('utf8');
     if (response.statusCode >= 400)
       throw new UpstreamFailureError(httpFailure(name, response.statusCode, response.headers, bodyText));
     return {
       status: response.statusCode,
       bodyText,
+      bodyBytes,
       startedAtMs,
       headersAtMs,
       endedAtMs: now(),
