@@ -60,7 +60,10 @@ const CLI = `"${process.execPath}" "${join(ROOT, 'bin/llm-fleet.js')}"`;
 const PRELUDE = [
   `npx() { if [ "$1" = llm-fleet ]; then shift; ${CLI} "$@"; else command npx "$@"; fi; }`,
   `llm-fleet() { ${CLI} "$@"; }`,
-  'export -f npx llm-fleet 2>/dev/null',
+  // For servers started with `&`: the background subshell becomes the CLI's process, so $! is its
+  // pid and kill stops it (with llm-fleet, $! was a subshell and the server outlived the example).
+  `llm_fleet_bg() { exec ${CLI} "$@"; }`,
+  'export -f npx llm-fleet llm_fleet_bg 2>/dev/null',
   'export LLM_FLEET_LOOPBACK_ONLY=1',
   // $TMP is the example's own directory, not the temp dir of the programs it runs (Node reads TMP).
   'export -n TMP',
@@ -73,7 +76,7 @@ const PRELUDE = [
   `trap '[ -n "$STOP_PIDS" ] && kill $STOP_PIDS 2>/dev/null; wait 2>/dev/null' EXIT`,
   // sim_up [sim options]: the example fleet simulated on loopback (seed 7), its LLM_*_URL exported.
   'sim_up() {',
-  '  llm-fleet sim -f "$ROOT/examples/onex.fleet.yaml" --seed 7 --json "$@" >"$TMP/sim.json" 2>"$TMP/sim.err" & SIM_PID=$!',
+  '  llm_fleet_bg sim -f "$ROOT/examples/onex.fleet.yaml" --seed 7 --json "$@" >"$TMP/sim.json" 2>"$TMP/sim.err" & SIM_PID=$!',
   '  STOP_PIDS="$STOP_PIDS $SIM_PID"',
   '  wait_for "^}" "$TMP/sim.json" $SIM_PID || { cat "$TMP/sim.err" >&2; return 1; }',
   `  eval "$("${process.execPath}" -e 'for (const [k, v] of Object.entries(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).env)) console.log("export " + k + "=" + v)' "$TMP/sim.json")"`,
@@ -81,7 +84,7 @@ const PRELUDE = [
   // serve_up [serve options]: the example fleet's gateway (no monitor, its store in $TMP) in front of
   // the simulators sim_up started; GW is its base URL.
   'serve_up() {',
-  '  llm-fleet serve -f "${FLEET:-$ROOT/examples/onex.fleet.yaml}" --port 0 --no-monitor --store "$TMP/fleet.db" "$@" >"$TMP/serve.log" 2>&1 & SERVE_PID=$!',
+  '  llm_fleet_bg serve -f "${FLEET:-$ROOT/examples/onex.fleet.yaml}" --port 0 --no-monitor --store "$TMP/fleet.db" "$@" >"$TMP/serve.log" 2>&1 & SERVE_PID=$!',
   '  STOP_PIDS="$STOP_PIDS $SERVE_PID"',
   '  wait_for "Ctrl-C to stop" "$TMP/serve.log" $SERVE_PID || return 1',
   '  GW=$(grep -o "http://127.0.0.1:[0-9]*" "$TMP/serve.log" | head -n 1)',
@@ -212,7 +215,7 @@ export const EXAMPLES: readonly Example[] = [
         // coder's engine dies once every endpoint is up, and comes back once the monitor saw it down.
         run: [
           'sim_up',
-          'llm-fleet monitor -f examples/onex.fleet.yaml --store $TMP/readme.db --interval 1s >$TMP/monitor.log 2>&1 & MON=$!',
+          'llm_fleet_bg monitor -f examples/onex.fleet.yaml --store $TMP/readme.db --interval 1s >$TMP/monitor.log 2>&1 & MON=$!',
           'for e in coder coder-fast embeddings deepseek-r1; do wait_for "$e: unknown → up" $TMP/monitor.log $MON; done',
           'curl -s -o /dev/null -X POST $LLM_CODER_URL/admin/faults -d dead',
           'wait_for "coder: up → down" $TMP/monitor.log $MON',
