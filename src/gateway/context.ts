@@ -95,6 +95,11 @@ export interface GatewayContext {
   readonly state: SharedState;
   /** Whether `state` was built here (and is closed with the gateway). */
   readonly ownsState: boolean;
+  /**
+   * Set when the gateway starts to close: a failure an attempt meets from then on (its client
+   * connection closed, its upstream pool torn down) is the shutdown's doing, never the endpoint's.
+   */
+  readonly lifecycle: { closing: boolean };
   /** The endpoint's breaker as this replica sees it (a mirror of the shared one). */
   breaker(endpoint: Endpoint | string): BreakerView;
   /** Slots and queue places this replica holds on the endpoint. */
@@ -156,6 +161,7 @@ export function createContext(fleet: Fleet, deps: GatewayDeps): GatewayContext {
     random,
     state,
     ownsState: deps.state === undefined,
+    lifecycle: { closing: false },
     breaker: (e) => state.breaker(typeof e === 'string' ? e : e.name),
     limit: (e) => state.held(e.name),
     load: { view, admission, metrics: registerLoadMetrics(metrics.registry, fleet, view, admission) },

@@ -142,6 +142,10 @@ export async function acquire(
       return;
     }
     const pauseMs = failure.retryAfterMs;
+    if (ctx.lifecycle.closing) {
+      admission.finish('none');
+      return;
+    }
     if (before && ctx.load.view.isLoad(endpoint, before, failure.cause, atMs)) {
       // A busy endpoint is not a down one: load goes to overflow and admission, not to the breaker.
       ctx.load.metrics.saturation(endpoint.name, failure.cause);

@@ -301,6 +301,8 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
     });
   });
   server.keepAliveTimeout = 65_000;
+  /** Settles when close() is done (a second close() waits for the first). */
+  let closed: Promise<void> | undefined;
 
   return {
     server,
@@ -318,14 +320,18 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
         });
       });
     },
-    async close() {
-      ctx.load.view.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await ctx.pools.close();
-      if (ctx.ownsState) await ctx.state.close();
+    close() {
+      closed ??= (async () => {
+        ctx.lifecycle.closing = true;
+        ctx.load.view.stop();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await ctx.pools.close();
+        if (ctx.ownsState) await ctx.state.close();
+      })();
+      return closed;
     },
   };
 }
