@@ -352,7 +352,9 @@ export async function runWithFailover<T>(
         });
         const waitStart = performance.now();
         try {
-          await sleep(here, undefined, { signal: options.signal });
+          // +1 ms: Node's timers run on a millisecond clock read at the loop's turn, so a bare
+          // sleep(1000) can end 999.x ms after the answer that asked for a second.
+          await sleep(here + 1, undefined, { signal: options.signal });
         } catch {
           throw new HttpError(499, 'the client went away', { code: 'cancelled' });
         }
