@@ -23,16 +23,13 @@ export const TEI_MAX_CONCURRENT_REQUESTS = 512;
  * per batch was the simulator's main CPU cost for the SDKs' default `encoding_format: base64`.
  */
 interface Basis {
-  /** `v0,v1,…,v(d-1),v0,…,v(d-1),` */
-  readonly doubled: string;
+  /** `v0,v1,…,v(d-1),v0,…,v(d-1),` as ASCII bytes. */
+  readonly doubled: Buffer;
   /** Start offset in `doubled` of element i, for i in 0..2d. */
   readonly offsets: Int32Array;
   readonly values: Float32Array;
-  /** base64 of `values`' bytes (the doubled vector, little-endian float32). */
-  readonly base64: string;
-  /** `doubled` and `base64` as bytes (ASCII), to answer with slices instead of encoding text. */
-  readonly doubledBytes: Buffer;
-  readonly base64Bytes: Buffer;
+  /** base64 of `values`' bytes (the doubled vector, little-endian float32), as ASCII bytes. */
+  readonly base64: Buffer;
 }
 const bases = new Map<number, Basis>();
 
@@ -68,26 +65,23 @@ function basis(dimension: number): Basis {
   offsets[2 * dimension] = at;
   const base64 = Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
   const b = {
-    doubled,
+    doubled: Buffer.from(doubled, 'latin1'),
     offsets,
     values,
-    base64,
-    doubledBytes: Buffer.from(doubled, 'latin1'),
-    base64Bytes: Buffer.from(base64, 'latin1'),
+    base64: Buffer.from(base64, 'latin1'),
   };
   bases.set(dimension, b);
   return b;
 }
 
 export interface SimEmbedding {
-  /** `[v0,…]` as JSON numbers. */
-  readonly json: string;
   readonly values: Float32Array;
-  /** The float32 bytes in base64 (what `encoding_format: base64` returns). */
-  readonly base64: string;
-  /** The JSON array's bytes, and the base64 text's, as slices of the basis (no copy). */
+  /** `[v0,…]` as JSON numbers, and the float32 bytes in base64: slices of the basis (no copy). */
   readonly jsonBytes: readonly Buffer[];
   readonly base64Bytes: readonly Buffer[];
+  /** The same as text (derived on demand: the simulator answers with the bytes). */
+  readonly json: string;
+  readonly base64: string;
 }
 
 const OPEN = Buffer.from('[');
@@ -99,7 +93,6 @@ export function simEmbedding(text: string, dimension: number): SimEmbedding {
   const b = basis(dimension);
   const r = 3 * (fnv1a(text) % Math.max(1, Math.floor(dimension / 3)));
   const [from, to] = [b.offsets[r] as number, (b.offsets[r + dimension] as number) - 1];
-  const json = `[${b.doubled.slice(from, to)}]`;
   const values = b.values.subarray(r, r + dimension);
   // Bytes [4r, 4r + 4d): 4r is a multiple of 3, so whole 3-byte groups map to whole 4-char groups.
   const groups = Math.floor((4 * dimension) / 3);
@@ -107,12 +100,18 @@ export function simEmbedding(text: string, dimension: number): SimEmbedding {
   const rest = 4 * dimension - 3 * groups;
   const tail =
     rest === 0 ? '' : Buffer.from(values.buffer, values.byteOffset + 3 * groups, rest).toString('base64');
+  const jsonBytes = [OPEN, b.doubled.subarray(from, to), CLOSE];
+  const base64Bytes = [b.base64.subarray(headFrom, headTo), Buffer.from(tail, 'latin1')];
   return {
-    json,
     values,
-    base64: b.base64.slice(headFrom, headTo) + tail,
-    jsonBytes: [OPEN, b.doubledBytes.subarray(from, to), CLOSE],
-    base64Bytes: [b.base64Bytes.subarray(headFrom, headTo), Buffer.from(tail, 'latin1')],
+    jsonBytes,
+    base64Bytes,
+    get json() {
+      return Buffer.concat(jsonBytes).toString('latin1');
+    },
+    get base64() {
+      return Buffer.concat(base64Bytes).toString('latin1');
+    },
   };
 }
 
