@@ -227,6 +227,15 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
   });
 
   it('draws the endpoint page: target lines from the fleet file, the incident against its recovery SLO', async () => {
+    // Every endpoint answer the page receives, by its clock; the tables say which one they show.
+    const answers = new Map<number, EndpointDetail>();
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/api/endpoints/coder-fast' && r.ok())
+        void r.json().then(
+          (d: EndpointDetail) => answers.set(d.nowMs, d),
+          () => undefined,
+        );
+    });
     // By keyboard: the card's title is a link.
     await page.locator('[data-endpoint="coder-fast"] h2 a').focus();
     const detail = await pageJson<EndpointDetail>(page, '/api/endpoints/coder-fast', () =>
@@ -270,18 +279,30 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in Chromium${CHROMIUM_MISSING}`, { ti
     const availabilityBudget = detail.budget.find((b) => b.objective === 'coder-fast-availability');
     const lastPoint = availabilityBudget?.points.filter((p) => p !== null).at(-1);
     expect(lastPoint).toBeLessThan(1); // the outage spent some of it
-    // Burn rates over the exported rules' windows, each alert's state as the rules would have it now.
-    const availability = detail.card.objectives.find((o) => o.kind === 'availability');
-    for (const alert of availability?.burn?.alerts ?? [])
-      await expect
-        .poll(
-          () =>
-            page
-              .locator(`[data-burn="coder-fast-availability"] [data-alert="${alert.name}"]`)
-              .getAttribute('data-firing'),
-          { timeout: 20_000 },
-        )
-        .toBe(String(alert.firing));
+    // Burn rates over the exported rules' windows, each alert's state as the rules would have it now —
+    // "now" being the answer the tables show: a later refresh may move a short window's alert.
+    let shown: { nowMs: number; alerts: Record<string, string | null> } = { nowMs: NaN, alerts: {} };
+    await expect
+      .poll(
+        async () => {
+          shown = await page.evaluate(() => ({
+            nowMs: Number(document.querySelector('.tables')?.getAttribute('data-now')),
+            alerts: Object.fromEntries(
+              [...document.querySelectorAll('[data-burn="coder-fast-availability"] [data-alert]')].map(
+                (a) => [a.getAttribute('data-alert') ?? '', a.getAttribute('data-firing')],
+              ),
+            ),
+          }));
+          return answers.has(shown.nowMs);
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(true);
+    const burn = answers.get(shown.nowMs)?.card.objectives.find((o) => o.kind === 'availability')?.burn;
+    expect(burn?.alerts.length).toBeGreaterThan(0);
+    expect(shown.alerts).toEqual(
+      Object.fromEntries((burn?.alerts ?? []).map((a) => [a.name, String(a.firing)])),
+    );
     expect(await page.locator('[data-key="burn"] thead th').allTextContents()).toEqual([
       'Objective',
       '5m',

@@ -132,6 +132,9 @@ export class EndpointPage {
     this.#updateBudget(d);
     patch(this.#timeline, [timeline(d)]);
     patch(this.#tables, [burnTable(d), incidentsTable(d), calibrationTable(d), rulesTable(d)]);
+    // Which API answer the tables show (burn rates and alert states move with the clock; tests match
+    // the DOM against that answer, not against an older one).
+    this.#tables.setAttribute('data-now', String(d.nowMs));
   }
 
   /** One line per judged objective: the budget left from the window's start up to each step. */
