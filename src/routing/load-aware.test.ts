@@ -14,13 +14,13 @@ const cand = (endpoint: string, p95Ms: number, extra: Partial<LoadCandidate> = {
   saturated: false,
   ...extra,
 });
-// Decode predictions: median m tok/s, fast 5% at 2 × m; floors 60 sustained / 120 burst.
+// Decode predictions: median m tok/s, fast 5% at 2 × m; sustained floor 60.
 const rate = (m: number) => ({
   medianTokensPerSecond: m,
   p05TokensPerSecond: m / 2,
   p95TokensPerSecond: 2 * m,
 });
-const floors = { sustainedTokensPerSecond: 60, burstTokensPerSecond: 120 };
+const floors = { sustainedTokensPerSecond: 60 };
 const decoding = (m: number, idle = 80) => ({ decode: { prediction: rate(m), idle: rate(idle), floors } });
 const input = (candidates: LoadCandidate[], extra: Partial<LoadDecisionInput> = {}): LoadDecisionInput => ({
   policy: 'slo',
@@ -137,13 +137,15 @@ describe('decideUnderLoad', () => {
       'a',
     ],
     [
-      'the burst figure counts: fast 5% at 2 × 70 × 0.9 < 130',
+      'the burst figure is no per-request objective: a median far over the floor keeps the preferred',
       input([
-        cand('a', 300, { decode: { ...decoding(70).decode, floors: { burstTokensPerSecond: 130 } } }),
+        cand('a', 300, {
+          decode: { prediction: rate(70), idle: rate(200), floors: { sustainedTokensPerSecond: 60 } },
+        }),
         cand('b', 400, decoding(80)),
       ]),
       'dispatch',
-      'b',
+      'a',
     ],
     [
       'a shortfall within the margin of the rate alone is the estimate’s noise, not load: it stays',
@@ -158,14 +160,17 @@ describe('decideUnderLoad', () => {
       'c',
     ],
     [
-      'every candidate decoding under its floor but in time: the least short now, never the queue',
+      'every candidate decoding under its floor, load in flight: admission (another sequence would slow them all)',
       input([cand('a', 300, decoding(50)), cand('b', 100, decoding(58))]),
-      'dispatch',
-      'b',
+      'no-headroom',
+      undefined,
     ],
     [
-      'near-equal decode shortfalls keep the matrix order',
-      input([cand('a', 300, decoding(58)), cand('b', 100, decoding(59))]),
+      'under the floor everywhere but nothing in flight to wait for: the preferred',
+      input([
+        cand('a', 300, { ...decoding(50), inFlight: 0 }),
+        cand('b', 100, { ...decoding(58), inFlight: 0 }),
+      ]),
       'dispatch',
       'a',
     ],

@@ -3,20 +3,26 @@
 // Pure: loads, predictions and a tie-break draw are values. The matrix stays the policy; load only
 // decides among what it allows:
 //   - `slo`: the preferred endpoint while every objective of it the request is judged by leaves
-//     headroom — predicted TTFT P95 and P99 under their targets, predicted decode rate (median for
-//     the sustained floor, the fast 5% for the burst figure) over its floors; otherwise the next candidate with headroom (overflow); when none has headroom and
-//     something is in flight to wait for, the admission policy (queue or shed); when none has
-//     headroom at idle, the preferred endpoint anyway (waiting would free nothing).
+//     headroom — predicted TTFT P95 and P99 under their targets, the predicted median decode rate
+//     over the sustained floor; otherwise the next candidate with headroom (overflow); when none has
+//     headroom and something is in flight to wait for, the admission policy (queue or shed); when
+//     none has headroom at idle, the preferred endpoint anyway (waiting would free nothing).
+//     The burst figure is not a per-request objective: it is what the fastest 5% of requests reach
+//     over the window, and an engine reaches it only nearly alone (vLLM's rate per sequence falls
+//     as its batch fills), so holding each request to it would leave every endpoint without
+//     headroom at any load and the sustained floor, which every request is judged by, unguarded.
 //   - `least-busy`: fewest in flight, random among equals (LiteLLM's least-busy), a baseline.
 //   - `static`: the matrix's order unchanged.
 import type { LatencyTarget, LoadPolicy, Priority } from '../fleet/index.ts';
 import type { DecodePrediction } from './decode.ts';
 import type { TtftPrediction } from './predict.ts';
 
-/** The endpoint's throughput floors (tokens/s) a chat request is judged by. */
+/**
+ * The throughput floor a chat request is judged by (tokens/s). Only the sustained floor: the burst
+ * figure is the fastest 5% of the window's requests, not a per-request objective.
+ */
 export interface DecodeFloors {
   readonly sustainedTokensPerSecond?: number;
-  readonly burstTokensPerSecond?: number;
 }
 
 export interface Decode {
@@ -60,7 +66,7 @@ export interface LoadDecisionInput {
 }
 
 /** The objective whose headroom is the smallest. */
-export type Limiting = 'ttft-p95' | 'ttft-p99' | 'sustained' | 'burst' | 'queueing';
+export type Limiting = 'ttft-p95' | 'ttft-p99' | 'sustained' | 'queueing';
 
 export interface Scored {
   readonly endpoint: string;
@@ -87,6 +93,8 @@ export type LoadDecision =
       /** The chosen endpoint's figures (undefined under `static`). */
       readonly chosen?: Scored;
       readonly reason: string;
+      /** No candidate meets the request's objectives even with nothing else in flight. */
+      readonly unmeetable?: boolean;
     }
   | {
       /** No candidate has headroom and load is in flight: the admission policy decides. */
@@ -107,24 +115,18 @@ export function score(c: LoadCandidate, margin: number): Scored {
   }
   const d = c.decode;
   const sustained = d?.floors.sustainedTokensPerSecond;
-  const burst = d?.floors.burstTokensPerSecond;
   // A floor the endpoint is predicted to miss even alone is not load's doing: moving the request
   // cannot help it, and keeping traffic there is how the estimate gets corrected. Only a floor met
   // alone and lost to load limits the choice — and only once load has cost more than the margin
   // (a shortfall within it is the estimate's noise, not load).
-  const counts = (floor: number | undefined, rate: (p: DecodePrediction) => number): floor is number =>
-    floor !== undefined &&
-    floor > 0 &&
+  if (
     d !== undefined &&
-    rate(d.idle) * (1 - margin) >= floor &&
-    rate(d.prediction) < rate(d.idle) * (1 - margin);
-  if (counts(sustained, (x) => x.medianTokensPerSecond))
-    heads.push([
-      'sustained',
-      ((d as Decode).prediction.medianTokensPerSecond * (1 - margin) - sustained) / sustained,
-    ]);
-  if (counts(burst, (x) => x.p95TokensPerSecond))
-    heads.push(['burst', ((d as Decode).prediction.p95TokensPerSecond * (1 - margin) - burst) / burst]);
+    sustained !== undefined &&
+    sustained > 0 &&
+    d.idle.medianTokensPerSecond * (1 - margin) >= sustained &&
+    d.prediction.medianTokensPerSecond < d.idle.medianTokensPerSecond * (1 - margin)
+  )
+    heads.push(['sustained', (d.prediction.medianTokensPerSecond * (1 - margin) - sustained) / sustained]);
   // No target at all: nothing to keep headroom under; only whether it queues.
   if (heads.length === 0) heads.push(['queueing', c.saturated ? -1 : 0]);
   let [limiting, headroom] = heads[0] as [Limiting, number];
@@ -156,12 +158,7 @@ export function describe(s: Scored): string {
 
 function hasObjective(c: LoadCandidate | undefined): boolean {
   if (!c) return false;
-  const f = c.decode?.floors;
-  return (
-    c.target !== undefined ||
-    f?.sustainedTokensPerSecond !== undefined ||
-    f?.burstTokensPerSecond !== undefined
-  );
+  return c.target !== undefined || c.decode?.floors.sustainedTokensPerSecond !== undefined;
 }
 
 /** The same candidate with nothing else in flight. */
@@ -253,6 +250,7 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
       order: withFirst(names, fastest.endpoint),
       overflow: best !== 0,
       chosen: fastest,
+      unmeetable: true,
       reason: `no candidate meets its objectives at this size even idle; fastest predicted: ${fastest.endpoint} ${describe(fastest)}`,
     };
   }
@@ -265,25 +263,6 @@ export function decideUnderLoad(input: LoadDecisionInput): LoadDecision {
       overflow: false,
       chosen: preferred,
       reason: `only candidate, ${describe(preferred)}; its own queue decides`,
-    };
-  }
-  // Only the decode rate lacks headroom (some candidate's first token would still be in time):
-  // waiting in the gateway's queue would cost the TTFT and free little decode capacity, so the
-  // request goes now where it is least short of its objectives, among those in time.
-  const inTime = up
-    .map((c, i) => ({ i, ttft: score({ ...c, decode: undefined }, margin) }))
-    .filter(({ i, ttft }) => ttft.headroom >= 0 && (up[i] as LoadCandidate).target !== undefined);
-  if (inTime.length > 0) {
-    let best = inTime[0] as { i: number };
-    for (const x of inTime)
-      if ((scored[x.i] as Scored).headroom > (scored[best.i] as Scored).headroom + NEAR_EQUAL) best = x;
-    const pick = scored[best.i] as Scored;
-    return {
-      action: 'dispatch',
-      order: withFirst(names, pick.endpoint),
-      overflow: best.i !== 0,
-      chosen: pick,
-      reason: `no candidate has decode headroom${batchNote}, ${pick.endpoint} least short and in time: ${describe(pick)}`,
     };
   }
   const busy = up.some((c) => c.inFlight > 0);

@@ -138,6 +138,33 @@ describe('admission', () => {
       "waited 150 ms in the gateway's queue",
     );
   });
+  it('a queued request counts its wait in its TTFT: it is sent only where it can still answer in time', async () => {
+    h = await startHarness({
+      latency: { scale: 1 },
+      patch: () => ({ maxConcurrency: 1 }),
+      load: { admission: { mode: 'queue', maxQueue: 16, ttlMs: 20_000 } },
+    });
+    const answers = await Promise.all(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ask(h!, 'code', { content: `c${i}`, maxTokens: 60 })),
+    );
+    const queued = answers
+      .filter((a) => a.status === 200)
+      .map((a) => a.headers.get('x-llm-fleet-reason') ?? '')
+      .filter((r) => r.startsWith('load: queued'));
+    expect(queued.length).toBeGreaterThanOrEqual(1);
+    for (const reason of queued) {
+      const waited = Number(/^load: queued (\d+)ms/.exec(reason)?.[1]);
+      // The chosen endpoint's figures come last: its predicted P95 includes the wait, within its target.
+      const [, predicted, target] = [...reason.matchAll(/predicted P95 (\d+)ms of (\d+)ms/g)].at(-1) ?? [];
+      expect(Number(predicted)).toBeGreaterThanOrEqual(waited);
+      expect(Number(predicted)).toBeLessThanOrEqual(Number(target));
+    }
+    // The rest waited only while some candidate could still answer in time (never the 20 s TTL).
+    for (const a of answers.filter((x) => x.status === 429))
+      expect(String((a.body.error as { message: string }).message)).toMatch(
+        /waited \d+ ms in the gateway's queue( and no capacity freed in time for its TTFT target|; no candidate can answer within its TTFT target any more)/,
+      );
+  });
 });
 
 describe('priorities', () => {

@@ -4,10 +4,11 @@
 // a full queue sheds its newest batch request to make room for an interactive one.
 import type { Priority } from '../../fleet/index.ts';
 
+/** Decide again: a value admits the request, undefined keeps it waiting, a ShedError sheds it. */
 export type Retry<T> = () => T | undefined;
 
 export class ShedError extends Error {
-  readonly why: 'queue_full' | 'ttl' | 'displaced';
+  readonly why: 'queue_full' | 'ttl' | 'displaced' | 'late';
   constructor(why: ShedError['why'], message: string) {
     super(message);
     this.why = why;
@@ -34,7 +35,7 @@ export class AdmissionQueue<T> {
   private scheduled = false;
   /** Counters for /metrics and /fleet/load. */
   admittedAfterWait = 0;
-  shed = { queue_full: 0, ttl: 0, displaced: 0 };
+  shed = { queue_full: 0, ttl: 0, displaced: 0, late: 0 };
 
   constructor(maxQueue: number, ttlMs: number) {
     this.maxQueue = maxQueue;
@@ -89,7 +90,15 @@ export class AdmissionQueue<T> {
     for (const list of [this.interactive, this.batch]) {
       for (const entry of [...list]) {
         if (tries++ >= TRIES_PER_RELEASE) return;
-        const value = entry.retry();
+        let value: T | undefined;
+        try {
+          value = entry.retry();
+        } catch (error) {
+          if (!(error instanceof ShedError)) throw error;
+          this.shed[error.why] += 1;
+          this.settle(entry, error);
+          continue;
+        }
         if (value === undefined) continue;
         this.admittedAfterWait += 1;
         this.settle(entry, undefined, value);

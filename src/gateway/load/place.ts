@@ -5,6 +5,7 @@
 // the request to the failover loop and the response headers.
 import type { Endpoint, Priority } from '../../fleet/index.ts';
 import { decideUnderLoad, type LoadCandidate, type LoadDecision } from '../../routing/load-aware.ts';
+import type { TtftPrediction } from '../../routing/predict.ts';
 import { HttpError } from '../http.ts';
 import type { DispatchInfo } from './ledger.ts';
 import type { LoadView } from './load-view.ts';
@@ -35,11 +36,17 @@ export interface PlaceDeps {
 /** Completion tokens assumed when the client sets no max_tokens (the calibration's length). */
 export const DEFAULT_EXPECTED_DECODE_TOKENS = 256;
 
+/**
+ * The matrix's candidates as the load decision sees them. `waitedMs`, the time the request has
+ * already spent in the gateway's queue, is part of the TTFT its client will see, so it is added to
+ * every prediction: a request that waited goes only where it can still answer in time.
+ */
 export function candidatesUnderLoad(
   deps: PlaceDeps,
   candidates: readonly Endpoint[],
   beyond: ReadonlySet<string>,
   promptTokens: number,
+  waitedMs = 0,
 ): LoadCandidate[] {
   return candidates.map((e) => {
     const load = deps.view.load(e);
@@ -48,14 +55,20 @@ export function candidatesUnderLoad(
       tier: beyond.has(e.name) ? 'beyond' : 'matrix',
       down: deps.downNames.has(e.name),
       target: e.slo.ttft,
-      prediction: deps.view.predict(e, promptTokens, load),
-      idle: deps.view.predict(e, promptTokens, alone(load)),
+      prediction: later(deps.view.predict(e, promptTokens, load), waitedMs),
+      idle: later(deps.view.predict(e, promptTokens, alone(load)), waitedMs),
       decode: decodeOf(deps.view, e, load),
       inFlight: load.inFlight,
       saturated: load.saturated,
       untried: deps.view.untried(e.name),
     };
   });
+}
+
+function later(p: TtftPrediction, waitedMs: number): TtftPrediction {
+  return waitedMs > 0
+    ? { ...p, medianMs: p.medianMs + waitedMs, p95Ms: p.p95Ms + waitedMs, p99Ms: p.p99Ms + waitedMs }
+    : p;
 }
 
 /** The same endpoint with nothing else in flight. */
@@ -65,13 +78,16 @@ function alone<T extends { inFlight: number; prefillWaitingTokens: number; promp
   return { ...load, inFlight: 0, prefillWaitingTokens: 0, promptTokensPerSecond: 0 };
 }
 
-/** The decode-rate prediction and the floors a chat request on `e` is judged by. */
+/** The decode-rate prediction and the floor a chat request on `e` is judged by. */
 function decodeOf(view: LoadView, e: Endpoint, load: ReturnType<LoadView['load']>): LoadCandidate['decode'] {
   const prediction = view.predictDecode(e, load);
   const idle = view.predictDecode(e, alone(load));
   if (!prediction || !idle) return undefined;
-  const { sustainedTokensPerSecond, burstTokensPerSecond } = e.slo.throughput;
-  return { prediction, idle, floors: { sustainedTokensPerSecond, burstTokensPerSecond } };
+  return {
+    prediction,
+    idle,
+    floors: { sustainedTokensPerSecond: e.slo.throughput.sustainedTokensPerSecond },
+  };
 }
 
 function reorder(candidates: readonly Endpoint[], order: readonly string[]): Endpoint[] {
@@ -104,12 +120,12 @@ export async function placeRequest(
     expectedDecodeTokens: args.maxTokens ?? DEFAULT_EXPECTED_DECODE_TOKENS,
     priority: args.priority,
   };
-  const decide = (): LoadDecision =>
+  const decide = (waitedMs = 0, headroom = settings.headroom): LoadDecision =>
     decideUnderLoad({
       policy: settings.policy,
-      candidates: candidatesUnderLoad(deps, args.candidates, args.beyond, args.promptTokens),
+      candidates: candidatesUnderLoad(deps, args.candidates, args.beyond, args.promptTokens, waitedMs),
       priority: args.priority,
-      headroom: settings.headroom,
+      headroom,
       batchHeadroom: settings.batchHeadroom,
       tieBreak: deps.random(),
     });
@@ -126,6 +142,19 @@ export async function placeRequest(
       queuedMs,
       decision,
     };
+  };
+  // Before an interactive request is shed it is decided once more with no headroom held back: the
+  // headroom is what a choice between endpoints keeps in reserve, not part of the objectives, and
+  // where the request is still predicted within its targets it is served (a 429 is a certain miss).
+  // Batch traffic keeps its margin.
+  const lastChance = (waitedMs: number): Placement | undefined => {
+    if (args.priority === 'batch') return undefined;
+    const d = decide(waitedMs, 0);
+    if (d.action !== 'dispatch' || d.unmeetable) return undefined;
+    return placed(
+      { ...d, reason: `last chance before shedding, with no headroom to spare: ${d.reason}` },
+      waitedMs,
+    );
   };
   const first = decide();
   if (first.action === 'dispatch') return placed(first, 0);
@@ -145,10 +174,17 @@ export async function placeRequest(
       },
     });
   };
-  if (settings.admission.mode === 'shed') throw shed('no endpoint has headroom under its TTFT targets');
+  if (settings.admission.mode === 'shed') {
+    const served = lastChance(0);
+    if (served) return served;
+    throw shed('no endpoint has headroom under its TTFT targets');
+  }
   // An interactive request waits only while it can still meet a target: once the wait plus its idle
-  // TTFT would pass every candidate's P99, it is shed (it would be a miss, and would take capacity
-  // from requests that can still make theirs). Batch traffic waits up to the TTL.
+  // TTFT would pass every candidate's P95 (less the headroom a dispatch needs), it is shed — it
+  // would be a miss, and would take capacity from requests that can still make theirs. Each time
+  // capacity frees it is decided again with the wait so far counted in its TTFT. Batch traffic
+  // waits up to the TTL.
+  const margin = args.priority === 'batch' ? settings.batchHeadroom : settings.headroom;
   const waitMs =
     args.priority === 'batch'
       ? settings.admission.ttlMs
@@ -158,25 +194,34 @@ export async function placeRequest(
             0,
             ...args.candidates.map((e) =>
               e.slo.ttft
-                ? e.slo.ttft.p99Ms - deps.view.predict(e, args.promptTokens, alone(deps.view.load(e))).p95Ms
+                ? e.slo.ttft.p95Ms * (1 - margin) -
+                  deps.view.predict(e, args.promptTokens, alone(deps.view.load(e))).p95Ms
                 : settings.admission.ttlMs,
             ),
           ),
         );
   const startMs = performance.now();
+  let d: LoadDecision & { action: 'dispatch' };
   try {
-    const d = await deps.admission.wait(
+    d = await deps.admission.wait(
       args.priority,
       () => {
-        const again = decide();
+        const waited = performance.now() - startMs;
+        const again = decide(waited);
+        if (again.action === 'dispatch' && again.unmeetable)
+          throw new ShedError(
+            'late',
+            `waited ${Math.round(waited)} ms in the gateway's queue; no candidate can answer within its TTFT target any more`,
+          );
         return again.action === 'dispatch' ? again : undefined;
       },
       args.signal,
       waitMs,
     );
-    return placed(d, performance.now() - startMs);
   } catch (error) {
     if (error instanceof ShedError) {
+      const served = error.why === 'ttl' ? lastChance(performance.now() - startMs) : undefined;
+      if (served) return served;
       const what =
         error.why === 'ttl'
           ? `waited ${Math.round(waitMs)} ms in the gateway's queue and no capacity freed in time for its TTFT target`
@@ -185,4 +230,5 @@ export async function placeRequest(
     }
     throw new HttpError(499, 'the client went away', { code: 'cancelled' });
   }
+  return placed(d, performance.now() - startMs);
 }
