@@ -1,14 +1,15 @@
 // Prefix-cache affinity against load-only balancing on a two-replica pool (issue 13 §6, the second
 // workload): the example fleet's fast coder as two simulated vLLM servers, each with its own prefix
 // cache (vLLM's automatic prefix caching: 16-token blocks held in the KV cache — 2 × the 40K context
-// — evicted least recently used), and many tenants each with a long system prompt — more prompt
-// prefix in all than one server's KV cache holds, as a busy team's would be. At each offered rate
+// — evicted least recently used), and many tenants each with a long system prompt — by default 60
+// of ~2,000 tokens: more prompt prefix in all than one server's KV cache holds (120K tokens against
+// 80K) but not more than the pool's two, the case prefix affinity exists for. At each offered rate
 // the same Poisson arrivals (same seed) go through one gateway whose pool hashes the prefix
 // (affinity, the default loadFactor 1.25) and one that balances by load only (`affinity: false`),
 // each on fresh servers. Per policy and rate: the prefix-cache hit rate (cached prompt tokens /
 // prompt tokens, the sims' ground truth), the share of requests each replica took, spills, and TTFT
 // P50/P95 as the client saw it (streaming, first content chunk), printed as ratios to load-only.
-// Run: node bench/prefix-affinity.ts [--rates 2,4,8,12] [--seconds 30] [--tenants 120] [--scale 0.5]
+// Run: node bench/prefix-affinity.ts [--rates 2,4,8,12] [--seconds 30] [--tenants 60] [--scale 0.5]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,7 +24,7 @@ const { values: args } = parseArgs({
   options: {
     rates: { type: 'string', default: '2,4,8,12' },
     seconds: { type: 'string', default: '30' },
-    tenants: { type: 'string', default: '120' },
+    tenants: { type: 'string', default: '60' },
     scale: { type: 'string', default: '0.5' },
     seed: { type: 'string', default: '1' },
   },
@@ -66,7 +67,8 @@ function arrivals(rate: number): Arrival[] {
 /** A tenant's system prompt: ~2,000 tokens of words of its own (distinct from the first word on). */
 function systemPrompt(tenant: number): string {
   const words: string[] = [`Tenant ${tenant} house rules.`];
-  for (let i = 0; i < 1800; i++) words.push(`rule${tenant}_${i % 97}`);
+  // 500 words: 2,010 prompt tokens as the simulator (and the gateway) count them.
+  for (let i = 0; i < 500; i++) words.push(`rule${tenant}_${i % 97}`);
   return words.join(' ');
 }
 
