@@ -181,9 +181,12 @@ describe('calibrate procedure (simulator)', () => {
     // Each round ≤ the server's rate in that round, so the largest and smallest are too.
     expect(rates?.max ?? Infinity).toBeLessThanOrEqual(Math.max(...serverRates) * 1.01);
     expect(rates?.min ?? Infinity).toBeLessThanOrEqual(Math.min(...serverRates) * 1.01);
-    // The rounds really ran side by side: the server's busy time is well under the rounds' requests back to back.
+    // The rounds really ran side by side: the server's busy time is under the rounds' requests back
+    // to back (sent one after another the two would be equal). How far under depends on how fast one
+    // process reads eight requests and writes eight 700 KB answers — about half on a quiet machine,
+    // and it passed a half on a busy one (CI, stop 21) — so the bound asks only for clear overlap.
     const backToBack = rounds.reduce((n, t) => n + ((t.endAtMs ?? 0) - t.arrivalMs), 0);
-    expect(serverBusyMs(rounds)).toBeLessThan(backToBack / 2);
+    expect(serverBusyMs(rounds)).toBeLessThan(backToBack * 0.8);
     expect(e?.proposal?.embeddingsPerSecond?.value).toBeGreaterThan(0);
   });
 
