@@ -120,10 +120,16 @@ export async function placeRequest(
     expectedDecodeTokens: args.maxTokens ?? DEFAULT_EXPECTED_DECODE_TOKENS,
     priority: args.priority,
   };
-  const decide = (waitedMs = 0, headroom = settings.headroom): LoadDecision =>
+  const candidatesAfter = (waitedMs: number): LoadCandidate[] =>
+    candidatesUnderLoad(deps, args.candidates, args.beyond, args.promptTokens, waitedMs);
+  const decide = (
+    waitedMs = 0,
+    headroom = settings.headroom,
+    candidates = candidatesAfter(waitedMs),
+  ): LoadDecision =>
     decideUnderLoad({
       policy: settings.policy,
-      candidates: candidatesUnderLoad(deps, args.candidates, args.beyond, args.promptTokens, waitedMs),
+      candidates,
       priority: args.priority,
       headroom,
       batchHeadroom: settings.batchHeadroom,
@@ -156,7 +162,8 @@ export async function placeRequest(
       waitedMs,
     );
   };
-  const first = decide();
+  const atArrival = candidatesAfter(0);
+  const first = decide(0, settings.headroom, atArrival);
   if (first.action === 'dispatch') return placed(first, 0);
 
   const retryAfterS = Math.max(
@@ -184,7 +191,6 @@ export async function placeRequest(
   // would be a miss, and would take capacity from requests that can still make theirs. Each time
   // capacity frees it is decided again with the wait so far counted in its TTFT. Batch traffic
   // waits up to the TTL.
-  const margin = args.priority === 'batch' ? settings.batchHeadroom : settings.headroom;
   const waitMs =
     args.priority === 'batch'
       ? settings.admission.ttlMs
@@ -192,11 +198,8 @@ export async function placeRequest(
           settings.admission.ttlMs,
           Math.max(
             0,
-            ...args.candidates.map((e) =>
-              e.slo.ttft
-                ? e.slo.ttft.p95Ms * (1 - margin) -
-                  deps.view.predict(e, args.promptTokens, alone(deps.view.load(e))).p95Ms
-                : settings.admission.ttlMs,
+            ...atArrival.map((c) =>
+              c.target ? c.target.p95Ms * (1 - settings.headroom) - c.idle.p95Ms : settings.admission.ttlMs,
             ),
           ),
         );
