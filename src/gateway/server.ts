@@ -270,7 +270,12 @@ export function buildGateway(fleet: Fleet, deps: GatewayDeps = {}): Gateway {
       if (path === '/v1/models' || path === '/models') return sendJson(res, 200, models());
       if (path === '/health') return sendJson(res, 200, gatewayHealth());
       if (path === '/fleet/health') return sendJson(res, 200, await fleetHealth());
-      if (path === '/fleet/load') return sendJson(res, 200, JSON.stringify(ctx.load.view.snapshot()));
+      if (path === '/fleet/load')
+        return sendJson(
+          res,
+          200,
+          JSON.stringify({ ...(ctx.load.view.snapshot() as object), queue: ctx.load.admission.figures() }),
+        );
       if (path === '/fleet/route') {
         try {
           const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));

@@ -121,6 +121,16 @@ describe('admission', () => {
     for (const a of answers) expect(allow).toContain(a.headers.get('x-llm-fleet-endpoint'));
     // Late binding: the waiting requests did not all wait for the preferred endpoint.
     expect(new Set(queued.map((a) => a.headers.get('x-llm-fleet-endpoint'))).size).toBeGreaterThanOrEqual(2);
+    // The queue's own figures: every request that said it was queued was admitted after a wait.
+    const load = (await (await fetch(`${h.url}/fleet/load`)).json()) as {
+      queue: { waiting: { interactive: number; batch: number }; admittedAfterWait: number };
+    };
+    expect(load.queue).toMatchObject({
+      waiting: { interactive: 0, batch: 0 },
+      admittedAfterWait: queued.length,
+    });
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toContain(`llm_fleet_admission_admitted_after_wait_total ${queued.length}\n`);
   });
 
   it('sheds a queued request when its TTL passes', async () => {
@@ -137,6 +147,14 @@ describe('admission', () => {
     expect(String((shed[0]?.body.error as { message: string }).message)).toContain(
       "waited 150 ms in the gateway's queue",
     );
+    // Counted by reason in /fleet/load and /metrics (each 429 here is a TTL or a too-late shed).
+    const load = (await (await fetch(`${h.url}/fleet/load`)).json()) as {
+      queue: { shed: { queue_full: number; ttl: number; displaced: number; late: number } };
+    };
+    expect(load.queue.shed.ttl).toBeGreaterThanOrEqual(1);
+    expect(load.queue.shed.ttl + load.queue.shed.late).toBe(shed.length);
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toContain(`llm_fleet_admission_shed_total{reason="ttl"} ${load.queue.shed.ttl}\n`);
   });
   it('a queued request counts its wait in its TTFT: it is sent only where it can still answer in time', async () => {
     h = await startHarness({

@@ -7,8 +7,14 @@ import type { Priority } from '../../fleet/index.ts';
 /** Decide again: a value admits the request, undefined keeps it waiting, a ShedError sheds it. */
 export type Retry<T> = () => T | undefined;
 
+/**
+ * Why a queued request was shed: the queue was full, its TTL passed, an interactive request took its
+ * place, or no candidate could answer within its TTFT target any more.
+ */
+export type ShedReason = 'queue_full' | 'ttl' | 'displaced' | 'late';
+
 export class ShedError extends Error {
-  readonly why: 'queue_full' | 'ttl' | 'displaced' | 'late';
+  readonly why: ShedReason;
   constructor(why: ShedError['why'], message: string) {
     super(message);
     this.why = why;
@@ -35,7 +41,7 @@ export class AdmissionQueue<T> {
   private scheduled = false;
   /** Counters for /metrics and /fleet/load. */
   admittedAfterWait = 0;
-  shed = { queue_full: 0, ttl: 0, displaced: 0, late: 0 };
+  readonly shed: Record<ShedReason, number> = { queue_full: 0, ttl: 0, displaced: 0, late: 0 };
 
   constructor(maxQueue: number, ttlMs: number) {
     this.maxQueue = maxQueue;
@@ -48,6 +54,19 @@ export class AdmissionQueue<T> {
 
   lengthOf(priority: Priority): number {
     return priority === 'batch' ? this.batch.length : this.interactive.length;
+  }
+
+  /** For GET /fleet/load: waiting now, and what the queue has admitted and shed so far. */
+  figures(): {
+    waiting: Record<Priority, number>;
+    admittedAfterWait: number;
+    shed: Record<ShedReason, number>;
+  } {
+    return {
+      waiting: { interactive: this.interactive.length, batch: this.batch.length },
+      admittedAfterWait: this.admittedAfterWait,
+      shed: { ...this.shed },
+    };
   }
 
   /** Wait until `retry` gives a value (tried whenever capacity frees), the TTL passes, or the signal aborts. */

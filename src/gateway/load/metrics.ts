@@ -2,6 +2,7 @@
 // cost), counters of routing decisions and of saturation that was judged load, not failure.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Fleet } from '../../fleet/index.ts';
+import type { ShedReason } from './admission.ts';
 import type { LoadView } from './load-view.ts';
 
 export interface LoadMetrics {
@@ -10,11 +11,18 @@ export interface LoadMetrics {
   saturation(endpoint: string, cause: string): void;
 }
 
+/** What the admission queue shows: its length now and what it has admitted and shed so far. */
+export interface AdmissionFigures {
+  lengthOf(priority: 'interactive' | 'batch'): number;
+  readonly admittedAfterWait: number;
+  readonly shed: Readonly<Record<ShedReason, number>>;
+}
+
 export function registerLoadMetrics(
   registry: Registry,
   fleet: Fleet,
   view: LoadView,
-  admission: { lengthOf(priority: 'interactive' | 'batch'): number },
+  admission: AdmissionFigures,
 ): LoadMetrics {
   const routable = fleet.endpoints.filter((e) => e.status === 'running' && e.url !== undefined);
   const gauge = (name: string, help: string, read: (e: (typeof routable)[number]) => number | undefined) =>
@@ -89,6 +97,26 @@ export function registerLoadMetrics(
     collect() {
       this.set({ priority: 'interactive' }, admission.lengthOf('interactive'));
       this.set({ priority: 'batch' }, admission.lengthOf('batch'));
+    },
+  });
+  // Counters the queue keeps itself, read at scrape time (a counter's value set from its source).
+  new Counter({
+    name: 'llm_fleet_admission_admitted_after_wait_total',
+    help: 'Requests the admission queue held and then dispatched when capacity freed',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(admission.admittedAfterWait);
+    },
+  });
+  new Counter({
+    name: 'llm_fleet_admission_shed_total',
+    help: 'Requests shed from the admission queue with 429, by reason (queue_full|ttl|displaced|late)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(admission.shed)) this.inc({ reason }, n);
     },
   });
   const decisions = new Counter({
