@@ -6,7 +6,9 @@
 // rate P50 (the old judging).
 // Baseline measured in the same run: the same rounds straight to the simulator (no gateway), busy time
 // from the client's send to last byte. The load average is printed beside every figure.
-// Run: node bench/embeddings-rate.ts [--levels 1,4,8,16] [--rounds 40]
+// --pause-ms spaces the rounds out as the demo's traffic does (a burst every few seconds) instead of
+// back to back.
+// Run: node bench/embeddings-rate.ts [--levels 1,4,8,16] [--rounds 40] [--pause-ms 0]
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -19,10 +21,15 @@ import { embeddingBatchMedianMs, latencyForEndpoint, latencyModel, startSimFleet
 import { pct } from './support.ts';
 
 const { values: args } = parseArgs({
-  options: { levels: { type: 'string', default: '1,4,8,16' }, rounds: { type: 'string', default: '40' } },
+  options: {
+    levels: { type: 'string', default: '1,4,8,16' },
+    rounds: { type: 'string', default: '40' },
+    'pause-ms': { type: 'string', default: '0' },
+  },
 });
 const levels = args.levels.split(',').map(Number);
 const rounds = Number(args.rounds);
+const pauseMs = Number(args['pause-ms']);
 const BATCH = 32;
 const FLEET = fileURLToPath(new URL('../examples/onex.fleet.yaml', import.meta.url));
 
@@ -64,6 +71,7 @@ async function run(url: string, concurrency: number, label: string): Promise<num
       Array.from({ length: concurrency }, (_, k) => embed(url, `${label}.${concurrency}.${r}.${k}`)),
     );
     for (const [s, e] of spans) union.add(s, e);
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
   }
   return (rounds * concurrency * BATCH * 1000) / union.coveredMs;
 }
@@ -74,7 +82,7 @@ const load = (): string =>
     .join(' ');
 const rate = (v: number): string => `${Math.round(v)}/s`.padStart(8);
 process.stdout.write(
-  `embeddings/s through the gateway, example fleet's simulated TEI (floor ${floor}/s), ${rounds} rounds per level, batches of ${BATCH} base64\n` +
+  `embeddings/s through the gateway, example fleet's simulated TEI (floor ${floor}/s), ${rounds} rounds per level${pauseMs > 0 ? ` ${pauseMs} ms apart` : ''}, batches of ${BATCH} base64\n` +
     'conc  gateway-aggregate  sim-truth  sim-model-ceiling  per-request-P50  direct-to-sim  gateway/direct  load(1,5,15)\n',
 );
 for (const concurrency of levels) {
