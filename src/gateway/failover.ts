@@ -129,6 +129,7 @@ export async function acquire(
   const startedMono = performance.now();
   const startedWall = ctx.now();
   let finished = false;
+  let attemptTtftMs: number | undefined;
   const settle = (failure: UpstreamFailure | undefined, atMs: number): void => {
     if (failure && replica && countsAgainstEndpoint(failure.cause)) {
       failedHere.add(replica.id);
@@ -182,7 +183,8 @@ export async function acquire(
     startedWall,
     replica,
     firstToken() {
-      ticket?.firstToken(performance.now() - startedMono);
+      attemptTtftMs ??= performance.now() - startedMono;
+      ticket?.firstToken(attemptTtftMs);
       replicaTicket?.firstToken();
     },
     finish(failure, status) {
@@ -199,6 +201,13 @@ export async function acquire(
         error: failure?.cause,
         durationMs,
         continuation: options.continuation || undefined,
+        ...(attemptTtftMs !== undefined ? { ttftMs: round1(attemptTtftMs) } : {}),
+        ...(ticket?.prediction
+          ? {
+              predictedTtftP95Ms: round1(ticket.prediction.p95Ms),
+              predictedTtftP99Ms: round1(ticket.prediction.p99Ms),
+            }
+          : {}),
       });
       ctx.metrics.attempt(endpoint.name, failure ? failure.cause : 'ok');
       if (replica) ctx.replicas.metrics.attempt(endpoint.name, replica.id, failure ? failure.cause : 'ok');
@@ -211,6 +220,8 @@ export async function acquire(
     },
   };
 }
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 
 function replicaReason(plan: NonNullable<ReturnType<typeof planReplicas>>, replica: Replica): string {
   if (replica.id === plan.choice.order[0]) return plan.choice.reason;

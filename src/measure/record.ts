@@ -29,6 +29,14 @@ export interface AttemptRecord {
   readonly durationMs: number;
   /** True when this attempt continued a partial answer (stream rescue). */
   readonly continuation?: boolean;
+  /** First token after this attempt was sent (ms), when one came. */
+  readonly ttftMs?: number;
+  /**
+   * The gateway's predicted TTFT for this attempt at the load it was sent into (load-aware routing,
+   * chat endpoints): what the predictor's error against recorded traffic is measured from.
+   */
+  readonly predictedTtftP95Ms?: number;
+  readonly predictedTtftP99Ms?: number;
 }
 
 export interface RequestRecord {

@@ -256,6 +256,27 @@ describe('the load view', () => {
     );
   });
 
+  it("each attempt's record carries the TTFT predicted at its dispatch beside the TTFT that followed", async () => {
+    h = await startHarness({ latency });
+    for (const i of [0, 1, 2]) await ask(h, 'classification', { content: `p${i}`, maxTokens: 20 });
+    const embed = await postJson(h.url, '/v1/embeddings', { model: 'embedding', input: ['a', 'b'] });
+    expect(embed.status).toBe(200);
+    const chat = h.records.filter((r) => r.operation === 'chat');
+    expect(chat).toHaveLength(3);
+    for (const r of chat) {
+      const [a] = r.attempts;
+      expect(a?.endpoint).toBe('coder-fast');
+      // From the attempt's dispatch: never more than the request's own TTFT (which adds the gateway's part).
+      expect(a?.ttftMs).toBeGreaterThan(0);
+      expect(a?.ttftMs).toBeLessThanOrEqual((r.ttftMs ?? 0) + 0.1);
+      expect(a?.predictedTtftP95Ms).toBeGreaterThan(0);
+      expect(a?.predictedTtftP99Ms).toBeGreaterThanOrEqual(a?.predictedTtftP95Ms ?? Infinity);
+    }
+    // Embeddings have no TTFT prediction (their target is the whole batch).
+    const e = h.records.find((r) => r.operation === 'embeddings');
+    expect(e?.attempts[0]?.predictedTtftP95Ms).toBeUndefined();
+  });
+
   it('each answered request teaches the decode-rate model of the endpoint that served it', async () => {
     h = await startHarness({ latency });
     const before = h.gateway.context.load.view.decodeModel('coder-fast');
