@@ -6,12 +6,16 @@
 //   base(N) = overheadMs + N × prefillMsPerToken
 // (the same shape calibrate measures: a fixed part plus prefill). Under load three things add up:
 //   - prompt tokens dispatched ahead of it and still waiting for prefill (W) are prefilled first,
-//   - every sequence in flight (L) slows prefill down (continuous batching shares the step budget):
-//     × (1 + slowdownPerSequence × L),
+//   - every sequence in flight (L) decodes in each engine step its prefill shares (continuous
+//     batching, chunked prefill): each step costs loadMsPerSequence more per sequence, and the
+//     prefill of N + W tokens takes steps(N + W) = max(1, (N + W) / STEP_TOKENS) of them,
 //   - beyond the engine's slots, the request waits for one: (L − slots + 1) / slots × serviceMs.
-//   median = correction × (base(N) + W × prefillMsPerToken) × (1 + slowdownPerSequence × L) + slotWaitMs
+//   median = correction × (base(N) + W × prefillMsPerToken) + L × steps × loadMsPerSequence + slotWaitMs
+// The load term is additive: a 4,000-token prompt is not slowed four times as much as a 1,000-token
+// one by the same batch (both fit one or two steps) — the multiplicative factor used before made the
+// predictor pessimistic for large prompts under load, and shed requests an endpoint could serve.
 //   quantile q = median × exp(σ × Φ⁻¹(q))
-// `correction` (idle scale), `slowdownPerSequence`, σ and `serviceMs` are learned online from
+// `correction` (idle scale), `loadMsPerSequence`, σ and `serviceMs` are learned online from
 // observed requests (updateTtftModel); the rest comes from calibration or the fleet file.
 import type { Endpoint, Fleet } from '../fleet/index.ts';
 import { lineOf, updateMoments, updateSpread, type LineMoments } from './online-fit.ts';
@@ -23,8 +27,8 @@ export interface TtftModel {
   readonly sigma: number;
   /** Multiplies the idle median (online: observed / predicted at low load). */
   readonly correction: number;
-  /** Median grows by this share per sequence in flight. */
-  readonly slowdownPerSequence: number;
+  /** Median grows by this much (ms) per sequence in flight, per engine step of its prefill. */
+  readonly loadMsPerSequence: number;
   /** Mean time a request holds a sequence slot (TTFT + decode), for the wait beyond the slots. */
   readonly serviceMs: number;
   /** Observations folded in so far. */
@@ -62,8 +66,13 @@ export const PRIOR_OVERHEAD_SHARE = 0.5;
 export const PRIOR_PREFILL_TOKENS_PER_SECOND = 5000;
 /** σ when nothing was measured: P99 / median ≈ 2 (the seed's targets put P99 at ~2× P95). */
 export const PRIOR_SIGMA = Math.log(2) / Z99;
-/** Prior slowdown: a batch of 64 sequences triples the time to first token. */
+/** Prior slowdown: a batch of 64 sequences triples the time to first token of a calibration-sized prompt. */
 export const PRIOR_SLOWDOWN_PER_SEQUENCE = 2 / 64;
+/**
+ * Prompt tokens one engine step prefills: vLLM's max_num_batched_tokens and llama-server's
+ * --batch-size default (2048); neither is exposed to a client, so the default is assumed.
+ */
+export const STEP_TOKENS = 2048;
 /** The line fit replaces the prior once this many requests of prompt sizes this spread (σ, tokens) were seen. */
 export const FIT_MIN_OBSERVATIONS = 8;
 export const FIT_MIN_SPREAD_TOKENS = 100;
@@ -84,16 +93,21 @@ function slotWaitMs(model: TtftModel, load: LoadFigures): number {
   return ((load.inFlight - load.slots + 1) / load.slots) * model.serviceMs;
 }
 
-function loadFactor(model: TtftModel, load: LoadFigures): number {
-  const running = load.slots === undefined ? load.inFlight : Math.min(load.inFlight, load.slots);
-  return 1 + model.slowdownPerSequence * running;
+function runningOf(load: LoadFigures): number {
+  return load.slots === undefined ? load.inFlight : Math.min(load.inFlight, load.slots);
+}
+
+/** Sequence-steps the request's prefill shares with the batch: L × steps(N + W). */
+function loadSteps(load: LoadFigures, promptTokens: number): number {
+  return runningOf(load) * Math.max(1, (promptTokens + load.prefillWaitingTokens) / STEP_TOKENS);
 }
 
 export function predictTtft(model: TtftModel, load: LoadFigures, promptTokens: number): TtftPrediction {
   const prefillMs =
     model.correction *
     (model.overheadMs + (promptTokens + load.prefillWaitingTokens) * model.prefillMsPerToken);
-  const medianMs = prefillMs * loadFactor(model, load) + slotWaitMs(model, load);
+  const medianMs =
+    prefillMs + loadSteps(load, promptTokens) * model.loadMsPerSequence + slotWaitMs(model, load);
   return {
     medianMs,
     p95Ms: medianMs * Math.exp(model.sigma * Z95),
@@ -122,13 +136,13 @@ export function updateTtftModel(model: TtftModel, obs: TtftObservation, rate = L
   const residual = Math.log(obs.ttftMs / predicted);
   // Early on, learn faster: the first observations replace the prior instead of nudging it.
   const a = Math.max(rate, 1 / (model.observations + 2));
-  let { correction, slowdownPerSequence, sigma, serviceMs } = model;
-  const running =
-    obs.load.slots === undefined ? obs.load.inFlight : Math.min(obs.load.inFlight, obs.load.slots);
+  let { correction, loadMsPerSequence, sigma, serviceMs } = model;
+  const running = runningOf(obs.load);
+  const steps = loadSteps(obs.load, obs.promptTokens);
   let { overheadMs, prefillMsPerToken } = model;
-  // The load-free part of this TTFT (slot wait and batch slowdown divided out), for the line fit.
+  // The load-free part of this TTFT (slot wait and the batch's share taken off), for the line fit.
   const x = obs.promptTokens + obs.load.prefillWaitingTokens;
-  const y = Math.max(0, obs.ttftMs - slotWaitMs(model, obs.load)) / loadFactor(model, obs.load);
+  const y = Math.max(0, obs.ttftMs - slotWaitMs(model, obs.load) - steps * model.loadMsPerSequence);
   const fit = updateMoments(model.fit, x, y, a);
   const line = model.observations >= FIT_MIN_OBSERVATIONS ? lineOf(fit, FIT_MIN_SPREAD_TOKENS) : undefined;
   if (line) {
@@ -143,8 +157,8 @@ export function updateTtftModel(model: TtftModel, obs: TtftObservation, rate = L
       model.correction *
       (model.overheadMs + (obs.promptTokens + obs.load.prefillWaitingTokens) * model.prefillMsPerToken);
     const queued = Math.max(0, obs.ttftMs - slotWaitMs(model, obs.load));
-    const observedSlowdown = Math.max(0, (queued / idle - 1) / running);
-    slowdownPerSequence = slowdownPerSequence + a * (observedSlowdown - slowdownPerSequence);
+    const observedMs = Math.max(0, (queued - idle) / steps);
+    loadMsPerSequence = loadMsPerSequence + a * (observedMs - loadMsPerSequence);
   }
   // The spread is learned once the scale has settled (burn-in), from residuals after this update,
   // at the plain rate: the first residuals measure the prior's error, not the server's jitter.
@@ -152,7 +166,7 @@ export function updateTtftModel(model: TtftModel, obs: TtftObservation, rate = L
     const after = Math.log(
       obs.ttftMs /
         predictTtft(
-          { ...model, overheadMs, prefillMsPerToken, correction, slowdownPerSequence },
+          { ...model, overheadMs, prefillMsPerToken, correction, loadMsPerSequence },
           obs.load,
           obs.promptTokens,
         ).medianMs,
@@ -166,7 +180,7 @@ export function updateTtftModel(model: TtftModel, obs: TtftObservation, rate = L
     overheadMs,
     prefillMsPerToken,
     correction,
-    slowdownPerSequence,
+    loadMsPerSequence,
     sigma,
     serviceMs,
     fit,
@@ -229,7 +243,7 @@ export function priorTtftModel(
     prefillMsPerToken,
     sigma,
     correction: 1,
-    slowdownPerSequence: PRIOR_SLOWDOWN_PER_SEQUENCE,
+    loadMsPerSequence: PRIOR_SLOWDOWN_PER_SEQUENCE * medianMs,
     serviceMs: medianMs + (PRIOR_COMPLETION_TOKENS * 1000) / decode,
     observations: 0,
     source,

@@ -614,7 +614,7 @@ export class LoadView {
                   prefillMsPerToken: round(model.prefillMsPerToken, 4),
                   sigma: round(model.sigma, 3),
                   correction: round(model.correction, 3),
-                  slowdownPerSequence: round(model.slowdownPerSequence, 4),
+                  loadMsPerSequence: round(model.loadMsPerSequence, 3),
                   serviceMs: round(model.serviceMs),
                   observations: model.observations,
                 }
