@@ -230,6 +230,16 @@ describe('not enough data', () => {
       sinceMs: night - 60 * MIN,
     });
     expect(objective(w, 'coder-availability').reason).toMatch(/^outside business hours: /);
+    // Its recovery objective counts the same window's probes: it says so too, not "no probes".
+    const recovery = objective(w, 'coder-recovery');
+    expect(recovery.verdict).toBe('no-data');
+    expect(recovery.reason).toMatch(/^outside business hours: .*; no incidents in range$/);
+  });
+
+  it('an endpoint with no probes at all in range still says "no probes"', () => {
+    const day = Date.parse('2026-12-02T19:00:00Z'); // 11:00 on a Wednesday in Los Angeles
+    const w = evaluateFleet(fleet, { buckets: [], incidents: [], nowMs: day, sinceMs: day - 60 * MIN });
+    expect(objective(w, 'coder-recovery').reason).toBe('no probes and no incidents in range');
   });
 });
 

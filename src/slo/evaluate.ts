@@ -225,7 +225,7 @@ function evaluateObjective(
       verdict: assessment,
       reason:
         assessment === 'no-data'
-          ? 'no probes and no incidents in range'
+          ? recoveryNoDataReason(fleet, endpoint, range)
           : `${recovery.count} incident(s), ${recovery.exceeded} over ${formatMinutes(objective.threshold ?? 0)}${worst}${recovery.open > 0 ? `, ${recovery.open} open` : ''}`,
     };
   }
@@ -352,6 +352,23 @@ export function noEventsReason(
   if (objective.batchSize !== undefined)
     return `no ${what} in range (only batches of at least ${objective.batchSize} inputs count)`;
   return `no ${what} in range`;
+}
+
+/**
+ * A recovery objective with no incident and no probe counted: its probes count within the
+ * endpoint's availability window, so a business-hours endpoint outside business hours says that,
+ * as its availability row does, rather than "no probes" (the monitor may well have probed it).
+ */
+function recoveryNoDataReason(
+  fleet: Fleet,
+  endpoint: Endpoint,
+  range: { sinceMs: number; nowMs: number },
+): string {
+  const availability = endpointReportedObjectives(endpoint).find((o) => o.kind === 'availability');
+  const why = availability ? noEventsReason(fleet, availability, 'probes', range) : undefined;
+  return why?.startsWith('outside business hours')
+    ? `${why}; no incidents in range`
+    : 'no probes and no incidents in range';
 }
 
 function validEventsName(objective: Objective): string {
