@@ -13,6 +13,15 @@ export type Retry<T> = () => T | undefined;
  */
 export type ShedReason = 'queue_full' | 'ttl' | 'displaced' | 'late';
 
+/** The queue's figures for /metrics and GET /fleet/load. */
+export interface AdmissionFigures {
+  /** Requests waiting now, per priority. */
+  readonly waiting: Record<Priority, number>;
+  /** Held, then dispatched when capacity freed. */
+  readonly admittedAfterWait: number;
+  readonly shed: Record<ShedReason, number>;
+}
+
 export class ShedError extends Error {
   readonly why: ShedReason;
   constructor(why: ShedError['why'], message: string) {
@@ -52,16 +61,8 @@ export class AdmissionQueue<T> {
     return this.interactive.length + this.batch.length;
   }
 
-  lengthOf(priority: Priority): number {
-    return priority === 'batch' ? this.batch.length : this.interactive.length;
-  }
-
-  /** For GET /fleet/load: waiting now, and what the queue has admitted and shed so far. */
-  figures(): {
-    waiting: Record<Priority, number>;
-    admittedAfterWait: number;
-    shed: Record<ShedReason, number>;
-  } {
+  /** Waiting now, and what the queue has admitted and shed so far. */
+  figures(): AdmissionFigures {
     return {
       waiting: { interactive: this.interactive.length, batch: this.batch.length },
       admittedAfterWait: this.admittedAfterWait,

@@ -2,7 +2,7 @@
 // cost), counters of routing decisions and of saturation that was judged load, not failure.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Fleet } from '../../fleet/index.ts';
-import type { ShedReason } from './admission.ts';
+import type { AdmissionFigures } from './admission.ts';
 import type { LoadView } from './load-view.ts';
 
 export interface LoadMetrics {
@@ -11,18 +11,11 @@ export interface LoadMetrics {
   saturation(endpoint: string, cause: string): void;
 }
 
-/** What the admission queue shows: its length now and what it has admitted and shed so far. */
-export interface AdmissionFigures {
-  lengthOf(priority: 'interactive' | 'batch'): number;
-  readonly admittedAfterWait: number;
-  readonly shed: Readonly<Record<ShedReason, number>>;
-}
-
 export function registerLoadMetrics(
   registry: Registry,
   fleet: Fleet,
   view: LoadView,
-  admission: AdmissionFigures,
+  admission: { figures(): AdmissionFigures },
 ): LoadMetrics {
   const routable = fleet.endpoints.filter((e) => e.status === 'running' && e.url !== undefined);
   const gauge = (name: string, help: string, read: (e: (typeof routable)[number]) => number | undefined) =>
@@ -95,8 +88,9 @@ export function registerLoadMetrics(
     labelNames: ['priority'],
     registers: [registry],
     collect() {
-      this.set({ priority: 'interactive' }, admission.lengthOf('interactive'));
-      this.set({ priority: 'batch' }, admission.lengthOf('batch'));
+      const { waiting } = admission.figures();
+      this.set({ priority: 'interactive' }, waiting.interactive);
+      this.set({ priority: 'batch' }, waiting.batch);
     },
   });
   // Counters the queue keeps itself, read at scrape time (a counter's value set from its source).
@@ -106,7 +100,7 @@ export function registerLoadMetrics(
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(admission.admittedAfterWait);
+      this.inc(admission.figures().admittedAfterWait);
     },
   });
   new Counter({
@@ -116,7 +110,7 @@ export function registerLoadMetrics(
     registers: [registry],
     collect() {
       this.reset();
-      for (const [reason, n] of Object.entries(admission.shed)) this.inc({ reason }, n);
+      for (const [reason, n] of Object.entries(admission.figures().shed)) this.inc({ reason }, n);
     },
   });
   const decisions = new Counter({
