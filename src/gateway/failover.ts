@@ -201,13 +201,9 @@ export async function acquire(
         error: failure?.cause,
         durationMs,
         continuation: options.continuation || undefined,
-        ...(attemptTtftMs !== undefined ? { ttftMs: round1(attemptTtftMs) } : {}),
-        ...(ticket?.prediction
-          ? {
-              predictedTtftP95Ms: round1(ticket.prediction.p95Ms),
-              predictedTtftP99Ms: round1(ticket.prediction.p99Ms),
-            }
-          : {}),
+        ttftMs: attemptTtftMs,
+        predictedTtftP95Ms: ticket?.prediction?.p95Ms,
+        predictedTtftP99Ms: ticket?.prediction?.p99Ms,
       });
       ctx.metrics.attempt(endpoint.name, failure ? failure.cause : 'ok');
       if (replica) ctx.replicas.metrics.attempt(endpoint.name, replica.id, failure ? failure.cause : 'ok');
@@ -220,8 +216,6 @@ export async function acquire(
     },
   };
 }
-
-const round1 = (ms: number): number => Math.round(ms * 10) / 10;
 
 function replicaReason(plan: NonNullable<ReturnType<typeof planReplicas>>, replica: Replica): string {
   if (replica.id === plan.choice.order[0]) return plan.choice.reason;

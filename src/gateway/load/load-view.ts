@@ -9,6 +9,7 @@ import {
   type CalibrationFigures,
   type LoadFigures,
   type TtftModel,
+  type TtftPrediction,
 } from '../../routing/predict.ts';
 import {
   predictDecode,
@@ -58,7 +59,7 @@ function serversOf(endpoint: Endpoint): { id: string; key: LoadKey; server: Endp
 /** What a dispatched attempt reports back. */
 export interface LoadTicket {
   /** The predicted TTFT after dispatch at the load the request found (chat endpoints). */
-  readonly prediction?: { readonly p95Ms: number; readonly p99Ms: number };
+  readonly prediction?: TtftPrediction;
   /** First token seen, `ttftMs` after dispatch. */
   firstToken(ttftMs: number): void;
   end(): void;
@@ -354,7 +355,7 @@ export class LoadView {
     const startedMs = performance.now();
     let ttft: number | undefined;
     return {
-      ...(prediction ? { prediction: { p95Ms: prediction.p95Ms, p99Ms: prediction.p99Ms } } : {}),
+      prediction,
       firstToken: (ttftMs) => {
         if (ttft !== undefined) return;
         ttft = ttftMs;
