@@ -344,14 +344,23 @@ export function noEventsReason(
   what: string,
   range: { sinceMs: number; nowMs: number },
 ): string {
-  if (objective.kind === 'availability' && objective.window !== undefined) {
-    const window = windowByName(fleet, objective.window);
-    if (!window.always && windowMinutes(window, range.sinceMs, range.nowMs) === 0)
-      return `outside business hours: the range holds none of ${objective.window} (${describeWindow(window)}), so no probe counts yet`;
-  }
+  const outside = outsideWindowReason(fleet, objective, range);
+  if (outside !== undefined) return outside;
   if (objective.batchSize !== undefined)
     return `no ${what} in range (only batches of at least ${objective.batchSize} inputs count)`;
   return `no ${what} in range`;
+}
+
+/** For an availability objective with a business-hours window: the range held none of that window. */
+function outsideWindowReason(
+  fleet: Fleet,
+  objective: Objective,
+  range: { sinceMs: number; nowMs: number },
+): string | undefined {
+  if (objective.kind !== 'availability' || objective.window === undefined) return undefined;
+  const window = windowByName(fleet, objective.window);
+  if (window.always || windowMinutes(window, range.sinceMs, range.nowMs) > 0) return undefined;
+  return `outside business hours: the range holds none of ${objective.window} (${describeWindow(window)}), so no probe counts yet`;
 }
 
 /**
@@ -365,10 +374,8 @@ function recoveryNoDataReason(
   range: { sinceMs: number; nowMs: number },
 ): string {
   const availability = endpointReportedObjectives(endpoint).find((o) => o.kind === 'availability');
-  const why = availability ? noEventsReason(fleet, availability, 'probes', range) : undefined;
-  return why?.startsWith('outside business hours')
-    ? `${why}; no incidents in range`
-    : 'no probes and no incidents in range';
+  const outside = availability && outsideWindowReason(fleet, availability, range);
+  return outside ? `${outside}; no incidents in range` : 'no probes and no incidents in range';
 }
 
 function validEventsName(objective: Objective): string {
